@@ -1,0 +1,51 @@
+/* Mutexes with a rank, and the one table of every lock in smbkit.
+ *
+ * Locks must be taken in increasing rank order.  Debug builds (without
+ * NDEBUG) keep a per-thread list of held locks and abort with both names when
+ * a thread takes a lock whose rank is not above every lock it already holds.
+ *
+ * Lock-order table (outermost first).  Adding a lock means adding it here.
+ *
+ *   rank  name                 protects
+ *   ----  -------------------  ------------------------------------------
+ *   10    config               server->cfg pointer swap on SIGHUP reload
+ *   20    conn_table           server list of connections (count, limits)
+ *   30    session_table        global session id -> session map
+ *   40    session              one session's tree list and auth state
+ *   50    open_table           global volatile/persistent file id map
+ *   60    inode_table          (issue 4) inode entries, share modes
+ *   70    conn_send            a connection's outgoing queue (cross-thread sends)
+ *   80    workq                the deferred-release work queue
+ *   90    log                  (not a ranked lock: stdio's own)
+ *
+ * No blocking call (file I/O, network, sleeping allocation) is made while
+ * holding any of these; they only guard table membership and small fields.
+ */
+#ifndef SMBKIT_COMMON_LOCK_H
+#define SMBKIT_COMMON_LOCK_H
+
+#include <pthread.h>
+
+enum lock_rank {
+	LOCK_RANK_CONFIG = 10,
+	LOCK_RANK_CONN_TABLE = 20,
+	LOCK_RANK_SESSION_TABLE = 30,
+	LOCK_RANK_SESSION = 40,
+	LOCK_RANK_OPEN_TABLE = 50,
+	LOCK_RANK_INODE_TABLE = 60,
+	LOCK_RANK_CONN_SEND = 70,
+	LOCK_RANK_WORKQ = 80,
+};
+
+struct smb_mutex {
+	pthread_mutex_t m;
+	int rank;
+	const char *name;
+};
+
+void smb_mutex_init(struct smb_mutex *l, enum lock_rank rank, const char *name);
+void smb_mutex_destroy(struct smb_mutex *l);
+void smb_mutex_lock(struct smb_mutex *l);
+void smb_mutex_unlock(struct smb_mutex *l);
+
+#endif

@@ -1,0 +1,359 @@
+/* smbkitd object model: server -> connection -> session -> tree -> open.
+ *
+ * Ownership is written next to every counted pointer.  The rules (see
+ * ../shared/DESIGN.md and docs/ARCHITECTURE.md):
+ *  - A lookup returns its object with a reference; the caller puts it.
+ *  - Unpublish first (remove from every table under that table's lock), then
+ *    tear down outside the lock.
+ *  - A half-built object is never published.
+ *  - Ids handed to clients are cleared when the object is unpublished.
+ *
+ * Threads: a fixed set of event-loop threads own the connections.  A request
+ * is processed start to finish on the loop thread that owns its connection,
+ * so per-connection fields (marked "loop") are touched by that thread only.
+ * Fields shared across threads are guarded by the lock named beside them;
+ * every lock appears in the table in common/lock.h.
+ */
+#ifndef SMBKIT_SERVER_SERVER_H
+#define SMBKIT_SERVER_SERVER_H
+
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include "common/buf.h"
+#include "common/list.h"
+#include "common/lock.h"
+#include "common/log.h"
+#include "crypto/crypto.h"
+#include "wire/smb2.h"
+
+struct smbd_conn;
+struct smbd_session;
+struct smbd_tree;
+struct smbd_open;
+struct smbd_pipe;
+struct ntlmssp_server;
+
+/* ------------------------------------------------------------------ config */
+
+struct smbd_share {
+	atomic_int refcount;   /* owners: the config that lists it (1); each tree connect (1) */
+	char *name;            /* as configured; matched case-insensitively */
+	char *path;            /* absolute path; NULL for IPC$ */
+	char *comment;
+	int root_fd;           /* O_PATH|O_DIRECTORY fd of path, opened at load; -1 for IPC$ */
+	bool ipc;              /* the IPC$ share (named pipes) */
+	bool read_only;
+	bool guest_ok;
+	bool browseable;
+	bool case_sensitive;   /* false: names are looked up case-insensitively */
+	char **valid_users;    /* NULL-terminated; NULL = everyone */
+};
+
+struct smbd_user {
+	char *name;            /* SMB user name */
+	char *unix_name;       /* mapped Unix account */
+	uint8_t nt_hash[16];   /* MD4(UTF-16LE(password)) */
+};
+
+struct smbd_config {
+	atomic_int refcount;   /* owners: server->cfg (1); each connection's snapshot (1) */
+	char *source;          /* config file path, or NULL when built from the command line */
+	char *netbios_name;    /* server name, upper case */
+	char *workgroup;
+	char *server_string;
+	struct smbd_share **shares; size_t nshares;  /* includes IPC$ */
+	struct smbd_user *users; size_t nusers;
+	char *users_file;
+	bool map_guest;        /* --guest: unknown users and anonymous become guest */
+	char *guest_account;   /* Unix account for guests (default "nobody") */
+	bool signing_required;
+	unsigned max_connections;
+	unsigned max_sessions_per_conn;
+	unsigned max_opens_per_conn;
+	unsigned max_io_size;  /* MaxRead/MaxWrite/MaxTransact we advertise (8 MiB) */
+	char **listen;         /* "ADDR:PORT" strings; NULL-terminated */
+	int log_level;
+	bool foreground;
+};
+
+/* config.c */
+/* Loads an smb.conf-style file.  On error returns NULL and writes a message
+ * naming the file and line into err. */
+struct smbd_config *config_load_file(const char *path, char *err, size_t errlen);
+struct smbd_config *config_new_default(void);
+/* Adds a share from "NAME=PATH" (command line). */
+int config_add_share_arg(struct smbd_config *c, const char *arg, char *err, size_t errlen);
+/* Opens root fds, adds IPC$, loads users_file.  Returns 0 or -1 with err. */
+int config_finalize(struct smbd_config *c, char *err, size_t errlen);
+void config_get(struct smbd_config *c);
+void config_put(struct smbd_config *c);
+void share_get(struct smbd_share *s);
+void share_put(struct smbd_share *s);
+/* Both return a reference (share_put/ nothing for users, which live as long as the config). */
+struct smbd_share *config_find_share(struct smbd_config *c, const char *name);
+const struct smbd_user *config_find_user(const struct smbd_config *c, const char *name);
+
+/* users.c: the user database file written by smbkit-passwd.
+ * Format, one user a line:  name:unix_name:32-hex-digit-NT-hash  */
+int userdb_load(const char *path, struct smbd_user **users, size_t *n, char *err, size_t errlen);
+int userdb_save(const char *path, const struct smbd_user *users, size_t n, char *err, size_t errlen);
+void userdb_free(struct smbd_user *users, size_t n);
+void nt_hash_password(const char *password_utf8, uint8_t out[16]);
+
+/* ------------------------------------------------------------------ server */
+
+struct smbd_server {
+	struct smb_mutex config_lock;    /* rank config: guards cfg pointer */
+	struct smbd_config *cfg;         /* owner: server (1 reference) */
+	uint8_t guid[16];
+	uint64_t start_time;             /* NT time */
+	struct smb_mutex conn_lock;      /* rank conn_table */
+	struct list_head conns;          /* guarded by conn_lock */
+	unsigned nconns;                 /* guarded by conn_lock */
+	struct smb_mutex session_lock;   /* rank session_table */
+	struct list_head sessions;       /* all sessions, guarded by session_lock */
+	atomic_uint_fast64_t next_session_id;
+	struct smb_mutex open_lock;      /* rank open_table */
+	struct list_head opens;          /* all published opens, guarded by open_lock */
+	atomic_uint_fast64_t next_file_id;
+	volatile int stopping;
+};
+
+extern struct smbd_server g_server;
+
+/* Returns the current config with a reference. */
+struct smbd_config *server_config_get(void);
+
+/* -------------------------------------------------------------- connection */
+
+enum smbd_conn_state { CONN_NEW, CONN_NEGOTIATED, CONN_DEAD };
+
+struct smbd_conn {
+	atomic_int refcount;     /* owners: its loop thread while connected (1); each session (1) */
+	struct list_head link;   /* in g_server.conns, guarded by conn_lock */
+	int fd;
+	struct sockaddr_storage peer;
+	char peer_str[64];       /* "addr:port" for logs */
+	struct smbd_loop *loop;  /* owning event loop */
+	struct smbd_config *cfg; /* owner: conn (1 reference), snapshot taken at accept */
+	enum smbd_conn_state state;          /* loop */
+
+	/* negotiated state (loop) */
+	uint16_t dialect;
+	uint16_t client_security_mode;
+	uint32_t client_capabilities;
+	uint8_t client_guid[16];
+	uint16_t client_dialects[16]; unsigned nclient_dialects;   /* for VALIDATE_NEGOTIATE */
+	uint32_t server_capabilities;
+	uint16_t server_security_mode;
+	uint16_t cipher;                     /* 0 = none negotiated */
+	uint16_t signing_algo;               /* SMB2_SIGNING_* */
+	uint8_t preauth_hash[64];            /* 3.1.1 connection preauth integrity hash */
+	bool signing_required;
+
+	/* credits / sequence window (MS-SMB2 3.3.1.1), loop */
+	uint64_t seq_low;                    /* lowest message id not yet used */
+	uint32_t seq_range;                  /* number of ids granted starting at seq_low */
+	uint8_t *seq_bitmap;                 /* used-id bitmap, SEQ_WINDOW_MAX bits */
+
+	/* sessions of this connection (loop) */
+	struct list_head sessions;
+	unsigned nsessions;
+	atomic_uint nopens;                  /* opens created through this connection */
+
+	/* receive buffer (loop) */
+	uint8_t *rbuf; size_t rlen, rcap;
+	/* send queue: guarded by send_lock (rank conn_send) since other threads
+	 * may queue oplock/lease breaks in later issues */
+	struct smb_mutex send_lock;
+	struct list_head sendq;
+	uint64_t async_id_next;
+};
+
+#define SEQ_WINDOW_MAX 8192u
+
+void conn_get(struct smbd_conn *c);
+void conn_put(struct smbd_conn *c);
+/* Queues a whole SMB2 message (without the 4-byte transport header) for
+ * sending; takes ownership of buf (malloc'd). */
+void conn_send(struct smbd_conn *c, uint8_t *buf, size_t len);
+/* Marks the connection for disconnect after pending output is flushed. */
+void conn_disconnect(struct smbd_conn *c, const char *why);
+
+/* ----------------------------------------------------------------- session */
+
+enum smbd_session_state { SESSION_IN_PROGRESS, SESSION_VALID, SESSION_EXPIRED };
+
+struct smbd_session {
+	atomic_int refcount;       /* owners: session table (1 while published); each request using it (1) */
+	struct list_head global_link; /* g_server.sessions, guarded by session_lock */
+	struct list_head conn_link;   /* conn->sessions, loop */
+	uint64_t id;               /* 0 after unpublish */
+	struct smbd_conn *conn;    /* owner: session (1 reference) */
+	struct smb_mutex lock;     /* rank session: trees list, state */
+	enum smbd_session_state state;
+	struct ntlmssp_server *auth;  /* in-progress authentication, owned */
+	uint8_t preauth_hash[64];  /* 3.1.1 session preauth hash */
+
+	/* identity */
+	char *user;                /* SMB user name, NULL for anonymous */
+	char *domain;
+	bool is_guest, is_anonymous;
+	uid_t uid; gid_t gid;
+	gid_t *groups; int ngroups;
+
+	/* keys */
+	uint8_t session_key[16];
+	struct smb_session_keys keys;
+	bool signing_required;     /* sign every message of this session */
+	bool encrypt_data;         /* (issue 5) */
+
+	struct list_head trees;    /* guarded by lock */
+	uint32_t next_tree_id;     /* guarded by lock */
+	unsigned ntrees;
+};
+
+void session_get(struct smbd_session *s);
+void session_put(struct smbd_session *s);
+/* Looks up a published session by id; returns it with a reference or NULL. */
+struct smbd_session *session_lookup(uint64_t id);
+/* Unpublishes the session, closes its trees and opens. */
+void session_destroy(struct smbd_session *s);
+/* Switches this thread's fsuid/fsgid/groups to the session's user (when
+ * running as root); smbd_unimpersonate() switches back. */
+void smbd_impersonate(const struct smbd_session *s);
+void smbd_unimpersonate(void);
+
+/* -------------------------------------------------------------------- tree */
+
+struct smbd_tree {
+	atomic_int refcount;       /* owners: session's tree list (1 while published); each request (1) */
+	struct list_head link;     /* session->trees, guarded by session->lock */
+	uint32_t id;               /* 0 after unpublish */
+	struct smbd_session *session; /* back pointer, valid while the tree is referenced:
+	                                  the session outlives its trees (teardown order) */
+	struct smbd_share *share;  /* owner: tree (1 reference) */
+	bool read_only;
+	uint32_t maximal_access;
+};
+
+void tree_get(struct smbd_tree *t);
+void tree_put(struct smbd_tree *t);
+struct smbd_tree *tree_lookup(struct smbd_session *s, uint32_t id);
+/* Unpublishes the tree and closes every open on it. */
+void tree_destroy(struct smbd_tree *t);
+
+/* -------------------------------------------------------------------- open */
+
+struct smbd_dir_enum;   /* directory enumeration state, owned by the open (query_dir.c) */
+
+struct smbd_open {
+	atomic_int refcount;       /* owners: open table (1 while published); each request (1) */
+	struct list_head link;     /* g_server.opens, guarded by open_lock */
+	uint64_t persistent_id;    /* 0 after unpublish */
+	uint64_t volatile_id;      /* 0 after unpublish */
+	struct smbd_tree *tree;    /* owner: open (1 reference) */
+	struct smbd_session *session; /* owner: open (1 reference) */
+	struct smbd_conn *conn;    /* not counted: cleared with the session */
+	bool ready;                /* false until CREATE finished; lookups skip it */
+
+	int fd;                    /* file or directory fd; -1 for pipes */
+	char *path;                /* share-relative UTF-8, '/' separated, "" = share root */
+	bool is_dir;
+	dev_t dev; ino_t ino;
+	uint32_t access;           /* granted access mask */
+	uint32_t share_access;
+	uint32_t create_options;
+	uint8_t oplock_level;
+	bool delete_on_close;
+	uint64_t position;         /* FilePositionInformation */
+	uint32_t mode;             /* FileModeInformation */
+	struct smbd_dir_enum *dir; /* owned */
+	struct smbd_pipe *pipe;    /* owned; non-NULL for IPC$ opens */
+};
+
+void open_get(struct smbd_open *o);
+void open_put(struct smbd_open *o);
+/* Allocates ids and publishes a fully built open.  Returns 0, or -1 when the
+ * per-connection limit is reached. */
+int open_table_insert(struct smbd_open *o);
+/* Finds a ready open by volatile id that belongs to tree t; checks the
+ * persistent id too.  Returns it with a reference, or NULL. */
+struct smbd_open *open_table_lookup(struct smbd_tree *t, uint64_t persistent_id, uint64_t volatile_id);
+/* Unpublishes o (clears its ids) and drops the table's reference.  Returns
+ * false if someone else already removed it. */
+bool open_table_remove(struct smbd_open *o);
+/* Closes the open's file: delete-on-close, fd close.  Called once, after
+ * removal, outside every lock. */
+void open_close_file(struct smbd_open *o);
+
+/* ----------------------------------------------------------------- request */
+
+/* One command of a (possibly compound) request, as handed to a handler. */
+struct smb2_request {
+	struct smbd_conn *conn;
+	struct smbd_session *session;   /* reference held by the dispatcher, or NULL */
+	struct smbd_tree *tree;         /* reference held by the dispatcher, or NULL */
+	struct smb2_hdr hdr;
+	const uint8_t *msg;             /* this command's header */
+	size_t msg_len;                 /* header + body, up to NextCommand or end of message */
+	struct wbuf *out;               /* whole compound response being built */
+	size_t out_hdr_off;             /* this response's header position in out */
+	/* Compound related-operation file id (MS-SMB2 3.3.5.2.7.2): set by
+	 * CREATE, consumed when a request carries FileId all-ones. */
+	bool *have_related_fid;
+	uint64_t *related_persistent, *related_volatile;
+	/* Set by a handler that wants the connection dropped after responding. */
+	bool disconnect;
+	/* Set by handlers that return a status with a body (e.g. BUFFER_OVERFLOW). */
+	bool body_written;
+};
+
+/* Resolves a request FileId (handling compound related ids) to an open on
+ * req->tree with a reference, or NULL (the handler returns STATUS_FILE_CLOSED). */
+struct smbd_open *smb2_req_open(struct smb2_request *req, uint64_t persistent_id, uint64_t volatile_id);
+/* Records the FileId a CREATE produced for later related requests. */
+void smb2_req_set_related_fid(struct smb2_request *req, uint64_t persistent_id, uint64_t volatile_id);
+
+/* Handlers: return an NTSTATUS.  On success (or a warning with a body) they
+ * append the response body to req->out; on error they append nothing and the
+ * dispatcher writes the error body. */
+typedef uint32_t (*smb2_handler_fn)(struct smb2_request *req);
+
+uint32_t smb2_negotiate(struct smb2_request *req);        /* smb2_negotiate.c */
+uint32_t smb2_session_setup(struct smb2_request *req);    /* smb2_session_setup.c */
+uint32_t smb2_logoff(struct smb2_request *req);           /* smb2_session_setup.c */
+uint32_t smb2_tree_connect(struct smb2_request *req);     /* smb2_tree_connect.c */
+uint32_t smb2_tree_disconnect(struct smb2_request *req);  /* smb2_tree_connect.c */
+uint32_t smb2_create(struct smb2_request *req);           /* smb2_create.c */
+uint32_t smb2_close(struct smb2_request *req);            /* smb2_close.c */
+uint32_t smb2_flush(struct smb2_request *req);            /* smb2_flush.c */
+uint32_t smb2_read(struct smb2_request *req);             /* smb2_read.c */
+uint32_t smb2_write(struct smb2_request *req);            /* smb2_write.c */
+uint32_t smb2_ioctl(struct smb2_request *req);            /* smb2_ioctl.c */
+uint32_t smb2_echo(struct smb2_request *req);             /* smb2_echo.c */
+uint32_t smb2_query_directory(struct smb2_request *req);  /* smb2_query_directory.c */
+uint32_t smb2_query_info(struct smb2_request *req);       /* smb2_query_info.c */
+uint32_t smb2_set_info(struct smb2_request *req);         /* smb2_set_info.c */
+
+/* SMB1 NEGOTIATE that asks to upgrade to SMB2 (MS-SMB2 3.3.5.3). */
+void smb1_negotiate(struct smbd_conn *c, const uint8_t *msg, size_t len);
+
+/* -------------------------------------------------------------- named pipes */
+
+/* pipe.c / srvsvc.c: an in-process DCE/RPC endpoint behind an IPC$ open. */
+/* Returns NULL with *status set when the pipe name is unknown. */
+struct smbd_pipe *pipe_open(const char *name, struct smbd_session *s, uint32_t *status);
+void pipe_close(struct smbd_pipe *p);
+/* WRITE on a pipe: feeds DCE/RPC fragments. */
+uint32_t pipe_write(struct smbd_pipe *p, const uint8_t *data, size_t len);
+/* READ on a pipe: appends up to max bytes of pending output to w; returns
+ * STATUS_BUFFER_OVERFLOW if more remains, STATUS_PIPE_EMPTY if none. */
+uint32_t pipe_read(struct smbd_pipe *p, struct wbuf *w, size_t max);
+
+#endif
