@@ -291,6 +291,9 @@ bool open_table_remove(struct smbd_open *o);
 /* Closes the open's file: delete-on-close, fd close.  Called once, after
  * removal, outside every lock. */
 void open_close_file(struct smbd_open *o);
+/* Unpublishes and closes every open of a tree (tree disconnect, logoff,
+ * connection teardown).  Takes open_lock only to unpublish. */
+void open_table_close_tree(struct smbd_tree *t);
 
 /* ----------------------------------------------------------------- request */
 
