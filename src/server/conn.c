@@ -1,1 +1,324 @@
-/* placeholder: being written */
+/* A client connection: framing, send queue, teardown.
+ *
+ * Lifetime: conn_accept() creates the connection with one reference owned by
+ * its loop thread and publishes it in g_server.conns.  conn_teardown() runs on
+ * the loop thread once the connection is dead: it unpublishes the connection,
+ * destroys its sessions (which close their trees and opens), closes the
+ * socket and drops the loop's reference.  Sessions hold references of their
+ * own, so the memory lives until the last of them is gone. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "server/loop.h"
+#include "server/server.h"
+#include "transport/tcp.h"
+
+struct send_item {
+	struct list_head link;
+	uint8_t *buf;     /* 4-byte frame header + message */
+	size_t len;
+	size_t off;       /* bytes already written */
+};
+
+/* Stop reading new requests while this much output waits for the client. */
+#define SENDQ_HIGH_WATER (32u * 1024 * 1024)
+
+struct smbd_conn_priv {
+	struct smbd_conn pub;
+	struct epoll_item item;
+	size_t sendq_bytes;       /* guarded by send_lock */
+	bool want_out;            /* EPOLLOUT registered */
+	bool close_after_flush;
+	bool dead;
+	const char *why;
+};
+
+static struct smbd_conn_priv *priv(struct smbd_conn *c) { return container_of(c, struct smbd_conn_priv, pub); }
+
+void conn_get(struct smbd_conn *c) { atomic_fetch_add(&c->refcount, 1); }
+
+void conn_put(struct smbd_conn *c)
+{
+	if (atomic_fetch_sub(&c->refcount, 1) != 1) return;
+	/* Last reference: the connection was unpublished and its socket closed by
+	 * conn_teardown, so this only frees memory and never blocks. */
+	struct list_head *pos, *n;
+	list_for_each_safe(pos, n, &c->sendq) {
+		struct send_item *it = list_entry(pos, struct send_item, link);
+		free(it->buf);
+		free(it);
+	}
+	if (c->cfg) config_put(c->cfg);
+	free(c->seq_bitmap);
+	free(c->rbuf);
+	smb_mutex_destroy(&c->send_lock);
+	free(priv(c));
+}
+
+struct epoll_item *conn_epoll_item(struct smbd_conn *c) { return &priv(c)->item; }
+bool conn_is_dead(const struct smbd_conn *c) { return container_of(c, struct smbd_conn_priv, pub)->dead; }
+
+struct smbd_conn *conn_accept(struct smbd_loop *loop, int fd, const struct sockaddr_storage *peer)
+{
+	struct smbd_config *cfg = server_config_get();
+	char peer_str[64];
+	tcp_addr_str(peer, peer_str, sizeof(peer_str));
+
+	smb_mutex_lock(&g_server.conn_lock);
+	bool full = g_server.nconns >= cfg->max_connections;
+	smb_mutex_unlock(&g_server.conn_lock);
+	if (full) {
+		log_warn("refused connection from %s: connection limit (%u) reached", peer_str, cfg->max_connections);
+		close(fd);
+		config_put(cfg);
+		return NULL;
+	}
+
+	struct smbd_conn_priv *p = calloc(1, sizeof(*p));
+	uint8_t *bitmap = calloc(SEQ_WINDOW_MAX / 8, 1);
+	if (!p || !bitmap) {
+		free(p);
+		free(bitmap);
+		close(fd);
+		config_put(cfg);
+		return NULL;
+	}
+	struct smbd_conn *c = &p->pub;
+	atomic_init(&c->refcount, 1);   /* the loop's reference */
+	c->fd = fd;
+	c->peer = *peer;
+	memcpy(c->peer_str, peer_str, sizeof(c->peer_str));
+	c->loop = loop;
+	c->cfg = cfg;                  /* takes the reference from server_config_get */
+	c->state = CONN_NEW;
+	c->seq_low = 0;
+	c->seq_range = 1;              /* one credit until NEGOTIATE grants more */
+	c->seq_bitmap = bitmap;
+	list_init(&c->sessions);
+	list_init(&c->sendq);
+	smb_mutex_init(&c->send_lock, LOCK_RANK_CONN_SEND, "conn_send");
+	c->async_id_next = 1;
+	p->item.kind = EPI_CONN;
+	p->item.fd = fd;
+	p->item.ptr = c;
+
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, 1 /* TCP_NODELAY */, &one, sizeof(one));
+
+	/* Fully built: publish. */
+	smb_mutex_lock(&g_server.conn_lock);
+	list_add_tail(&c->link, &g_server.conns);
+	g_server.nconns++;
+	smb_mutex_unlock(&g_server.conn_lock);
+	log_info("connection from %s", c->peer_str);
+	return c;
+}
+
+void conn_disconnect(struct smbd_conn *c, const char *why)
+{
+	struct smbd_conn_priv *p = priv(c);
+	if (!p->close_after_flush && why)
+		log_info("disconnecting %s: %s", c->peer_str, why);
+	p->close_after_flush = true;
+	if (!p->why) p->why = why;
+	smb_mutex_lock(&c->send_lock);
+	bool empty = list_empty(&c->sendq);
+	smb_mutex_unlock(&c->send_lock);
+	if (empty) {
+		p->dead = true;
+		c->state = CONN_DEAD;
+	}
+}
+
+/* Writes as much queued output as the socket takes.  Loop thread only. */
+static void conn_flush(struct smbd_conn *c)
+{
+	struct smbd_conn_priv *p = priv(c);
+	for (;;) {
+		smb_mutex_lock(&c->send_lock);
+		if (list_empty(&c->sendq)) {
+			smb_mutex_unlock(&c->send_lock);
+			break;
+		}
+		struct iovec iov[16];
+		int n = 0;
+		struct list_head *pos;
+		list_for_each(pos, &c->sendq) {
+			struct send_item *it = list_entry(pos, struct send_item, link);
+			iov[n].iov_base = it->buf + it->off;
+			iov[n].iov_len = it->len - it->off;
+			if (++n == 16) break;
+		}
+		smb_mutex_unlock(&c->send_lock);
+		struct msghdr mh = { .msg_iov = iov, .msg_iovlen = (size_t)n };
+		ssize_t w = sendmsg(c->fd, &mh, MSG_NOSIGNAL);
+		if (w < 0) {
+			if (errno == EINTR) continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+			p->dead = true;
+			c->state = CONN_DEAD;
+			if (!p->why) p->why = "send failed";
+			return;
+		}
+		smb_mutex_lock(&c->send_lock);
+		size_t left = (size_t)w;
+		while (left && !list_empty(&c->sendq)) {
+			struct send_item *it = list_entry(c->sendq.next, struct send_item, link);
+			size_t avail = it->len - it->off;
+			size_t take = left < avail ? left : avail;
+			it->off += take;
+			left -= take;
+			p->sendq_bytes -= take;
+			if (it->off == it->len) {
+				list_del(&it->link);
+				free(it->buf);
+				free(it);
+			}
+		}
+		smb_mutex_unlock(&c->send_lock);
+	}
+	if (p->close_after_flush) {
+		p->dead = true;
+		c->state = CONN_DEAD;
+	}
+}
+
+void conn_send(struct smbd_conn *c, uint8_t *buf, size_t len)
+{
+	/* The buffer was allocated with 4 bytes of headroom by the caller?  No:
+	 * callers hand a bare message; prepend the frame header here. */
+	struct send_item *it = malloc(sizeof(*it));
+	uint8_t *framed = malloc(len + 4);
+	if (!it || !framed) {
+		free(it);
+		free(framed);
+		free(buf);
+		conn_disconnect(c, "out of memory");
+		return;
+	}
+	tcp_frame_header(framed, len);
+	memcpy(framed + 4, buf, len);
+	free(buf);
+	it->buf = framed;
+	it->len = len + 4;
+	it->off = 0;
+	smb_mutex_lock(&c->send_lock);
+	list_add_tail(&it->link, &c->sendq);
+	priv(c)->sendq_bytes += it->len;
+	smb_mutex_unlock(&c->send_lock);
+	conn_flush(c);
+}
+
+void conn_on_writable(struct smbd_conn *c) { conn_flush(c); }
+
+void conn_update_events(struct smbd_conn *c)
+{
+	struct smbd_conn_priv *p = priv(c);
+	smb_mutex_lock(&c->send_lock);
+	bool pending = !list_empty(&c->sendq);
+	bool throttle = p->sendq_bytes > SENDQ_HIGH_WATER;
+	smb_mutex_unlock(&c->send_lock);
+	uint32_t want = (throttle || p->close_after_flush ? 0 : EPOLLIN | EPOLLRDHUP) | (pending ? EPOLLOUT : 0);
+	struct epoll_event ev = { .events = want, .data.ptr = &p->item };
+	epoll_ctl(c->loop->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+	p->want_out = pending;
+}
+
+void conn_on_readable(struct smbd_conn *c)
+{
+	struct smbd_conn_priv *p = priv(c);
+	/* Read a bounded amount per wakeup so one client cannot starve others. */
+	for (int rounds = 0; rounds < 16 && !p->dead && !p->close_after_flush; rounds++) {
+		if (c->rcap - c->rlen < 65536) {
+			size_t ncap = c->rcap ? c->rcap * 2 : 131072;
+			if (ncap > TCP_MAX_MESSAGE + 4 + 65536) ncap = TCP_MAX_MESSAGE + 4 + 65536;
+			if (ncap <= c->rcap) {
+				/* Buffer at its maximum and still no whole frame: impossible
+				 * for a valid frame, since frames are bounded. */
+			} else {
+				uint8_t *nb = realloc(c->rbuf, ncap);
+				if (!nb) {
+					conn_disconnect(c, "out of memory");
+					return;
+				}
+				c->rbuf = nb;
+				c->rcap = ncap;
+			}
+		}
+		ssize_t r = recv(c->fd, c->rbuf + c->rlen, c->rcap - c->rlen, 0);
+		if (r == 0) {
+			p->dead = true;
+			c->state = CONN_DEAD;
+			if (!p->why) p->why = "client closed the connection";
+			return;
+		}
+		if (r < 0) {
+			if (errno == EINTR) continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+			p->dead = true;
+			c->state = CONN_DEAD;
+			if (!p->why) p->why = "receive failed";
+			return;
+		}
+		c->rlen += (size_t)r;
+		size_t off = 0;
+		while (!p->dead && !p->close_after_flush) {
+			size_t mlen;
+			/* NetBIOS session keepalive (0x85, length 0): skip. */
+			if (c->rlen - off >= 4 && c->rbuf[off] == 0x85) {
+				off += 4;
+				continue;
+			}
+			int fr = tcp_frame_parse(c->rbuf + off, c->rlen - off, &mlen);
+			if (fr < 0) {
+				conn_disconnect(c, "invalid transport frame");
+				break;
+			}
+			if (fr == 0) break;
+			dispatch_message(c, c->rbuf + off + 4, mlen);
+			off += 4 + mlen;
+			smb_mutex_lock(&c->send_lock);
+			bool throttle = p->sendq_bytes > SENDQ_HIGH_WATER;
+			smb_mutex_unlock(&c->send_lock);
+			if (throttle) break;
+		}
+		if (off) {
+			memmove(c->rbuf, c->rbuf + off, c->rlen - off);
+			c->rlen -= off;
+		}
+		if (c->rlen > 0 && c->rlen < c->rcap) {
+			/* partial frame buffered; keep reading */
+		}
+	}
+}
+
+void conn_teardown(struct smbd_conn *c)
+{
+	struct smbd_conn_priv *p = priv(c);
+	/* Unpublish first. */
+	smb_mutex_lock(&g_server.conn_lock);
+	bool was_listed = c->link.next != &c->link && c->link.next != NULL;
+	if (was_listed) {
+		list_del(&c->link);
+		g_server.nconns--;
+	}
+	smb_mutex_unlock(&g_server.conn_lock);
+	if (!was_listed) return;
+	epoll_ctl(c->loop->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	log_info("connection from %s closed (%s)", c->peer_str, p->why ? p->why : "closed");
+	/* Sessions close their trees and opens; each is unpublished before its
+	 * files are closed. */
+	while (!list_empty(&c->sessions)) {
+		struct smbd_session *s = list_entry(c->sessions.next, struct smbd_session, conn_link);
+		session_destroy(s);
+	}
+	close(c->fd);
+	c->fd = -1;
+	p->dead = true;
+	conn_put(c);   /* the loop's reference */
+}

@@ -1,1 +1,440 @@
-/* placeholder: being written */
+/* Request dispatcher: transport message -> (compound) SMB2 commands ->
+ * handlers -> one response message.
+ *
+ * Per command (MS-SMB2 3.3.5.2): header validation, message id and credit
+ * charge checks against the connection's sequence window (3.3.5.2.3), the
+ * session and tree lookups (3.3.5.2.9, 3.3.5.2.11), signature verification
+ * (3.3.5.2.4), the handler, and the response header with granted credits.
+ * Compound chains (3.3.5.2.7) are answered in one message with 8-byte padded
+ * responses, each signed on its own. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/loop.h"
+#include "server/server.h"
+
+struct smb2_command_desc {
+	smb2_handler_fn fn;
+	uint16_t structure_size;  /* request StructureSize (MS-SMB2 2.2.x) */
+	bool need_session;
+	bool need_tree;
+};
+
+static uint32_t smb2_not_supported(struct smb2_request *req) { (void)req; return STATUS_NOT_SUPPORTED; }
+
+static const struct smb2_command_desc commands[SMB2_COMMAND_COUNT] = {
+	[SMB2_NEGOTIATE] = { smb2_negotiate, 36, false, false },
+	[SMB2_SESSION_SETUP] = { smb2_session_setup, 25, false, false },
+	[SMB2_LOGOFF] = { smb2_logoff, 4, true, false },
+	[SMB2_TREE_CONNECT] = { smb2_tree_connect, 9, true, false },
+	[SMB2_TREE_DISCONNECT] = { smb2_tree_disconnect, 4, true, true },
+	[SMB2_CREATE] = { smb2_create, 57, true, true },
+	[SMB2_CLOSE] = { smb2_close, 24, true, true },
+	[SMB2_FLUSH] = { smb2_flush, 24, true, true },
+	[SMB2_READ] = { smb2_read, 49, true, true },
+	[SMB2_WRITE] = { smb2_write, 49, true, true },
+	/* LOCK, CHANGE_NOTIFY and OPLOCK_BREAK arrive with the state issue;
+	 * until then they are answered STATUS_NOT_SUPPORTED like any request a
+	 * server does not implement. */
+	[SMB2_LOCK] = { smb2_not_supported, 48, true, true },
+	[SMB2_IOCTL] = { smb2_ioctl, 57, true, true },
+	[SMB2_CANCEL] = { NULL, 4, false, false },
+	[SMB2_ECHO] = { smb2_echo, 4, false, false },
+	[SMB2_QUERY_DIRECTORY] = { smb2_query_directory, 33, true, true },
+	[SMB2_CHANGE_NOTIFY] = { smb2_not_supported, 32, true, true },
+	[SMB2_QUERY_INFO] = { smb2_query_info, 41, true, true },
+	[SMB2_SET_INFO] = { smb2_set_info, 33, true, true },
+	[SMB2_OPLOCK_BREAK] = { smb2_not_supported, 24, true, true },
+};
+
+/* ---- sequence window (MS-SMB2 3.3.1.1) ---- */
+
+static bool seq_test(const struct smbd_conn *c, uint64_t id)
+{
+	uint64_t bit = id % SEQ_WINDOW_MAX;
+	return c->seq_bitmap[bit / 8] & (1u << (bit % 8));
+}
+static void seq_flip(struct smbd_conn *c, uint64_t id)
+{
+	uint64_t bit = id % SEQ_WINDOW_MAX;
+	c->seq_bitmap[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+}
+
+/* Consumes [mid, mid+charge) from the window.  Returns false if any id is
+ * outside the granted window or already used: the client is broken or
+ * hostile and the connection is dropped (Windows does the same). */
+static bool seq_consume(struct smbd_conn *c, uint64_t mid, uint16_t charge)
+{
+	if (mid < c->seq_low || mid - c->seq_low >= c->seq_range || charge > c->seq_range - (mid - c->seq_low))
+		return false;
+	for (uint64_t i = mid; i < mid + charge; i++)
+		if (seq_test(c, i)) return false;
+	for (uint64_t i = mid; i < mid + charge; i++) seq_flip(c, i);
+	/* Slide the low edge over used ids, clearing their bits for reuse. */
+	while (c->seq_range && seq_test(c, c->seq_low)) {
+		seq_flip(c, c->seq_low);
+		c->seq_low++;
+		c->seq_range--;
+	}
+	return true;
+}
+
+/* Number of credits still usable by the client. */
+static uint32_t seq_outstanding(const struct smbd_conn *c)
+{
+	uint32_t used = 0;
+	for (uint64_t i = c->seq_low; i < c->seq_low + c->seq_range; i++)
+		if (seq_test(c, i)) used++;
+	return c->seq_range - used;
+}
+
+/* Grants up to `requested` new credits (at least 1 if the client would run
+ * dry), never letting the window exceed SEQ_WINDOW_MAX. */
+static uint16_t seq_grant(struct smbd_conn *c, uint16_t requested, uint16_t charge)
+{
+	uint32_t want = requested ? requested : 1;
+	if (want < charge) want = charge;   /* keep a large-MTU client going */
+	uint32_t room = SEQ_WINDOW_MAX - c->seq_range;
+	if (want > room) want = room;
+	if (want == 0 && seq_outstanding(c) == 0 && room) want = 1;
+	c->seq_range += want;
+	return (uint16_t)want;
+}
+
+/* Required CreditCharge for a payload of `bytes` (MS-SMB2 3.1.5.2). */
+static uint16_t credit_charge_for(size_t bytes)
+{
+	if (bytes == 0) return 1;
+	return (uint16_t)((bytes - 1) / 65536 + 1);
+}
+
+static size_t payload_size(const struct smb2_hdr *h, const uint8_t *msg, size_t len)
+{
+	/* Both the request payload and the expected response count. */
+	const uint8_t *b = msg + SMB2_HDR_SIZE;
+	size_t blen = len - SMB2_HDR_SIZE;
+	size_t in = 0, out = 0;
+	switch (h->command) {
+	case SMB2_READ:
+		if (blen >= 8) out = get_le32(b + 4);
+		break;
+	case SMB2_WRITE:
+		if (blen >= 8) in = get_le32(b + 4);
+		break;
+	case SMB2_IOCTL:
+		if (blen >= 56) {
+			in = (size_t)get_le32(b + 28) + get_le32(b + 36);
+			size_t o1 = get_le32(b + 32), o2 = get_le32(b + 44);
+			out = o1 > o2 ? o1 : o2;
+		}
+		break;
+	case SMB2_QUERY_DIRECTORY:
+		if (blen >= 32) out = get_le32(b + 28);
+		break;
+	case SMB2_QUERY_INFO:
+		if (blen >= 40) { out = get_le32(b + 4); in = get_le32(b + 12); }
+		break;
+	case SMB2_SET_INFO:
+		if (blen >= 32) in = get_le32(b + 4);
+		break;
+	case SMB2_CHANGE_NOTIFY:
+		if (blen >= 8) out = get_le32(b + 4);
+		break;
+	default:
+		break;
+	}
+	return in > out ? in : out;
+}
+
+/* ---- responses ---- */
+
+struct rsp_slot {
+	size_t off;           /* header offset in the output buffer */
+	size_t len;           /* bytes, including trailing padding */
+	bool sign;
+	struct smbd_session *sign_session;  /* reference */
+};
+
+static void write_error_body(struct wbuf *w) { smb2_error_rsp_encode(w); }
+
+static bool should_sign_response(const struct smb2_request *req, const struct smbd_session *s, uint32_t status)
+{
+	/* LOGOFF has expired its session by the time the response is built but
+	 * its response is still signed with the session's key. */
+	if (!s || s->is_anonymous || s->is_guest) return false;
+	if (s->state != SESSION_VALID && !(req->hdr.command == SMB2_LOGOFF && status == STATUS_SUCCESS)) return false;
+	if (status == STATUS_PENDING) return false;
+	/* MS-SMB2 3.3.4.1.1: sign if the request was signed or the session
+	 * requires signing; the final SESSION_SETUP response of 3.x is signed. */
+	if (req->hdr.flags & SMB2_FLAGS_SIGNED) return true;
+	if (s->signing_required) return true;
+	if (req->hdr.command == SMB2_SESSION_SETUP && status == STATUS_SUCCESS && req->conn->dialect >= SMB2_DIALECT_300)
+		return true;
+	return false;
+}
+
+void dispatch_message(struct smbd_conn *c, const uint8_t *msg, size_t len)
+{
+	if (len >= 4 && get_le32(msg) == SMB1_PROTOCOL_ID) {
+		if (c->state == CONN_NEW) smb1_negotiate(c, msg, len);
+		else conn_disconnect(c, "SMB1 request after negotiation");
+		return;
+	}
+	if (len >= 4 && get_le32(msg) == SMB2_TRANSFORM_ID) {
+		conn_disconnect(c, "encrypted message received but encryption is not negotiated");
+		return;
+	}
+	if (len < SMB2_HDR_SIZE || get_le32(msg) != SMB2_PROTOCOL_ID) {
+		conn_disconnect(c, "not an SMB2 message");
+		return;
+	}
+
+	struct wbuf out;
+	wbuf_init(&out, 512);
+	struct rsp_slot slots[64];
+	unsigned nslots = 0;
+	size_t off = 0;
+	struct smbd_session *last_session = NULL;  /* reference */
+	struct smbd_tree *last_tree = NULL;        /* reference */
+	uint32_t last_status = STATUS_SUCCESS;
+	uint64_t last_session_id = 0;
+	uint32_t last_tree_id = 0;
+	bool have_related_fid = false;
+	uint64_t related_p = 0, related_v = 0;
+	bool drop = false;
+	bool first = true;
+
+	while (off < len) {
+		struct smb2_hdr h;
+		const uint8_t *m = msg + off;
+		size_t mlen = len - off;
+		if (!smb2_hdr_decode(m, mlen, &h)) {
+			drop = true;
+			conn_disconnect(c, "malformed SMB2 header");
+			break;
+		}
+		if (h.next_command) {
+			if ((h.next_command & 7) || h.next_command < SMB2_HDR_SIZE || h.next_command > mlen) {
+				drop = true;
+				conn_disconnect(c, "invalid NextCommand in compound");
+				break;
+			}
+			mlen = h.next_command;
+		}
+		if (nslots == 64) {
+			drop = true;
+			conn_disconnect(c, "compound chain too long");
+			break;
+		}
+		if (h.flags & SMB2_FLAGS_SERVER_TO_REDIR) {
+			drop = true;
+			conn_disconnect(c, "response flag set in a request");
+			break;
+		}
+
+		/* CANCEL consumes no credit and gets no response (3.3.5.16); with
+		 * no asynchronous operations yet there is nothing to cancel. */
+		if (h.command == SMB2_CANCEL) {
+			off += h.next_command ? h.next_command : mlen;
+			if (!h.next_command) break;
+			continue;
+		}
+
+		/* Message id and credit charge (3.3.5.2.3, 3.3.5.2.5). */
+		uint16_t charge = h.credit_charge ? h.credit_charge : 1;
+		if (c->dialect == SMB2_DIALECT_202 || c->state == CONN_NEW) charge = 1;
+		if (!seq_consume(c, h.message_id, charge)) {
+			drop = true;
+			conn_disconnect(c, "message id outside the granted credit window");
+			break;
+		}
+
+		struct smb2_request req;
+		memset(&req, 0, sizeof(req));
+		req.conn = c;
+		req.hdr = h;
+		req.msg = m;
+		req.msg_len = mlen;
+		req.out = &out;
+		req.have_related_fid = &have_related_fid;
+		req.related_persistent = &related_p;
+		req.related_volatile = &related_v;
+
+		bool related = (h.flags & SMB2_FLAGS_RELATED_OPERATIONS) != 0;
+		uint32_t status = STATUS_SUCCESS;
+		if (related && first) status = STATUS_INVALID_PARAMETER;
+		if (!related) {
+			have_related_fid = false;
+		} else if (!first) {
+			/* 3.3.5.2.7.2: related operations use the previous request's
+			 * session and tree. */
+			req.hdr.session_id = last_session_id;
+			req.hdr.tree_id = last_tree_id;
+		}
+
+		/* Header size and the command's fixed StructureSize. */
+		const struct smb2_command_desc *d = h.command < SMB2_COMMAND_COUNT ? &commands[h.command] : NULL;
+		if (status == STATUS_SUCCESS && !d) status = STATUS_INVALID_PARAMETER;
+		if (status == STATUS_SUCCESS && (mlen < SMB2_HDR_SIZE + 2 ||
+		    get_le16(m + SMB2_HDR_SIZE) != d->structure_size ||
+		    mlen < (size_t)SMB2_HDR_SIZE + (d->structure_size & 0xFFFEu)))
+			status = STATUS_INVALID_PARAMETER;
+		if (status == STATUS_SUCCESS && c->state == CONN_NEW && h.command != SMB2_NEGOTIATE) {
+			drop = true;
+			conn_disconnect(c, "request before NEGOTIATE");
+			break;
+		}
+		if (status == STATUS_SUCCESS && c->dialect > SMB2_DIALECT_202 && c->state != CONN_NEW &&
+		    (c->server_capabilities & SMB2_GLOBAL_CAP_LARGE_MTU)) {
+			size_t psz = payload_size(&h, m, mlen);
+			if (h.credit_charge < credit_charge_for(psz) && psz > 65536)
+				status = STATUS_INVALID_PARAMETER;
+		}
+		if (related && !first && last_status != STATUS_SUCCESS && nt_is_error(last_status) &&
+		    status == STATUS_SUCCESS && h.command != SMB2_CREATE) {
+			/* A failed CREATE in a related chain fails what depends on it
+			 * (the related FileId) with the same status. */
+			if (!have_related_fid) status = last_status;
+		}
+
+		/* Session (3.3.5.2.9). */
+		struct smbd_session *s = NULL;
+		if (status == STATUS_SUCCESS && d->need_session) {
+			s = session_lookup(req.hdr.session_id);
+			if (!s || s->conn != c) status = STATUS_USER_SESSION_DELETED;
+			else if (s->state == SESSION_EXPIRED) status = STATUS_NETWORK_SESSION_EXPIRED;
+			else if (s->state != SESSION_VALID) status = STATUS_USER_SESSION_DELETED;
+		} else if (status == STATUS_SUCCESS && h.command == SMB2_SESSION_SETUP && req.hdr.session_id) {
+			s = session_lookup(req.hdr.session_id);
+			if (!s || s->conn != c) status = STATUS_USER_SESSION_DELETED;
+		}
+		/* Signature (3.3.5.2.4). */
+		if (status == STATUS_SUCCESS && s && s->state == SESSION_VALID && !s->is_anonymous && !s->is_guest) {
+			if (h.flags & SMB2_FLAGS_SIGNED) {
+				if (!smb2_verify_signature(c->signing_algo, s->keys.signing, m, mlen)) {
+					log_warn("%s: bad signature on %s, request refused", c->peer_str, smb2_command_name(h.command));
+					status = STATUS_ACCESS_DENIED;
+				}
+			} else if (s->signing_required && h.command != SMB2_ECHO) {
+				log_warn("%s: unsigned %s on a session that requires signing", c->peer_str,
+					 smb2_command_name(h.command));
+				status = STATUS_ACCESS_DENIED;
+			}
+		}
+		/* Tree (3.3.5.2.11). */
+		struct smbd_tree *t = NULL;
+		if (status == STATUS_SUCCESS && d->need_tree) {
+			t = tree_lookup(s, req.hdr.tree_id);
+			if (!t) status = STATUS_NETWORK_NAME_DELETED;
+		}
+		req.session = s;
+		req.tree = t;
+
+		/* Response header placeholder. */
+		size_t hoff = out.len;
+		req.out_hdr_off = hoff;
+		wbuf_zero(&out, SMB2_HDR_SIZE);
+
+		if (status == STATUS_SUCCESS) {
+			if (s && s->state == SESSION_VALID) smbd_impersonate(s);
+			status = d->fn(&req);
+			if (s && s->state == SESSION_VALID) smbd_unimpersonate();
+		}
+		if (out.err) {
+			/* The response could not be built (allocation); fail the request. */
+			out.err = false;
+			out.len = hoff + SMB2_HDR_SIZE;
+			status = STATUS_INSUFFICIENT_RESOURCES;
+		}
+		bool has_body = out.len > hoff + SMB2_HDR_SIZE;
+		if (nt_is_error(status) && !req.body_written) {
+			out.len = hoff + SMB2_HDR_SIZE;
+			has_body = false;
+		}
+		if (!has_body) write_error_body(&out);
+
+		/* Handlers may have created a session (SESSION_SETUP) or tree. */
+		struct smbd_session *rs = s;
+		if (!rs && req.hdr.session_id && h.command == SMB2_SESSION_SETUP) rs = session_lookup(req.hdr.session_id);
+		else if (rs) session_get(rs);
+
+		struct smb2_hdr rh = {
+			.credit_charge = h.credit_charge,
+			.status = status,
+			.command = h.command,
+			.credit = seq_grant(c, h.credit, charge),
+			.flags = SMB2_FLAGS_SERVER_TO_REDIR | (h.flags & (SMB2_FLAGS_RELATED_OPERATIONS | SMB2_FLAGS_PRIORITY_MASK)),
+			.message_id = h.message_id,
+			.tree_id = req.hdr.tree_id,
+			.session_id = req.hdr.session_id,
+		};
+		if (h.command == SMB2_NEGOTIATE) rh.credit_charge = 0;
+		bool sign = should_sign_response(&req, rs, status);
+		if (sign) rh.flags |= SMB2_FLAGS_SIGNED;
+		if (!out.err) smb2_hdr_encode(out.p + hoff, &rh);
+
+		slots[nslots].off = hoff;
+		slots[nslots].sign = sign;
+		slots[nslots].sign_session = sign ? rs : NULL;
+		if (!sign && rs) session_put(rs);
+		nslots++;
+
+		/* 3.1.1 preauth integrity (3.3.5.4, 3.3.5.5): NEGOTIATE request and
+		 * response feed the connection hash; SESSION_SETUP requests and
+		 * MORE_PROCESSING responses feed the session hash (the handler hashed
+		 * the request). */
+		if (c->dialect == SMB2_DIALECT_311 && !out.err) {
+			struct iovec iov = { out.p + hoff, out.len - hoff };
+			if (h.command == SMB2_NEGOTIATE && status == STATUS_SUCCESS) {
+				crypto_preauth_update(c->preauth_hash, &iov, 1, c->preauth_hash);
+			} else if (h.command == SMB2_SESSION_SETUP && status == STATUS_MORE_PROCESSING_REQUIRED) {
+				struct smbd_session *ps = session_lookup(req.hdr.session_id);
+				if (ps) {
+					crypto_preauth_update(ps->preauth_hash, &iov, 1, ps->preauth_hash);
+					session_put(ps);
+				}
+			}
+		}
+
+		last_status = status;
+		last_session_id = req.hdr.session_id;
+		last_tree_id = req.hdr.tree_id;
+		if (last_session) session_put(last_session);
+		if (last_tree) tree_put(last_tree);
+		last_session = s;
+		last_tree = t;
+		first = false;
+
+		if (req.disconnect) {
+			drop = true;
+			conn_disconnect(c, "request handler asked to disconnect");
+			break;
+		}
+		if (!h.next_command) break;
+		off += h.next_command;
+		/* Pad this response so the next starts on an 8-byte boundary. */
+		wbuf_align(&out, hoff, 8);
+	}
+	if (last_session) session_put(last_session);
+	if (last_tree) tree_put(last_tree);
+
+	if (!drop && nslots && !out.err) {
+		/* Link the responses and sign each one (3.3.4.1.3). */
+		for (unsigned i = 0; i < nslots; i++) {
+			size_t end = i + 1 < nslots ? slots[i + 1].off : out.len;
+			slots[i].len = end - slots[i].off;
+			if (i + 1 < nslots) put_le32(out.p + slots[i].off + 20, (uint32_t)slots[i].len);
+		}
+		for (unsigned i = 0; i < nslots; i++) {
+			if (slots[i].sign)
+				smb2_sign_in_place(c->signing_algo, slots[i].sign_session->keys.signing,
+						   out.p + slots[i].off, slots[i].len);
+		}
+		size_t olen;
+		uint8_t *buf = wbuf_steal(&out, &olen);
+		conn_send(c, buf, olen);
+	}
+	for (unsigned i = 0; i < nslots; i++)
+		if (slots[i].sign_session) session_put(slots[i].sign_session);
+	wbuf_free(&out);
+}

@@ -1,1 +1,136 @@
-/* placeholder: being written */
+/* Event-loop threads.  See loop.h. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "server/loop.h"
+#include "server/server.h"
+
+static struct smbd_loop *loops;
+static int nloops_running;
+static struct epoll_item *listen_items;
+static int nlisten_items;
+
+static void loop_accept(struct smbd_loop *l, int lfd)
+{
+	for (;;) {
+		struct sockaddr_storage peer;
+		socklen_t plen = sizeof(peer);
+		int fd = accept4(lfd, (struct sockaddr *)&peer, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno == EINTR) continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				log_warn("accept: %s", strerror(errno));
+			return;
+		}
+		struct smbd_conn *c = conn_accept(l, fd, &peer);
+		if (!c) continue; /* refused and closed (limit), already logged */
+		struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP, .data.ptr = conn_epoll_item(c) };
+		if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+			log_warn("epoll_ctl: %s", strerror(errno));
+			conn_disconnect(c, "epoll failure");
+			conn_teardown(c);
+		}
+	}
+}
+
+static void *loop_main(void *arg)
+{
+	struct smbd_loop *l = arg;
+	struct epoll_event evs[64];
+	while (!g_server.stopping) {
+		int n = epoll_wait(l->epfd, evs, 64, 1000);
+		if (n < 0) {
+			if (errno == EINTR) continue;
+			log_error("epoll_wait: %s", strerror(errno));
+			break;
+		}
+		for (int i = 0; i < n; i++) {
+			struct epoll_item *it = evs[i].data.ptr;
+			switch (it->kind) {
+			case EPI_LISTEN:
+				loop_accept(l, it->fd);
+				break;
+			case EPI_WAKE: {
+				uint64_t v;
+				if (read(l->wake_fd, &v, sizeof(v)) < 0) { /* nothing to do */ }
+				break;
+			}
+			case EPI_CONN: {
+				struct smbd_conn *c = it->ptr;
+				if (evs[i].events & EPOLLOUT) conn_on_writable(c);
+				if (!conn_is_dead(c) && (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP)))
+					conn_on_readable(c);
+				if (conn_is_dead(c))
+					conn_teardown(c);
+				else
+					conn_update_events(c);
+				break;
+			}
+			}
+		}
+	}
+	return NULL;
+}
+
+int loops_start(const int *listen_fds, int nlisten, int nloops)
+{
+	loops = calloc((size_t)nloops, sizeof(*loops));
+	listen_items = calloc((size_t)nlisten, sizeof(*listen_items));
+	if (!loops || !listen_items) return -1;
+	nlisten_items = nlisten;
+	for (int j = 0; j < nlisten; j++) {
+		listen_items[j].kind = EPI_LISTEN;
+		listen_items[j].fd = listen_fds[j];
+	}
+	for (int i = 0; i < nloops; i++) {
+		struct smbd_loop *l = &loops[i];
+		l->index = i;
+		l->epfd = epoll_create1(EPOLL_CLOEXEC);
+		l->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		if (l->epfd < 0 || l->wake_fd < 0) return -1;
+		l->wake_item.kind = EPI_WAKE;
+		l->wake_item.fd = l->wake_fd;
+		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &l->wake_item };
+		epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->wake_fd, &ev);
+		for (int j = 0; j < nlisten; j++) {
+			/* EPOLLEXCLUSIVE: one loop wakes per incoming connection. */
+			struct epoll_event lev = { .events = EPOLLIN | EPOLLEXCLUSIVE, .data.ptr = &listen_items[j] };
+			if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, listen_fds[j], &lev) < 0) return -1;
+		}
+		if (pthread_create(&l->thread, NULL, loop_main, l) != 0) return -1;
+		nloops_running++;
+	}
+	return 0;
+}
+
+void loops_stop(void)
+{
+	g_server.stopping = 1;
+	for (int i = 0; i < nloops_running; i++) {
+		uint64_t one = 1;
+		if (write(loops[i].wake_fd, &one, sizeof(one)) < 0) { /* loop wakes within 1 s anyway */ }
+	}
+	for (int i = 0; i < nloops_running; i++) pthread_join(loops[i].thread, NULL);
+	/* Tear down connections that are still open, now that no loop runs. */
+	for (;;) {
+		struct smbd_conn *c = NULL;
+		smb_mutex_lock(&g_server.conn_lock);
+		if (!list_empty(&g_server.conns)) c = list_entry(g_server.conns.next, struct smbd_conn, link);
+		smb_mutex_unlock(&g_server.conn_lock);
+		if (!c) break;
+		conn_disconnect(c, "server shutting down");
+		conn_teardown(c);
+	}
+	for (int i = 0; i < nloops_running; i++) {
+		close(loops[i].epfd);
+		close(loops[i].wake_fd);
+	}
+	free(loops);
+	free(listen_items);
+	loops = NULL;
+	nloops_running = 0;
+}

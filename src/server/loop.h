@@ -1,0 +1,49 @@
+/* Event-loop threads (loop.c).  Each loop owns an epoll set; every loop
+ * watches the listening sockets with EPOLLEXCLUSIVE, so a new connection is
+ * accepted, and from then on served, by exactly one loop thread. */
+#ifndef SMBKIT_SERVER_LOOP_H
+#define SMBKIT_SERVER_LOOP_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+struct smbd_conn;
+
+enum epoll_item_kind { EPI_LISTEN, EPI_CONN, EPI_WAKE };
+
+struct epoll_item {
+	enum epoll_item_kind kind;
+	int fd;
+	void *ptr;
+};
+
+struct smbd_loop {
+	int index;
+	int epfd;
+	int wake_fd;                 /* eventfd: stop request / cross-thread sends */
+	struct epoll_item wake_item;
+	pthread_t thread;
+};
+
+/* Starts nloops threads watching the listening fds. */
+int loops_start(const int *listen_fds, int nlisten, int nloops);
+/* Asks every loop to stop, then joins them; connections are torn down. */
+void loops_stop(void);
+
+/* conn.c: called by the loop thread */
+struct smbd_conn *conn_accept(struct smbd_loop *loop, int fd, const struct sockaddr_storage *peer);
+void conn_on_readable(struct smbd_conn *c);
+void conn_on_writable(struct smbd_conn *c);
+/* Final teardown of a dead connection on its loop thread. */
+void conn_teardown(struct smbd_conn *c);
+bool conn_is_dead(const struct smbd_conn *c);
+struct epoll_item *conn_epoll_item(struct smbd_conn *c);
+void conn_update_events(struct smbd_conn *c);
+
+/* dispatch.c: processes one whole SMB message received on c. */
+void dispatch_message(struct smbd_conn *c, const uint8_t *msg, size_t len);
+
+#endif
