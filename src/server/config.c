@@ -1,1 +1,845 @@
-/* placeholder: being written */
+/* Server configuration: defaults, the smb.conf-style file, "--share NAME=PATH"
+ * arguments, and the finalize step that opens share roots and loads users.
+ *
+ * A config is immutable once finalized and shared by reference: the server
+ * holds one reference and every connection takes a snapshot reference at
+ * accept, so a reload can swap server->cfg without disturbing connections
+ * that are still using the old one.  Shares are counted separately because a
+ * tree connect may outlive the config snapshot it was made from.
+ *
+ * File syntax follows Samba's smb.conf where the two overlap, so that an
+ * administrator can carry a simple Samba configuration over.  Everything
+ * this server does not understand is an error naming FILE:LINE rather than
+ * being ignored: silently dropping "hosts allow" or "smb encrypt" would leave
+ * the admin believing in protection that is not there.
+ * docs/configuration.md is the reference for every key accepted here.
+ */
+#include "server/server.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ini.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/utf16.h"
+
+#define NETBIOS_NAME_MAX 15
+#define DEFAULT_PORT 445
+#define MAX_IO_SIZE_DEFAULT (8u * 1024 * 1024)
+
+/* Every share is allocated inside this wrapper so config.c can remember
+ * facts that server.h does not publish: where the share came from (the
+ * guest rule differs for command-line shares) and which line defined it. */
+struct share_entry {
+	struct smbd_share share;
+	bool from_cmdline;   /* guest_ok follows map_guest at finalize */
+	bool guest_ok_set;   /* "guest ok" given explicitly in its section */
+	unsigned line;       /* section header line in the config file */
+};
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	if (!err || !errlen) return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+static void free_strv(char **v)
+{
+	if (!v) return;
+	for (char **p = v; *p; p++) free(*p);
+	free(v);
+}
+
+/* Appends s (copied) to a NULL-terminated vector.  Returns 0 or -1. */
+static int strv_append(char ***v, const char *s)
+{
+	size_t n = 0;
+	if (*v) while ((*v)[n]) n++;
+	char *copy = strdup(s);
+	if (!copy) return -1;
+	char **nv = realloc(*v, (n + 2) * sizeof(*nv));
+	if (!nv) { free(copy); return -1; }
+	nv[n] = copy;
+	nv[n + 1] = NULL;
+	*v = nv;
+	return 0;
+}
+
+/* Replaces *dst with a copy of s.  Returns 0 or -1. */
+static int set_str(char **dst, const char *s)
+{
+	char *copy = strdup(s);
+	if (!copy) return -1;
+	free(*dst);
+	*dst = copy;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ shares */
+
+void share_get(struct smbd_share *s)
+{
+	atomic_fetch_add_explicit(&s->refcount, 1, memory_order_relaxed);
+}
+
+void share_put(struct smbd_share *s)
+{
+	if (!s) return;
+	if (atomic_fetch_sub_explicit(&s->refcount, 1, memory_order_acq_rel) != 1) return;
+	/* Final release: only close() and free(), which never sleep on a lock a
+	 * caller could hold, so this is safe from any context (DESIGN.md). */
+	struct share_entry *e = container_of(s, struct share_entry, share);
+	if (s->root_fd >= 0) close(s->root_fd);
+	free(s->name);
+	free(s->path);
+	free(s->comment);
+	free_strv(s->valid_users);
+	free(e);
+}
+
+static struct share_entry *share_new(const char *name)
+{
+	struct share_entry *e = calloc(1, sizeof(*e));
+	if (!e) return NULL;
+	struct smbd_share *s = &e->share;
+	atomic_init(&s->refcount, 1);
+	s->root_fd = -1;
+	s->name = strdup(name);
+	if (!s->name) { free(e); return NULL; }
+	/* Samba's defaults for a share defined in a file. */
+	s->read_only = true;
+	s->browseable = true;
+	s->case_sensitive = false;
+	return e;
+}
+
+static struct smbd_share *find_share_nolock(const struct smbd_config *c, const char *name)
+{
+	for (size_t i = 0; i < c->nshares; i++)
+		if (utf8_casecmp(c->shares[i]->name, name) == 0) return c->shares[i];
+	return NULL;
+}
+
+/* Takes over the caller's reference to s. */
+static int config_append_share(struct smbd_config *c, struct smbd_share *s)
+{
+	struct smbd_share **ns = realloc(c->shares, (c->nshares + 1) * sizeof(*ns));
+	if (!ns) return -1;
+	c->shares = ns;
+	c->shares[c->nshares++] = s;
+	return 0;
+}
+
+/* Share names travel as UTF-16 in TREE_CONNECT paths (\\server\share) and in
+ * NetShareEnum; characters that Windows forbids in share names would make a
+ * share unreachable or ambiguous, so refuse them at load time. */
+static const char *share_name_problem(const char *name)
+{
+	size_t len = strlen(name);
+	if (len == 0) return "share name is empty";
+	if (len > 80) return "share name is longer than 80 bytes";
+	if (utf8_utf16_size(name, len) < 0) return "share name is not valid UTF-8";
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
+		if (*p < 0x20 || *p == 0x7f || strchr("\\/:*?\"<>|[]+=;,", *p))
+			return "share name contains a character Windows does not allow (\\ / : * ? \" < > | [ ] + = ; ,)";
+	}
+	if (strcasecmp(name, "IPC$") == 0) return "IPC$ is reserved (the server adds it)";
+	return NULL;
+}
+
+/* ------------------------------------------------------------------ config */
+
+struct smbd_config *config_new_default(void)
+{
+	struct smbd_config *c = calloc(1, sizeof(*c));
+	if (!c) return NULL;
+	atomic_init(&c->refcount, 1);
+
+	/* NetBIOS names are at most 15 characters (the 16th byte is the
+	 * suffix type) and conventionally upper case. */
+	char host[256] = "";
+	if (gethostname(host, sizeof(host) - 1) != 0) host[0] = 0;
+	host[sizeof(host) - 1] = 0;
+	char *dot = strchr(host, '.');
+	if (dot) *dot = 0;
+	host[NETBIOS_NAME_MAX] = 0;
+	for (char *p = host; *p; p++) *p = (char)toupper((unsigned char)*p);
+	if (!host[0]) strcpy(host, "SMBKIT");
+
+	c->netbios_name = strdup(host);
+	c->workgroup = strdup("WORKGROUP");
+	c->server_string = strdup("smbkit");
+	c->guest_account = strdup("nobody");
+	c->signing_required = false;
+	c->max_connections = 1024;
+	c->max_sessions_per_conn = 64;
+	c->max_opens_per_conn = 16384;
+	c->max_io_size = MAX_IO_SIZE_DEFAULT;
+	c->log_level = LOG_LVL_INFO;
+	c->listen = NULL;
+	if (!c->netbios_name || !c->workgroup || !c->server_string || !c->guest_account) {
+		config_put(c);
+		return NULL;
+	}
+	return c;
+}
+
+void config_get(struct smbd_config *c)
+{
+	atomic_fetch_add_explicit(&c->refcount, 1, memory_order_relaxed);
+}
+
+void config_put(struct smbd_config *c)
+{
+	if (!c) return;
+	if (atomic_fetch_sub_explicit(&c->refcount, 1, memory_order_acq_rel) != 1) return;
+	for (size_t i = 0; i < c->nshares; i++) share_put(c->shares[i]);
+	free(c->shares);
+	userdb_free(c->users, c->nusers);
+	free(c->source);
+	free(c->netbios_name);
+	free(c->workgroup);
+	free(c->server_string);
+	free(c->users_file);
+	free(c->guest_account);
+	free_strv(c->listen);
+	free(c);
+}
+
+struct smbd_share *config_find_share(struct smbd_config *c, const char *name)
+{
+	struct smbd_share *s = find_share_nolock(c, name);
+	if (s) share_get(s);
+	return s;
+}
+
+const struct smbd_user *config_find_user(const struct smbd_config *c, const char *name)
+{
+	for (size_t i = 0; i < c->nusers; i++)
+		if (utf8_casecmp(c->users[i].name, name) == 0) return &c->users[i];
+	return NULL;
+}
+
+/* ----------------------------------------------------------- value parsers */
+
+/* Samba's boolean spellings.  Returns 0/1, or -1 if s is not a boolean. */
+static int parse_bool(const char *s)
+{
+	static const char *const yes[] = { "yes", "true", "1", "on" };
+	static const char *const no[] = { "no", "false", "0", "off" };
+	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+		if (!strcasecmp(s, yes[i])) return 1;
+		if (!strcasecmp(s, no[i])) return 0;
+	}
+	return -1;
+}
+
+static int parse_uint(const char *s, unsigned long min, unsigned long max, unsigned long *out)
+{
+	if (!*s || !isdigit((unsigned char)*s)) return -1;
+	errno = 0;
+	char *end;
+	unsigned long v = strtoul(s, &end, 10);
+	if (errno || *end || v < min || v > max) return -1;
+	*out = v;
+	return 0;
+}
+
+/* Checks one listen address and appends its normalized "ADDR:PORT" form.
+ * Accepted: "1.2.3.4:445", "[::1]:445", and either form without ":PORT"
+ * (port 445).  Only numeric addresses: a host name would make startup depend
+ * on the resolver. */
+static int listen_add(char ***v, const char *item, char *msg, size_t msglen)
+{
+	char addr[INET6_ADDRSTRLEN + 1];
+	const char *port_str = NULL;
+	bool v6 = false;
+	if (item[0] == '[') {
+		const char *close_br = strchr(item, ']');
+		if (!close_br || (size_t)(close_br - item - 1) >= sizeof(addr)) {
+			snprintf(msg, msglen, "listen: bad address '%s' (IPv6 is written [ADDR]:PORT)", item);
+			return -1;
+		}
+		memcpy(addr, item + 1, (size_t)(close_br - item - 1));
+		addr[close_br - item - 1] = 0;
+		if (close_br[1] == ':') port_str = close_br + 2;
+		else if (close_br[1]) {
+			snprintf(msg, msglen, "listen: bad address '%s'", item);
+			return -1;
+		}
+		v6 = true;
+	} else {
+		const char *colon = strchr(item, ':');
+		if (colon && strchr(colon + 1, ':')) {
+			snprintf(msg, msglen, "listen: IPv6 address '%s' must be written [ADDR]:PORT", item);
+			return -1;
+		}
+		size_t alen = colon ? (size_t)(colon - item) : strlen(item);
+		if (alen >= sizeof(addr)) {
+			snprintf(msg, msglen, "listen: bad address '%s'", item);
+			return -1;
+		}
+		memcpy(addr, item, alen);
+		addr[alen] = 0;
+		if (colon) port_str = colon + 1;
+	}
+	unsigned char bin[16];
+	if (inet_pton(v6 ? AF_INET6 : AF_INET, addr, bin) != 1) {
+		snprintf(msg, msglen, "listen: '%s' is not a numeric %s address", addr, v6 ? "IPv6" : "IPv4");
+		return -1;
+	}
+	unsigned long port = DEFAULT_PORT;
+	if (port_str && parse_uint(port_str, 1, 65535, &port) != 0) {
+		snprintf(msg, msglen, "listen: bad port in '%s' (1-65535)", item);
+		return -1;
+	}
+	char norm[INET6_ADDRSTRLEN + 16];
+	snprintf(norm, sizeof(norm), v6 ? "[%s]:%lu" : "%s:%lu", addr, port);
+	if (strv_append(v, norm) != 0) {
+		snprintf(msg, msglen, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+/* Splits a space/comma separated list and calls fn for each item. */
+static int for_each_item(const char *list, int (*fn)(void *arg, const char *item, char *msg, size_t msglen),
+			 void *arg, char *msg, size_t msglen)
+{
+	char *copy = strdup(list);
+	if (!copy) { snprintf(msg, msglen, "out of memory"); return -1; }
+	char *save = NULL;
+	int rc = 0;
+	for (char *tok = strtok_r(copy, " \t,", &save); tok; tok = strtok_r(NULL, " \t,", &save)) {
+		if ((rc = fn(arg, tok, msg, msglen)) != 0) break;
+	}
+	free(copy);
+	return rc;
+}
+
+static int listen_item(void *arg, const char *item, char *msg, size_t msglen)
+{
+	return listen_add(arg, item, msg, msglen);
+}
+
+static int valid_user_item(void *arg, const char *item, char *msg, size_t msglen)
+{
+	/* Samba's @group / +group / &group forms name Unix or NIS groups; we do
+	 * not resolve groups yet, and treating "@staff" as a user name would
+	 * quietly lock everyone out (or, worse, match a user called "@staff"). */
+	if (item[0] == '@' || item[0] == '+' || item[0] == '&') {
+		snprintf(msg, msglen, "valid users: group entries like '%s' are not supported yet", item);
+		return -1;
+	}
+	if (strv_append(arg, item) != 0) {
+		snprintf(msg, msglen, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+/* -------------------------------------------------------------- ini parser */
+
+enum section_kind { SECTION_NONE, SECTION_GLOBAL, SECTION_SHARE };
+
+struct parse_ctx {
+	struct smbd_config *c;
+	const char *path;
+	FILE *f;
+	unsigned line;              /* line most recently handed to inih */
+	char *linebuf; size_t linecap;
+	enum section_kind kind;
+	struct share_entry *share;  /* current share section, owned by c->shares */
+	bool global_guest_ok;       /* [global] "guest ok": default for file shares */
+	char err[512];              /* first error, "FILE:LINE: message" */
+	bool failed;
+};
+
+static void ctx_fail(struct parse_ctx *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void ctx_fail(struct parse_ctx *x, const char *fmt, ...)
+{
+	if (x->failed) return;   /* keep the first error: later ones are often consequences */
+	x->failed = true;
+	char msg[400];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	snprintf(x->err, sizeof(x->err), "%s:%u: %s", x->path, x->line, msg);
+}
+
+/* Validates the share section that just ended. */
+static void section_end(struct parse_ctx *x)
+{
+	if (x->kind == SECTION_SHARE && x->share && !x->failed) {
+		struct smbd_share *s = &x->share->share;
+		if (!s->path) {
+			unsigned cur = x->line;
+			x->line = x->share->line;
+			ctx_fail(x, "share [%s] has no 'path'", s->name);
+			x->line = cur;
+		}
+	}
+	x->kind = SECTION_NONE;
+	x->share = NULL;
+}
+
+static void section_begin(struct parse_ctx *x, const char *name)
+{
+	section_end(x);
+	if (x->failed) return;
+	if (!strcasecmp(name, "global")) {
+		x->kind = SECTION_GLOBAL;   /* Samba allows [global] more than once */
+		return;
+	}
+	if (!strcasecmp(name, "homes") || !strcasecmp(name, "printers") || !strcasecmp(name, "print$")) {
+		ctx_fail(x, "special section [%s] is not supported", name);
+		return;
+	}
+	const char *problem = share_name_problem(name);
+	if (problem) {
+		ctx_fail(x, "[%s]: %s", name, problem);
+		return;
+	}
+	struct smbd_share *dup = find_share_nolock(x->c, name);
+	if (dup) {
+		struct share_entry *de = container_of(dup, struct share_entry, share);
+		ctx_fail(x, "duplicate share [%s] (first defined at line %u)", name, de->line);
+		return;
+	}
+	struct share_entry *e = share_new(name);
+	if (!e || config_append_share(x->c, &e->share) != 0) {
+		if (e) share_put(&e->share);
+		ctx_fail(x, "out of memory");
+		return;
+	}
+	e->line = x->line;
+	x->kind = SECTION_SHARE;
+	x->share = e;
+}
+
+/* inih reads through this fgets-style reader, which lets us
+ *  - count lines ourselves, since the packaged inih is built without
+ *    handler line numbers;
+ *  - see section headers, including sections that contain no keys (inih
+ *    reports only key=value pairs);
+ *  - strip leading blanks: smb.conf files are indented by convention, and
+ *    inih would take every indented line after a key as a continuation of
+ *    that key's value (Python configparser style);
+ *  - refuse over-long lines instead of letting inih's fixed-size buffer
+ *    split them into two bogus lines. */
+static char *ini_reader_fn(char *str, int num, void *stream)
+{
+	struct parse_ctx *x = stream;
+	if (x->failed) return NULL;   /* stop reading after the first error */
+	ssize_t n = getline(&x->linebuf, &x->linecap, x->f);
+	if (n < 0) {
+		section_end(x);          /* validate the last section */
+		return NULL;
+	}
+	x->line++;
+	const char *p = x->linebuf;
+	/* Editors on Windows like to start files with a UTF-8 byte order mark. */
+	if (x->line == 1 && n >= 3 && !memcmp(p, "\xEF\xBB\xBF", 3)) p += 3;
+	while (*p == ' ' || *p == '\t') p++;
+	size_t len = (size_t)n - (size_t)(p - x->linebuf);
+	/* Room for the line, its newline and the terminator. */
+	size_t body = len;
+	if (body && p[body - 1] == '\n') body--;
+	if (body && p[body - 1] == '\r') body--;
+	if (body + 2 > (size_t)num) {
+		ctx_fail(x, "line is too long (at most %d characters; repeat 'valid users' to split a long list)",
+			 num - 2);
+		return NULL;
+	}
+	if (body && p[body - 1] == '\\' && *p != '#' && *p != ';') {
+		ctx_fail(x, "line continuation with '\\' is not supported; repeat 'valid users' to split a long list");
+		return NULL;
+	}
+	memcpy(str, p, len);
+	str[len] = 0;
+
+	if (*p == '[') {
+		const char *end = strchr(p, ']');
+		if (end) {
+			char name[256];
+			const char *b = p + 1;
+			while (b < end && isspace((unsigned char)*b)) b++;
+			const char *e = end;
+			while (e > b && isspace((unsigned char)e[-1])) e--;
+			size_t nlen = (size_t)(e - b);
+			if (nlen >= sizeof(name)) {
+				ctx_fail(x, "section name is too long");
+				return NULL;
+			}
+			memcpy(name, b, nlen);
+			name[nlen] = 0;
+			section_begin(x, name);
+		}
+		/* no ']': inih reports the syntax error at this line */
+	}
+	return str;
+}
+
+/* Normalizes a key the way Samba compares parameter names: case and
+ * whitespace do not matter ("Read Only" == "readonly"). */
+static void normalize_key(const char *in, char *out, size_t outlen)
+{
+	size_t o = 0;
+	for (; *in && o + 1 < outlen; in++) {
+		if (isspace((unsigned char)*in) || *in == '_') continue;
+		out[o++] = (char)tolower((unsigned char)*in);
+	}
+	out[o] = 0;
+}
+
+/* Keys that Samba has and later smbkit issues will implement.  They are
+ * refused rather than ignored: each of them promises a protection or a
+ * behaviour that this version would silently not deliver. */
+static const char *const not_yet_supported[] = {
+	"smbencrypt", "serversmbencrypt", "hostsallow", "allowhosts", "hostsdeny", "denyhosts",
+	"invalidusers", "readlist", "writelist", "adminusers", "forceuser", "forcegroup",
+	"createmask", "createmode", "directorymask", "directorymode", "forcecreatemode",
+	"forcedirectorymode", "vetofiles", "hidefiles", "oplocks", "leases", "smb2leases",
+	"durablehandles", "strictlocking", "serverminprotocol",
+	"servermaxprotocol", "minprotocol", "maxprotocol", "interfaces", "bindinterfacesonly",
+	"smbports", "security", "passdbbackend", "smbpasswdfile", "storedosattributes",
+	"eadsupport", "vfsobjects", "followsymlinks", "widelinks", "kernelsharemodes",
+	NULL,
+};
+
+static bool is_not_yet_supported(const char *nkey)
+{
+	for (const char *const *k = not_yet_supported; *k; k++)
+		if (!strcasecmp(nkey, *k)) return true;
+	return false;
+}
+
+static bool want_bool(struct parse_ctx *x, const char *key, const char *value, bool *out)
+{
+	int b = parse_bool(value);
+	if (b < 0) {
+		ctx_fail(x, "'%s' needs yes/no/true/false/1/0, not '%s'", key, value);
+		return false;
+	}
+	*out = b;
+	return true;
+}
+
+static bool want_uint(struct parse_ctx *x, const char *key, const char *value, unsigned long min,
+		      unsigned long max, unsigned long *out)
+{
+	if (parse_uint(value, min, max, out) != 0) {
+		ctx_fail(x, "'%s' needs a number from %lu to %lu, not '%s'", key, min, max, value);
+		return false;
+	}
+	return true;
+}
+
+static void global_key(struct parse_ctx *x, const char *key, const char *nkey, const char *value)
+{
+	struct smbd_config *c = x->c;
+	unsigned long n;
+	bool b;
+	char msg[300];
+
+	if (!strcmp(nkey, "netbiosname")) {
+		size_t len = strlen(value);
+		if (len == 0 || len > NETBIOS_NAME_MAX) {
+			ctx_fail(x, "'netbios name' must be 1 to %d characters", NETBIOS_NAME_MAX);
+			return;
+		}
+		for (const char *p = value; *p; p++) {
+			if ((unsigned char)*p < 0x21 || (unsigned char)*p > 0x7e || strchr("\\/:*?\"<>|.", *p)) {
+				ctx_fail(x, "'netbios name' may contain only ASCII letters, digits and - _ ! @ # $ %% ^ & ( ) ' { } ~");
+				return;
+			}
+		}
+		if (set_str(&c->netbios_name, value) != 0) { ctx_fail(x, "out of memory"); return; }
+		for (char *p = c->netbios_name; *p; p++) *p = (char)toupper((unsigned char)*p);
+	} else if (!strcmp(nkey, "workgroup")) {
+		if (!*value || strlen(value) > NETBIOS_NAME_MAX) {
+			ctx_fail(x, "'workgroup' must be 1 to %d characters", NETBIOS_NAME_MAX);
+			return;
+		}
+		if (set_str(&c->workgroup, value) != 0) ctx_fail(x, "out of memory");
+		else for (char *p = c->workgroup; *p; p++) *p = (char)toupper((unsigned char)*p);
+	} else if (!strcmp(nkey, "serverstring")) {
+		if (set_str(&c->server_string, value) != 0) ctx_fail(x, "out of memory");
+	} else if (!strcmp(nkey, "usersfile")) {
+		if (value[0] != '/') {
+			ctx_fail(x, "'users file' must be an absolute path, not '%s'", value);
+			return;
+		}
+		if (set_str(&c->users_file, value) != 0) ctx_fail(x, "out of memory");
+	} else if (!strcmp(nkey, "guestaccount")) {
+		if (!*value) { ctx_fail(x, "'guest account' is empty"); return; }
+		if (set_str(&c->guest_account, value) != 0) ctx_fail(x, "out of memory");
+	} else if (!strcmp(nkey, "maptoguest")) {
+		if (!strcasecmp(value, "bad user") || !strcasecmp(value, "baduser")) c->map_guest = true;
+		else if (!strcasecmp(value, "never")) c->map_guest = false;
+		else if (!strcasecmp(value, "bad password") || !strcasecmp(value, "badpassword"))
+			/* Mapping a wrong password of a real user to guest hides
+			 * typing mistakes as mysterious permission problems. */
+			ctx_fail(x, "'map to guest = bad password' is not supported; use 'bad user' or 'never'");
+		else ctx_fail(x, "'map to guest' must be 'bad user' or 'never', not '%s'", value);
+	} else if (!strcmp(nkey, "guestok") || !strcmp(nkey, "public")) {
+		if (!want_bool(x, key, value, &b)) return;
+		x->global_guest_ok = b;
+		if (b) c->map_guest = true;
+	} else if (!strcmp(nkey, "serversigning")) {
+		/* SMB2 cannot switch signing off: "disabled" only means "not
+		 * required", the client may still sign (MS-SMB2 3.3.5.4). */
+		if (!strcasecmp(value, "mandatory") || !strcasecmp(value, "required")) c->signing_required = true;
+		else if (!strcasecmp(value, "auto") || !strcasecmp(value, "disabled") ||
+			 !strcasecmp(value, "if_required") || !strcasecmp(value, "default"))
+			c->signing_required = false;
+		else ctx_fail(x, "'server signing' must be mandatory, required, auto, if_required or disabled, not '%s'", value);
+	} else if (!strcmp(nkey, "listen")) {
+		char **v = NULL;
+		if (for_each_item(value, listen_item, &v, msg, sizeof(msg)) != 0) {
+			free_strv(v);
+			ctx_fail(x, "%s", msg);
+			return;
+		}
+		if (!v) { ctx_fail(x, "'listen' is empty"); return; }
+		free_strv(c->listen);   /* a later "listen" line replaces an earlier one */
+		c->listen = v;
+	} else if (!strcmp(nkey, "loglevel") || !strcmp(nkey, "debuglevel")) {
+		int lvl = log_level_parse(value);
+		/* Samba's levels run to 10; everything above our 4 is "trace". */
+		if (lvl < 0 && parse_uint(value, 5, 10, &n) == 0) lvl = LOG_LVL_TRACE;
+		if (lvl < 0) {
+			ctx_fail(x, "'log level' must be error, warn, info, debug, trace or 0-10, not '%s'", value);
+			return;
+		}
+		c->log_level = lvl;
+	} else if (!strcmp(nkey, "maxconnections")) {
+		/* 0 means unlimited, as in Samba. */
+		if (!want_uint(x, key, value, 0, 1000000, &n)) return;
+		c->max_connections = n ? (unsigned)n : UINT_MAX;
+	} else if (!strcmp(nkey, "maxopenfiles")) {
+		if (!want_uint(x, key, value, 1, 1u << 24, &n)) return;
+		c->max_opens_per_conn = (unsigned)n;
+	} else if (!strcmp(nkey, "maxsessions")) {
+		if (!want_uint(x, key, value, 1, 65535, &n)) return;
+		c->max_sessions_per_conn = (unsigned)n;
+	} else if (is_not_yet_supported(nkey)) {
+		ctx_fail(x, "'%s' is not supported by this version of smbkitd", key);
+	} else if (!strcmp(nkey, "path") || !strcmp(nkey, "readonly") || !strcmp(nkey, "writable") ||
+		   !strcmp(nkey, "writeable") || !strcmp(nkey, "validusers") || !strcmp(nkey, "comment") ||
+		   !strcmp(nkey, "browseable") || !strcmp(nkey, "browsable") || !strcmp(nkey, "casesensitive")) {
+		ctx_fail(x, "'%s' belongs in a share section, not in [global]", key);
+	} else {
+		ctx_fail(x, "unknown option '%s' in [global]", key);
+	}
+}
+
+static void share_key(struct parse_ctx *x, const char *key, const char *nkey, const char *value)
+{
+	struct share_entry *e = x->share;
+	struct smbd_share *s = &e->share;
+	bool b;
+	char msg[300];
+
+	if (!strcmp(nkey, "path")) {
+		if (value[0] != '/') {
+			ctx_fail(x, "share [%s]: 'path' must be absolute, not '%s'", s->name, value);
+			return;
+		}
+		if (set_str(&s->path, value) != 0) ctx_fail(x, "out of memory");
+	} else if (!strcmp(nkey, "readonly")) {
+		if (want_bool(x, key, value, &b)) s->read_only = b;
+	} else if (!strcmp(nkey, "writable") || !strcmp(nkey, "writeable") || !strcmp(nkey, "writeok")) {
+		if (want_bool(x, key, value, &b)) s->read_only = !b;
+	} else if (!strcmp(nkey, "guestok") || !strcmp(nkey, "public")) {
+		if (want_bool(x, key, value, &b)) { s->guest_ok = b; e->guest_ok_set = true; }
+	} else if (!strcmp(nkey, "validusers")) {
+		/* Accumulates over repeated "valid users" lines, so a long
+		 * list can be split (inih lines are limited in length). */
+		if (for_each_item(value, valid_user_item, &s->valid_users, msg, sizeof(msg)) != 0)
+			ctx_fail(x, "%s", msg);
+	} else if (!strcmp(nkey, "browseable") || !strcmp(nkey, "browsable")) {
+		if (want_bool(x, key, value, &b)) s->browseable = b;
+	} else if (!strcmp(nkey, "comment")) {
+		if (set_str(&s->comment, value) != 0) ctx_fail(x, "out of memory");
+	} else if (!strcmp(nkey, "casesensitive")) {
+		/* "auto" lets Samba ask the client; SMB2 clients expect
+		 * case-insensitive names, which is what auto gives them. */
+		if (!strcasecmp(value, "auto") || !strcasecmp(value, "default")) s->case_sensitive = false;
+		else if (want_bool(x, key, value, &b)) s->case_sensitive = b;
+	} else if (is_not_yet_supported(nkey)) {
+		ctx_fail(x, "'%s' is not supported by this version of smbkitd", key);
+	} else {
+		ctx_fail(x, "unknown option '%s' in share [%s]", key, s->name);
+	}
+}
+
+static int ini_handler_fn(void *user, const char *section, const char *name, const char *value)
+{
+	struct parse_ctx *x = user;
+	if (x->failed) return 0;
+	if (x->kind == SECTION_NONE) {
+		if (!*section) ctx_fail(x, "'%s' appears before any [section]", name);
+		else ctx_fail(x, "internal error: section [%s] not tracked", section);
+		return 0;
+	}
+	char nkey[64];
+	normalize_key(name, nkey, sizeof(nkey));
+	if (x->kind == SECTION_GLOBAL) global_key(x, name, nkey, value ? value : "");
+	else share_key(x, name, nkey, value ? value : "");
+	return x->failed ? 0 : 1;
+}
+
+struct smbd_config *config_load_file(const char *path, char *err, size_t errlen)
+{
+	struct smbd_config *c = config_new_default();
+	if (!c) { set_err(err, errlen, "out of memory"); return NULL; }
+	if (set_str(&c->source, path) != 0) {
+		config_put(c);
+		set_err(err, errlen, "out of memory");
+		return NULL;
+	}
+	FILE *f = fopen(path, "re");
+	if (!f) {
+		set_err(err, errlen, "%s: %s", path, strerror(errno));
+		config_put(c);
+		return NULL;
+	}
+	struct parse_ctx x = { .c = c, .path = path, .f = f };
+	int rc = ini_parse_stream(ini_reader_fn, &x, ini_handler_fn, &x);
+	bool read_error = ferror(f);
+	fclose(f);
+	free(x.linebuf);
+
+	if (x.failed) {
+		set_err(err, errlen, "%s", x.err);
+	} else if (rc > 0) {
+		/* inih's own syntax errors: a line that is neither a comment, a
+		 * [section] nor a key = value pair. */
+		set_err(err, errlen, "%s:%d: syntax error (expected [section] or 'key = value')", path, rc);
+	} else if (rc < 0) {
+		set_err(err, errlen, "%s: cannot parse (out of memory)", path);
+	} else if (read_error) {
+		set_err(err, errlen, "%s: read error", path);
+	} else {
+		/* [global] "guest ok" is the default for shares that do not set it. */
+		for (size_t i = 0; i < c->nshares; i++) {
+			struct share_entry *e = container_of(c->shares[i], struct share_entry, share);
+			if (!e->guest_ok_set) e->share.guest_ok = x.global_guest_ok;
+		}
+		return c;
+	}
+	config_put(c);
+	return NULL;
+}
+
+int config_add_share_arg(struct smbd_config *c, const char *arg, char *err, size_t errlen)
+{
+	const char *eq = strchr(arg, '=');
+	if (!eq) {
+		set_err(err, errlen, "--share %s: expected NAME=PATH", arg);
+		return -1;
+	}
+	size_t nlen = (size_t)(eq - arg);
+	char *name = strndup(arg, nlen);
+	if (!name) { set_err(err, errlen, "out of memory"); return -1; }
+	const char *path = eq + 1;
+	const char *problem = share_name_problem(name);
+	int rc = -1;
+	if (problem) {
+		set_err(err, errlen, "--share %s: %s", arg, problem);
+	} else if (path[0] != '/') {
+		/* Relative paths would depend on the daemon's working directory,
+		 * which changes when it daemonizes; make the admin say it. */
+		set_err(err, errlen, "--share %s: PATH must be absolute", arg);
+	} else if (find_share_nolock(c, name)) {
+		set_err(err, errlen, "--share %s: a share named '%s' already exists", arg, name);
+	} else {
+		struct share_entry *e = share_new(name);
+		if (e && set_str(&e->share.path, path) == 0 && config_append_share(c, &e->share) == 0) {
+			/* Command-line shares are for quick use: writable, and
+			 * open to guests exactly when --guest is given. */
+			e->from_cmdline = true;
+			e->share.read_only = false;
+			rc = 0;
+		} else {
+			if (e) share_put(&e->share);
+			set_err(err, errlen, "out of memory");
+		}
+	}
+	free(name);
+	return rc;
+}
+
+static bool has_ipc_share(const struct smbd_config *c)
+{
+	for (size_t i = 0; i < c->nshares; i++)
+		if (c->shares[i]->ipc) return true;
+	return false;
+}
+
+int config_finalize(struct smbd_config *c, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < c->nshares; i++) {
+		struct smbd_share *s = c->shares[i];
+		if (s->ipc) continue;
+		struct share_entry *e = container_of(s, struct share_entry, share);
+		if (e->from_cmdline) s->guest_ok = c->map_guest;
+		if (s->root_fd >= 0) continue;   /* finalize may be called twice */
+		/* O_PATH: the fd only anchors openat2(RESOLVE_BENEATH) lookups;
+		 * it grants no read access by itself. */
+		s->root_fd = open(s->path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (s->root_fd < 0) {
+			set_err(err, errlen, "share %s: %s: %s", s->name, s->path, strerror(errno));
+			return -1;
+		}
+	}
+
+	if (!has_ipc_share(c)) {
+		struct share_entry *e = share_new("IPC$");
+		if (!e || set_str(&e->share.comment, "IPC Service") != 0 || config_append_share(c, &e->share) != 0) {
+			if (e) share_put(&e->share);
+			set_err(err, errlen, "out of memory");
+			return -1;
+		}
+		struct smbd_share *ipc = &e->share;
+		ipc->ipc = true;
+		ipc->read_only = true;
+		/* Windows lists IPC$ in NetShareEnum, and `smbclient -L` expects
+		 * to see it; anonymous share listing goes through IPC$, so the
+		 * tree-connect code decides who may use it, not this flag. */
+		ipc->browseable = true;
+		ipc->guest_ok = true;
+	}
+
+	if (c->users_file && !c->users) {
+		struct smbd_user *users = NULL;
+		size_t n = 0;
+		if (userdb_load(c->users_file, &users, &n, err, errlen) != 0) return -1;
+		c->users = users;
+		c->nusers = n;
+		for (size_t i = 0; i < n; i++) {
+			if (!getpwnam(users[i].unix_name))
+				log_warn("%s: user %s maps to Unix account '%s', which does not exist",
+					 c->users_file, users[i].name, users[i].unix_name);
+		}
+	}
+	if (c->map_guest && !getpwnam(c->guest_account))
+		log_warn("guest account '%s' does not exist; guest sessions will fail", c->guest_account);
+	return 0;
+}

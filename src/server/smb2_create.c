@@ -1,1 +1,490 @@
-/* placeholder: being written */
+/* SMB2 CREATE (MS-SMB2 3.3.5.9): open or create a file, directory or named
+ * pipe beneath the tree's share. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <linux/openat2.h>
+#include <sys/syscall.h>
+
+#include "common/utf16.h"
+#include "server/server.h"
+#include "server/vfs.h"
+#include "wire/create.h"
+
+/* Bits of a desired access mask no file object defines (smbtorture
+ * smb2.create.gentest: Windows denies each of them on its own). */
+#define ACCESS_RESERVED_BITS 0x0ce0fe00u
+/* Everything that modifies the file or its metadata: refused on
+ * read-only shares. */
+#define ACCESS_WRITE_BITS (FILE_WRITE_DATA | FILE_APPEND_DATA | FILE_WRITE_EA | FILE_WRITE_ATTRIBUTES | \
+			   DELETE | FILE_DELETE_CHILD | WRITE_DAC | WRITE_OWNER)
+/* CreateOptions bits Windows refuses with STATUS_NOT_SUPPORTED:
+ * FILE_CREATE_TREE_CONNECTION (0x80), FILE_OPEN_BY_FILE_ID,
+ * FILE_RESERVE_OPFILTER. */
+#define CREATE_OPTIONS_NOT_SUPPORTED (0x00000080u | FILE_OPEN_BY_FILE_ID | FILE_RESERVE_OPFILTER)
+#define CREATE_OPTIONS_INVALID 0xff000000u
+/* FileAttributes Windows rejects on create: VOLUME (0x8), DEVICE (0x40),
+ * INTEGRITY_STREAM and everything above 0xffff. */
+#define CREATE_ATTRS_INVALID 0xffff8048u
+/* The attributes a create stores (MS-FSA 2.1.5.1.2.1; gentest expects
+ * (attrs | ARCHIVE) & 0x5127 plus NOT_CONTENT_INDEXED). */
+#define CREATE_ATTRS_STORED (FILE_ATTRIBUTE_READONLY | FILE_ATTRIBUTE_HIDDEN | FILE_ATTRIBUTE_SYSTEM | \
+			     FILE_ATTRIBUTE_ARCHIVE | FILE_ATTRIBUTE_TEMPORARY | FILE_ATTRIBUTE_OFFLINE | \
+			     FILE_ATTRIBUTE_NOT_CONTENT_INDEXED | FILE_ATTRIBUTE_ENCRYPTED)
+
+static uint32_t map_generic(uint32_t a)
+{
+	if (a & GENERIC_READ) a |= FILE_GENERIC_READ;
+	if (a & GENERIC_WRITE) a |= FILE_GENERIC_WRITE;
+	if (a & GENERIC_EXECUTE) a |= FILE_GENERIC_EXECUTE;
+	if (a & GENERIC_ALL) a |= FILE_ALL_ACCESS;
+	return a & ~(GENERIC_READ | GENERIC_WRITE | GENERIC_EXECUTE | GENERIC_ALL);
+}
+
+static int openat2_beneath(int dirfd, const char *path, int flags, mode_t mode)
+{
+	struct open_how how = {
+		.flags = (uint64_t)(flags | O_CLOEXEC),
+		.mode = (flags & O_CREAT) ? mode : 0,
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
+	};
+	long fd = syscall(SYS_openat2, dirfd, *path ? path : ".", &how, sizeof(how));
+	if (fd < 0) return errno == EXDEV ? -EACCES : -errno;
+	return (int)fd;
+}
+
+/* The most access the caller's identity gets on the object behind fd
+ * (MS-SMB2 3.3.5.9 "maximal access"), from the kernel's own permission
+ * check under the impersonated fsuid. */
+static uint32_t maximal_access_of(int fd, bool read_only_tree, uint32_t dos_attrs)
+{
+	uint32_t m = FILE_READ_ATTRIBUTES | READ_CONTROL | SYNCHRONIZE;
+	bool r = faccessat(fd, "", R_OK, AT_EACCESS | AT_EMPTY_PATH) == 0;
+	bool w = faccessat(fd, "", W_OK, AT_EACCESS | AT_EMPTY_PATH) == 0;
+	if (r && w) m = FILE_ALL_ACCESS;
+	else {
+		if (r) m |= FILE_GENERIC_READ | FILE_GENERIC_EXECUTE;
+		if (w) m |= FILE_GENERIC_WRITE | DELETE | FILE_DELETE_CHILD;
+	}
+	if (read_only_tree) m &= ~ACCESS_WRITE_BITS;
+	/* A READONLY file cannot be written or appended to (MS-FSA 2.1.5.1.2.1). */
+	if (dos_attrs & FILE_ATTRIBUTE_READONLY) m &= ~(FILE_WRITE_DATA | FILE_APPEND_DATA);
+	return m;
+}
+
+static struct smbd_open *open_alloc(struct smb2_request *req)
+{
+	struct smbd_open *o = calloc(1, sizeof(*o));
+	if (!o) return NULL;
+	atomic_init(&o->refcount, 1);
+	list_init(&o->link);
+	o->fd = -1;
+	o->tree = req->tree;
+	tree_get(o->tree);
+	o->session = req->session;
+	session_get(o->session);
+	o->conn = req->conn;
+	return o;
+}
+
+/* Publishes o, answers the request, and drops the creator's reference. */
+static uint32_t finish(struct smb2_request *req, struct smbd_open *o, struct smb2_create_rsp *rsp)
+{
+	if (open_table_insert(o) < 0) {
+		open_put(o);
+		return STATUS_INSUFFICIENT_RESOURCES;
+	}
+	rsp->persistent_id = o->persistent_id;
+	rsp->volatile_id = o->volatile_id;
+	smb2_req_set_related_fid(req, o->persistent_id, o->volatile_id);
+	smb2_create_rsp_encode(req->out, req->out_hdr_off, rsp);
+	log_debug("create %s -> fid %llu action %u", o->path ? o->path : "?",
+		  (unsigned long long)o->volatile_id, rsp->create_action);
+	open_put(o);
+	return STATUS_SUCCESS;
+}
+
+static uint32_t create_pipe(struct smb2_request *req, const struct smb2_create_req *cr, const char *name)
+{
+	while (*name == '\\' || *name == '/') name++;
+	uint32_t status = STATUS_OBJECT_NAME_NOT_FOUND;
+	struct smbd_pipe *p = pipe_open(name, req->session, &status);
+	if (!p) return status ? status : STATUS_OBJECT_NAME_NOT_FOUND;
+	struct smbd_open *o = open_alloc(req);
+	if (!o) {
+		pipe_close(p);
+		return STATUS_NO_MEMORY;
+	}
+	o->pipe = p;
+	o->path = strdup(name);
+	o->access = map_generic(cr->desired_access) & ~MAXIMUM_ALLOWED;
+	if (cr->desired_access & MAXIMUM_ALLOWED) o->access |= FILE_GENERIC_READ | FILE_GENERIC_WRITE;
+	o->share_access = cr->share_access;
+	o->create_options = cr->create_options;
+	struct smb2_create_rsp rsp = { .create_action = FILE_OPENED, .file_attributes = FILE_ATTRIBUTE_NORMAL };
+	return finish(req, o, &rsp);
+}
+
+/* Splits "a/b/c" into a parent fd (opened beneath the share root) and the
+ * last component. */
+static int open_parent(int root_fd, const char *path, const char **base)
+{
+	const char *slash = strrchr(path, '/');
+	if (!slash) {
+		*base = path;
+		return openat2_beneath(root_fd, "", O_PATH | O_DIRECTORY, 0);
+	}
+	*base = slash + 1;
+	char *parent = strndup(path, (size_t)(slash - path));
+	if (!parent) return -ENOMEM;
+	int fd = openat2_beneath(root_fd, parent, O_PATH | O_DIRECTORY, 0);
+	free(parent);
+	return fd;
+}
+
+static uint32_t status_from_neg_errno(int r)
+{
+	return ntstatus_from_errno(-r);
+}
+
+uint32_t smb2_create(struct smb2_request *req)
+{
+	struct smb2_create_req *cr = malloc(sizeof(*cr));
+	if (!cr) return STATUS_NO_MEMORY;
+	uint32_t status = smb2_create_req_decode(req->msg, req->msg_len, cr);
+	char *uname = NULL, *rel = NULL, *actual = NULL;
+	struct smbd_open *o = NULL;
+	int pfd = -1, fd = -1;
+	if (status) goto out;
+	struct smbd_tree *tree = req->tree;
+	if (!tree || !req->session) {
+		status = STATUS_NETWORK_NAME_DELETED;
+		goto out;
+	}
+	struct smbd_share *sh = tree->share;
+
+	/* ---- request validation (MS-SMB2 3.3.5.9, gentest results) ---- */
+	if (cr->impersonation_level > 3) {
+		status = STATUS_BAD_IMPERSONATION_LEVEL;
+		goto out;
+	}
+	if (cr->create_options & CREATE_OPTIONS_INVALID) {
+		status = STATUS_INVALID_PARAMETER;
+		goto out;
+	}
+	if (cr->create_options & CREATE_OPTIONS_NOT_SUPPORTED) {
+		status = STATUS_NOT_SUPPORTED;
+		goto out;
+	}
+	if (cr->create_disposition > FILE_OVERWRITE_IF || cr->share_access & ~FILE_SHARE_VALID ||
+	    cr->file_attributes & CREATE_ATTRS_INVALID) {
+		status = STATUS_INVALID_PARAMETER;
+		goto out;
+	}
+	if ((cr->create_options & (FILE_DIRECTORY_FILE | FILE_NON_DIRECTORY_FILE)) ==
+	    (FILE_DIRECTORY_FILE | FILE_NON_DIRECTORY_FILE)) {
+		status = STATUS_INVALID_PARAMETER;
+		goto out;
+	}
+	if (cr->desired_access & ACCESS_RESERVED_BITS || (cr->desired_access & ~SYNCHRONIZE) == 0) {
+		status = STATUS_ACCESS_DENIED;
+		goto out;
+	}
+	if (cr->desired_access & ACCESS_SYSTEM_SECURITY) {
+		status = STATUS_PRIVILEGE_NOT_HELD;
+		goto out;
+	}
+	uint32_t desired = map_generic(cr->desired_access);
+	bool want_max = desired & MAXIMUM_ALLOWED;
+	desired &= ~MAXIMUM_ALLOWED;
+	if ((cr->create_options & FILE_DELETE_ON_CLOSE) && !(desired & DELETE) && !want_max) {
+		status = STATUS_INVALID_PARAMETER;
+		goto out;
+	}
+	if ((cr->create_options & FILE_DIRECTORY_FILE) && cr->create_disposition != FILE_CREATE &&
+	    cr->create_disposition != FILE_OPEN && cr->create_disposition != FILE_OPEN_IF) {
+		status = STATUS_INVALID_PARAMETER;
+		goto out;
+	}
+
+	/* ---- name ---- */
+	if (cr->name_len) {
+		uname = utf16le_to_utf8(cr->name, cr->name_len, NULL);
+		if (!uname) {
+			status = STATUS_OBJECT_NAME_INVALID;
+			goto out;
+		}
+	} else {
+		uname = strdup("");
+		if (!uname) {
+			status = STATUS_NO_MEMORY;
+			goto out;
+		}
+	}
+	if (sh->ipc) {
+		status = create_pipe(req, cr, uname);
+		goto out;
+	}
+	/* 3.3.5.9: a name starting with a separator is invalid. */
+	if (uname[0] == '\\' || uname[0] == '/') {
+		status = STATUS_INVALID_PARAMETER;
+		goto out;
+	}
+
+	/* ---- create contexts ---- */
+	bool q_mxac = false, q_qfid = false;
+	uint64_t alloc_size = 0;
+	for (unsigned i = 0; i < cr->nctx; i++) {
+		const struct smb2_create_context *c = &cr->ctx[i];
+		if (c->name_len != 4) continue;  /* unknown longer tags are ignored */
+		if (!memcmp(c->name, SMB2_CREATE_QUERY_MAXIMAL_ACCESS, 4)) {
+			/* Optional 8-byte timestamp (2.2.13.2.5). */
+			if (c->data_len != 0 && c->data_len != 8) {
+				status = STATUS_INVALID_PARAMETER;
+				goto out;
+			}
+			q_mxac = true;
+		} else if (!memcmp(c->name, SMB2_CREATE_QUERY_ON_DISK_ID, 4)) {
+			q_qfid = true;
+		} else if (!memcmp(c->name, SMB2_CREATE_ALLOCATION_SIZE, 4)) {
+			if (c->data_len != 8) {
+				status = STATUS_INVALID_PARAMETER;
+				goto out;
+			}
+			alloc_size = get_le64(c->data);
+		} else if (!memcmp(c->name, SMB2_CREATE_TIMEWARP_TOKEN, 4)) {
+			/* No snapshots: a previous version never exists. */
+			if (c->data_len != 8) {
+				status = STATUS_INVALID_PARAMETER;
+				goto out;
+			}
+			status = STATUS_OBJECT_NAME_NOT_FOUND;
+			goto out;
+		}
+		/* ExtA, SecD, DHnQ, DH2Q, RqLs, ...: accepted and not granted,
+		 * as Windows does when it cannot honour them. */
+	}
+
+	status = vfs_normalize_path(uname, &rel);
+	if (status) goto out;
+
+	/* ---- look the name up ---- */
+	int r = vfs_resolve(sh, rel, &actual);
+	if (r < 0 && r != -ENOENT) {
+		status = r == -ENOTDIR ? STATUS_OBJECT_PATH_NOT_FOUND : status_from_neg_errno(r);
+		goto out;
+	}
+	bool exists = r == 0;
+	struct smb2_create_rsp rsp = { 0 };
+	struct smb_file_stat st;
+	uint32_t maximal;
+	bool is_dir;
+	uint32_t action;
+
+	if (exists) {
+		int pathfd = openat2_beneath(sh->root_fd, actual, O_PATH, 0);
+		if (pathfd < 0) {
+			status = status_from_neg_errno(pathfd);
+			goto out;
+		}
+		r = vfs_fstat(pathfd, &st);
+		if (r < 0) {
+			close(pathfd);
+			status = status_from_neg_errno(r);
+			goto out;
+		}
+		maximal = maximal_access_of(pathfd, tree->read_only, st.attributes);
+		close(pathfd);
+		if (!S_ISDIR(st.mode) && !S_ISREG(st.mode)) {
+			/* FIFOs, devices, sockets, dangling links: not served. */
+			status = STATUS_ACCESS_DENIED;
+			goto out;
+		}
+		is_dir = st.is_dir;
+		uint32_t disp = cr->create_disposition;
+		if (disp == FILE_CREATE) {
+			status = STATUS_OBJECT_NAME_COLLISION;
+			goto out;
+		}
+		if (is_dir && (cr->create_options & FILE_NON_DIRECTORY_FILE)) {
+			status = STATUS_FILE_IS_A_DIRECTORY;
+			goto out;
+		}
+		if (!is_dir && (cr->create_options & FILE_DIRECTORY_FILE)) {
+			status = STATUS_NOT_A_DIRECTORY;
+			goto out;
+		}
+		bool truncate = disp == FILE_OVERWRITE || disp == FILE_OVERWRITE_IF || disp == FILE_SUPERSEDE;
+		if (is_dir && truncate) {
+			status = STATUS_INVALID_PARAMETER;
+			goto out;
+		}
+		if (st.attributes & FILE_ATTRIBUTE_READONLY) {
+			if (cr->create_options & FILE_DELETE_ON_CLOSE) {
+				status = STATUS_CANNOT_DELETE;
+				goto out;
+			}
+			if (truncate || (desired & (FILE_WRITE_DATA | FILE_APPEND_DATA))) {
+				status = STATUS_ACCESS_DENIED;
+				goto out;
+			}
+		}
+		if (tree->read_only && (truncate || (desired & ACCESS_WRITE_BITS))) {
+			status = STATUS_ACCESS_DENIED;
+			goto out;
+		}
+		/* Overwriting needs write access whatever was asked for. */
+		uint32_t needed = desired | (truncate ? FILE_WRITE_DATA : 0);
+		if (needed & ~maximal & ~SYNCHRONIZE) {
+			status = STATUS_ACCESS_DENIED;
+			goto out;
+		}
+		uint32_t granted = desired | (want_max ? maximal : 0);
+		if (is_dir) {
+			fd = openat2_beneath(sh->root_fd, actual, O_RDONLY | O_DIRECTORY, 0);
+			if (fd == -EACCES && !(granted & FILE_LIST_DIRECTORY))
+				fd = openat2_beneath(sh->root_fd, actual, O_PATH | O_DIRECTORY, 0);
+		} else {
+			bool w = (granted & (FILE_WRITE_DATA | FILE_APPEND_DATA)) || truncate;
+			bool rd = granted & (FILE_READ_DATA | FILE_EXECUTE);
+			int fl = O_NOCTTY | O_NONBLOCK;
+			fd = openat2_beneath(sh->root_fd, actual, fl | (w ? O_RDWR : O_RDONLY), 0);
+			if (fd == -EACCES && w && !rd) fd = openat2_beneath(sh->root_fd, actual, fl | O_WRONLY, 0);
+			if (fd == -EACCES && !w && !rd) fd = openat2_beneath(sh->root_fd, actual, O_PATH, 0);
+			if (fd >= 0 && !(fcntl(fd, F_GETFL) & O_PATH)) fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+		}
+		if (fd < 0) {
+			status = status_from_neg_errno(fd);
+			goto out;
+		}
+		action = FILE_OPENED;
+		if (truncate) {
+			if (ftruncate(fd, 0) < 0) {
+				status = ntstatus_from_errno(errno);
+				goto out;
+			}
+			/* MS-FSA 2.1.5.1.2.1: overwrite replaces the attributes. */
+			vfs_set_dos_attributes(fd, (cr->file_attributes & CREATE_ATTRS_STORED) | FILE_ATTRIBUTE_ARCHIVE);
+			action = disp == FILE_SUPERSEDE ? FILE_SUPERSEDED : FILE_OVERWRITTEN;
+		}
+		desired = granted;
+	} else {
+		const char *base;
+		pfd = open_parent(sh->root_fd, actual, &base);
+		if (pfd < 0) {
+			status = pfd == -ENOENT || pfd == -ENOTDIR ? STATUS_OBJECT_PATH_NOT_FOUND
+								   : status_from_neg_errno(pfd);
+			goto out;
+		}
+		if (cr->create_disposition == FILE_OPEN || cr->create_disposition == FILE_OVERWRITE) {
+			status = STATUS_OBJECT_NAME_NOT_FOUND;
+			goto out;
+		}
+		if (tree->read_only) {
+			status = STATUS_ACCESS_DENIED;
+			goto out;
+		}
+		is_dir = cr->create_options & FILE_DIRECTORY_FILE;
+		uint32_t attrs = cr->file_attributes & CREATE_ATTRS_STORED;
+		/* pfd is an O_PATH directory fd, which the *at calls accept. */
+		if (is_dir) {
+			if (mkdirat(pfd, base, 0777) < 0) {
+				status = ntstatus_from_errno(errno);
+				goto out;
+			}
+			fd = openat(pfd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		} else {
+			attrs |= FILE_ATTRIBUTE_ARCHIVE;
+			/* O_EXCL never follows a symlink in the last component. */
+			fd = openat(pfd, base, O_RDWR | O_CREAT | O_EXCL | O_NOCTTY | O_CLOEXEC, 0666);
+		}
+		if (fd < 0) {
+			status = errno == EEXIST ? STATUS_OBJECT_NAME_COLLISION : ntstatus_from_errno(errno);
+			goto out;
+		}
+		if (attrs) vfs_set_dos_attributes(fd, attrs);
+		vfs_set_times(fd, nt_time_now(), 0, 0, 0);
+		action = FILE_CREATED;
+		maximal = FILE_ALL_ACCESS;
+		desired |= want_max ? maximal : 0;
+	}
+
+	if (!is_dir && alloc_size && (action == FILE_CREATED || action == FILE_OVERWRITTEN || action == FILE_SUPERSEDED)) {
+		/* AllocationSize (2.2.13.2.6): reserve space, size unchanged. */
+		if (fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, (off_t)alloc_size) < 0)
+			log_debug("fallocate %llu failed: errno %d", (unsigned long long)alloc_size, errno);
+	}
+
+	r = vfs_fstat(fd, &st);
+	if (r < 0) {
+		status = status_from_neg_errno(r);
+		goto out;
+	}
+
+	o = open_alloc(req);
+	if (!o) {
+		status = STATUS_NO_MEMORY;
+		goto out;
+	}
+	o->fd = fd;
+	fd = -1;
+	o->path = actual;
+	actual = NULL;
+	o->is_dir = is_dir;
+	o->dev = (dev_t)st.dev;
+	o->ino = (ino_t)st.file_id;
+	o->access = desired;
+	o->share_access = cr->share_access;
+	o->create_options = cr->create_options;
+	o->oplock_level = SMB2_OPLOCK_LEVEL_NONE;
+	o->delete_on_close = cr->create_options & FILE_DELETE_ON_CLOSE;
+	if (cr->create_options & (FILE_SYNCHRONOUS_IO_ALERT | FILE_SYNCHRONOUS_IO_NONALERT | FILE_WRITE_THROUGH |
+				  FILE_SEQUENTIAL_ONLY | FILE_NO_INTERMEDIATE_BUFFERING))
+		o->mode = cr->create_options & (FILE_SYNCHRONOUS_IO_ALERT | FILE_SYNCHRONOUS_IO_NONALERT |
+						FILE_WRITE_THROUGH | FILE_SEQUENTIAL_ONLY |
+						FILE_NO_INTERMEDIATE_BUFFERING);
+
+	rsp.oplock_level = SMB2_OPLOCK_LEVEL_NONE;
+	rsp.create_action = action;
+	rsp.creation_time = st.creation_time;
+	rsp.last_access_time = st.last_access_time;
+	rsp.last_write_time = st.last_write_time;
+	rsp.change_time = st.change_time;
+	rsp.allocation_size = st.allocation_size;
+	rsp.end_of_file = st.end_of_file;
+	rsp.file_attributes = st.attributes;
+
+	struct smb2_create_context out_ctx[2];
+	uint8_t mxac[8], qfid[32];
+	unsigned nout = 0;
+	if (q_mxac) {
+		put_le32(mxac, STATUS_SUCCESS);
+		put_le32(mxac + 4, maximal);
+		out_ctx[nout++] = (struct smb2_create_context){ (const uint8_t *)"MxAc", 4, mxac, 8 };
+	}
+	if (q_qfid) {
+		/* 2.2.14.2.9: DiskFileId (8) VolumeId (8) Reserved (16). */
+		memset(qfid, 0, sizeof(qfid));
+		put_le64(qfid, st.file_id);
+		put_le64(qfid + 8, st.dev);
+		out_ctx[nout++] = (struct smb2_create_context){ (const uint8_t *)"QFid", 4, qfid, 32 };
+	}
+	rsp.ctx = out_ctx;
+	rsp.nctx = nout;
+	status = finish(req, o, &rsp);
+	o = NULL;
+out:
+	if (status != STATUS_SUCCESS)
+		log_debug("create '%s' disp %u opts 0x%x access 0x%x: %s", uname ? uname : "?",
+			  cr->create_disposition, cr->create_options, cr->desired_access, ntstatus_name(status));
+	if (fd >= 0) close(fd);
+	if (pfd >= 0) close(pfd);
+	free(actual);
+	free(rel);
+	free(uname);
+	free(cr);
+	return status;
+}

@@ -1,1 +1,83 @@
-/* placeholder: being written */
+/* SMB2 READ (MS-SMB2 3.3.5.12). */
+#include <errno.h>
+#include <unistd.h>
+
+#include "server/server.h"
+#include "wire/read.h"
+
+uint32_t smb2_read(struct smb2_request *req)
+{
+	struct smb2_read_req rr;
+	uint32_t status = smb2_read_req_decode(req->msg, req->msg_len, &rr);
+	if (status) return status;
+	unsigned max_io = req->conn && req->conn->cfg ? req->conn->cfg->max_io_size : 8u << 20;
+	/* 3.3.5.12: Length above MaxReadSize, or an offset that cannot be a
+	 * file position, is invalid.  RDMA channels come with SMB Direct. */
+	if (rr.length > max_io || rr.offset > (uint64_t)INT64_MAX || rr.channel != SMB2_CHANNEL_NONE)
+		return STATUS_INVALID_PARAMETER;
+	struct smbd_open *o = smb2_req_open(req, rr.persistent_id, rr.volatile_id);
+	if (!o) return STATUS_FILE_CLOSED;
+	struct wbuf *w = req->out;
+	size_t start = w->len;
+
+	if (o->pipe) {
+		uint8_t *fixed = wbuf_reserve(w, SMB2_READ_RSP_FIXED);
+		if (!fixed) {
+			open_put(o);
+			return STATUS_NO_MEMORY;
+		}
+		size_t data_start = w->len;
+		status = pipe_read(o->pipe, w, rr.length);
+		if (nt_is_error(status) || w->err) {
+			w->len = start;
+			open_put(o);
+			return w->err ? STATUS_NO_MEMORY : status;
+		}
+		smb2_read_rsp_encode_fixed(w->p + start, (uint32_t)(w->len - data_start), 0);
+		if (w->len == data_start) wbuf_u8(w, 0);
+		if (status == STATUS_BUFFER_OVERFLOW) req->body_written = true;
+		open_put(o);
+		return status;
+	}
+
+	if (o->is_dir) {
+		status = STATUS_INVALID_DEVICE_REQUEST;
+		goto out;
+	}
+	if (!(o->access & (FILE_READ_DATA | FILE_EXECUTE))) {
+		status = STATUS_ACCESS_DENIED;
+		goto out;
+	}
+	/* Read straight into the response buffer. */
+	uint8_t *fixed = wbuf_reserve(w, SMB2_READ_RSP_FIXED + (size_t)rr.length);
+	if (!fixed) {
+		w->err = false;
+		w->len = start;
+		status = STATUS_NO_MEMORY;
+		goto out;
+	}
+	uint8_t *data = fixed + SMB2_READ_RSP_FIXED;
+	size_t got = 0;
+	while (got < rr.length) {
+		ssize_t n = pread(o->fd, data + got, rr.length - got, (off_t)(rr.offset + got));
+		if (n < 0) {
+			if (errno == EINTR) continue;
+			status = ntstatus_from_errno(errno);
+			break;
+		}
+		if (n == 0) break;
+		got += (size_t)n;
+	}
+	if (status == STATUS_SUCCESS && ((got == 0 && rr.length > 0) || got < rr.minimum_count))
+		status = STATUS_END_OF_FILE;  /* at/after EOF, or short of MinimumCount */
+	if (status) {
+		w->len = start;
+		goto out;
+	}
+	smb2_read_rsp_encode_fixed(w->p + start, (uint32_t)got, 0);
+	w->len = start + SMB2_READ_RSP_FIXED + got;
+	if (got == 0) wbuf_u8(w, 0);  /* StructureSize 17 counts one byte */
+out:
+	open_put(o);
+	return status;
+}

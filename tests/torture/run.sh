@@ -1,0 +1,192 @@
+#!/usr/bin/env bash
+# Interop tier 3: Samba's smbtorture smb2 suites against smbkitd, judged by a
+# checked-in list of expected passes (tests/torture/expected-pass.txt).
+#
+#   tests/torture/run.sh [SUITE...]             run suites, compare with the list
+#   tests/torture/run.sh --discover SUITE...    run suites, print the names of
+#                                               the tests that pass (to add them)
+#
+# SUITE is any smbtorture name: a suite (smb2.read) or one test
+# (smb2.session.reauth1).  Without SUITEs the default set below runs.
+#
+# The run fails when a test listed in expected-pass.txt (within the suites
+# that ran) did not succeed; tests that succeed but are not listed are
+# printed as "newly passing" so they get added.  A missing result (smbtorture
+# crashed, or hit the time limit) counts as a failure.
+#
+# Starts its own smbkitd (tests/interop/lib.sh) unless SMBKIT_PORT is set.
+# Environment: TORTURE_SUITE_TIMEOUT (seconds per smbtorture run, default
+# 300), TORTURE_EXPECTED (list file), TORTURE_OUT (directory for raw output).
+set -uo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+EXPECTED="${TORTURE_EXPECTED:-$HERE/expected-pass.txt}"
+SUITE_TIMEOUT="${TORTURE_SUITE_TIMEOUT:-300}"
+
+DEFAULT_SUITES=(
+	smb2.connect smb2.read smb2.rw smb2.dir smb2.create smb2.getinfo
+	smb2.setinfo smb2.rename smb2.compound smb2.compound_find smb2.credits
+	smb2.maxfid smb2.tcon smb2.scan
+	smb2.session.reauth1 smb2.session.reauth2 smb2.session.reauth3
+	smb2.session.reauth4 smb2.session.reauth5 smb2.session.reauth6
+)
+
+DISCOVER=0
+if [[ "${1:-}" == --discover ]]; then
+	DISCOVER=1
+	shift
+	if [[ $# -eq 0 ]]; then
+		echo "usage: $0 --discover SUITE..." >&2
+		exit 2
+	fi
+fi
+if [[ "${1:-}" == -h || "${1:-}" == --help ]]; then
+	sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'
+	exit 0
+fi
+if [[ $# -gt 0 ]]; then SUITES=("$@"); else SUITES=("${DEFAULT_SUITES[@]}"); fi
+
+if ! command -v smbtorture >/dev/null; then
+	echo "not ok - smbtorture is not installed (package samba-testsuite; run scripts/deps.sh)"
+	exit 1
+fi
+
+OWN_SERVER=0
+if [[ -z "${SMBKIT_PORT:-}" ]]; then
+	export SMBKIT_TIER="${SMBKIT_TIER:-torture}"
+	. "$HERE/../interop/lib.sh"
+	smbkit_start || exit 1
+	OWN_SERVER=1
+fi
+HOST="${SMBKIT_HOST:-127.0.0.1}"
+SHARE="${SMBKIT_SHARE_NAME:-share}"
+SMBKIT_USER="${SMBKIT_USER:-testuser}"
+
+OUTDIR="${TORTURE_OUT:-$(mktemp -d "${TMPDIR:-/tmp}/smbkit-torture.XXXXXX")}"
+mkdir -p "$OUTDIR"
+declare -A RESULT    # test name -> success|failure|error|skip|xfail|uxsuccess|noresult
+server_failed=0
+
+# Runs one suite and records every test's outcome in RESULT.
+run_suite() {
+	local suite=$1 out="$OUTDIR/$1.subunit" rc start end current="" line status name
+	start=$(date +%s)
+	# -s /dev/null: the machine's smb.conf must not change the client.
+	# --fullname: results are named smb2.read.eof, not eof.
+	# timeout -k: a hung server or client cannot eat the CI budget.
+	timeout -k 10 "$SUITE_TIMEOUT" smbtorture -s /dev/null "//$HOST/$SHARE" \
+		-p "$SMBKIT_PORT" -U "$SMBKIT_USER%$SMBKIT_PASS" \
+		--format=subunit --fullname "$suite" >"$out" 2>&1 </dev/null
+	rc=$?
+	end=$(date +%s)
+	# Subunit v1 lines: "test: NAME", then one of "success: NAME",
+	# "failure: NAME [", "error: NAME [", "skip: NAME [", "xfail: ...".
+	while IFS= read -r line; do
+		if [[ "$line" =~ ^(test|success|successful|failure|fail|error|skip|xfail|uxsuccess):\ ([^ ]+) ]]; then
+			status=${BASH_REMATCH[1]}
+			name=${BASH_REMATCH[2]}
+			case $status in
+			test) current=$name; continue ;;
+			successful) status=success ;;
+			fail) status=failure ;;
+			esac
+			RESULT[$name]=$status
+			[[ "$name" == "$current" ]] && current=""
+		fi
+	done <"$out"
+	# A test that started but never reported was cut short.
+	if [[ -n "$current" ]]; then
+		RESULT[$current]=noresult
+	fi
+	local note=""
+	if [[ $rc -eq 124 || $rc -eq 137 ]]; then
+		note=" (TIMED OUT after ${SUITE_TIMEOUT}s)"
+	elif [[ $rc -ge 128 ]]; then
+		note=" (smbtorture killed by signal $((rc - 128)))"
+	fi
+	local ns=0 nf=0 n
+	for n in "${!RESULT[@]}"; do
+		[[ "$n" == "$suite" || "$n" == "$suite".* ]] || continue
+		if [[ ${RESULT[$n]} == success ]]; then ns=$((ns + 1)); else nf=$((nf + 1)); fi
+	done
+	printf '# %-28s %3ds  %3d succeeded, %3d did not%s\n' "$suite" $((end - start)) "$ns" "$nf" "$note" >&2
+	if [[ $ns -eq 0 && $nf -eq 0 ]]; then
+		# Nothing parsed: connection refused, bad name... show why.
+		RESULT[$suite]=noresult
+		tail -n 8 "$out" | sed 's/^/#     /' >&2
+	fi
+
+	# A crashed server would fail every later suite for the same reason:
+	# record it, then restart so the rest of the run still says something.
+	if [[ $OWN_SERVER == 1 ]] && ! kill -0 "$SMBKIT_PID" 2>/dev/null; then
+		echo "not ok - smbkitd died during $suite"
+		server_failed=1
+		smbkit_stop
+		smbkit_start || exit 1
+	fi
+}
+
+for suite in "${SUITES[@]}"; do
+	run_suite "$suite"
+done
+
+in_suites() { # is test $1 covered by the suites that ran?
+	local s
+	for s in "${SUITES[@]}"; do
+		[[ "$1" == "$s" || "$1" == "$s".* ]] && return 0
+	done
+	return 1
+}
+
+if [[ $DISCOVER == 1 ]]; then
+	echo "# tests that passed in: ${SUITES[*]}" >&2
+	for n in "${!RESULT[@]}"; do
+		[[ ${RESULT[$n]} == success ]] && echo "$n"
+	done | sort
+	exit 0
+fi
+
+declare -A LISTED
+if [[ -f "$EXPECTED" ]]; then
+	while IFS= read -r line; do
+		line=${line%%#*}
+		line=${line//[[:space:]]/}
+		[[ -n "$line" ]] && LISTED[$line]=1
+	done <"$EXPECTED"
+else
+	echo "# warning: $EXPECTED does not exist; every test counts as newly passing" >&2
+fi
+
+npass=0 nfail=0 nnew=0 nknown=0
+for n in $(printf '%s\n' "${!LISTED[@]}" | sort); do
+	in_suites "$n" || continue
+	status=${RESULT[$n]:-noresult}
+	if [[ $status == success ]]; then
+		echo "ok - $n"
+		npass=$((npass + 1))
+	else
+		echo "not ok - $n ($status; expected to pass)"
+		nfail=$((nfail + 1))
+	fi
+done
+for n in $(printf '%s\n' "${!RESULT[@]}" | sort); do
+	[[ -n "${LISTED[$n]:-}" ]] && continue
+	if [[ ${RESULT[$n]} == success ]]; then
+		echo "# newly passing: add them to tests/torture/expected-pass.txt: $n"
+		nnew=$((nnew + 1))
+	else
+		nknown=$((nknown + 1))
+	fi
+done
+echo "# $nknown tests not in the expected list did not pass (known gaps); raw output in $OUTDIR" >&2
+[[ $server_failed == 1 ]] && nfail=$((nfail + 1))
+if [[ $nfail -gt 0 ]]; then
+	# Show where each regression's output starts, to save a trip to the files.
+	for n in $(printf '%s\n' "${!LISTED[@]}" | sort); do
+		in_suites "$n" || continue
+		[[ ${RESULT[$n]:-noresult} == success ]] && continue
+		grep -h -A 6 -E "^(failure|error): $n( |$)" "$OUTDIR"/*.subunit 2>/dev/null | head -8 | sed 's/^/#   /'
+	done
+fi
+echo "torture: $npass passed, $nfail failed"
+[[ $nfail -eq 0 ]]
