@@ -203,11 +203,12 @@ static uint32_t fsctl_enumerate_snapshots(struct ioctl_ctx *x)
  * and must still check it belongs to the same session. */
 static uint32_t fsctl_request_resume_key(struct ioctl_ctx *x)
 {
-	if (x->in->max_output_response < 28) return STATUS_INVALID_PARAMETER;
+	if (x->in->max_output_response < 32) return STATUS_INVALID_PARAMETER;
 	wbuf_u64(&x->out, x->open->persistent_id);
 	wbuf_u64(&x->out, x->open->volatile_id);
 	wbuf_u64(&x->out, 0);
 	wbuf_u32(&x->out, 0);   /* ContextLength: unused, MUST be 0 */
+	wbuf_u32(&x->out, 0);   /* Context: 4 reserved bytes, as Windows sends them */
 	return STATUS_SUCCESS;
 }
 
