@@ -21,7 +21,7 @@ void wbuf_free(struct wbuf *w)
 uint8_t *wbuf_reserve(struct wbuf *w, size_t n)
 {
 	if (w->err) return NULL;
-	if (n == 0) return w->p + w->len;   /* nothing to reserve; w->p may be NULL */
+	if (n == 0) return w->p ? w->p + w->len : NULL;   /* nothing to reserve; w->p may be NULL */
 	if (n > SIZE_MAX / 2 - w->len || (w->limit && w->len + n > w->limit)) {
 		w->err = true;
 		return NULL;

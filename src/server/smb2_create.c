@@ -179,6 +179,16 @@ uint32_t smb2_create(struct smb2_request *req)
 		status = STATUS_NOT_SUPPORTED;
 		goto out;
 	}
+	/* Access is checked before attributes (gentest: reserved access bits
+	 * with an invalid attribute give ACCESS_DENIED). */
+	if (cr->desired_access & ACCESS_RESERVED_BITS || (cr->desired_access & ~SYNCHRONIZE) == 0) {
+		status = STATUS_ACCESS_DENIED;
+		goto out;
+	}
+	if (cr->desired_access & ACCESS_SYSTEM_SECURITY) {
+		status = STATUS_PRIVILEGE_NOT_HELD;
+		goto out;
+	}
 	if (cr->create_disposition > FILE_OVERWRITE_IF || cr->share_access & ~FILE_SHARE_VALID ||
 	    cr->file_attributes & CREATE_ATTRS_INVALID) {
 		status = STATUS_INVALID_PARAMETER;
@@ -187,14 +197,6 @@ uint32_t smb2_create(struct smb2_request *req)
 	if ((cr->create_options & (FILE_DIRECTORY_FILE | FILE_NON_DIRECTORY_FILE)) ==
 	    (FILE_DIRECTORY_FILE | FILE_NON_DIRECTORY_FILE)) {
 		status = STATUS_INVALID_PARAMETER;
-		goto out;
-	}
-	if (cr->desired_access & ACCESS_RESERVED_BITS || (cr->desired_access & ~SYNCHRONIZE) == 0) {
-		status = STATUS_ACCESS_DENIED;
-		goto out;
-	}
-	if (cr->desired_access & ACCESS_SYSTEM_SECURITY) {
-		status = STATUS_PRIVILEGE_NOT_HELD;
 		goto out;
 	}
 	uint32_t desired = map_generic(cr->desired_access);

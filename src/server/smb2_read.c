@@ -74,10 +74,12 @@ uint32_t smb2_read(struct smb2_request *req)
 		w->len = start;
 		goto out;
 	}
+	o->position = rr.offset + got;  /* synchronous I/O moves the file position */
 	smb2_read_rsp_encode_fixed(w->p + start, (uint32_t)got, 0);
 	w->len = start + SMB2_READ_RSP_FIXED + got;
 	if (got == 0) wbuf_u8(w, 0);  /* StructureSize 17 counts one byte */
 out:
+	if (status) log_debug("read off %llu len %u: %s", (unsigned long long)rr.offset, rr.length, ntstatus_name(status));
 	open_put(o);
 	return status;
 }

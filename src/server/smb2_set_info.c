@@ -64,6 +64,33 @@ static bool share_has_opens(const struct smbd_open *self, const char *path, bool
 	return found;
 }
 
+/* Windows refuses to rename a file while its directory is open by a handle
+ * that has DELETE access or (opened for data) does not share delete
+ * (smbtorture smb2.rename.*_delete_access*, msword): that handle could
+ * delete or rename the directory itself.  Returns true when such a handle exists. */
+static bool parent_open_blocks_rename(const struct smbd_open *self, const char *parent)
+{
+	const struct smbd_share *sh = self->tree->share;
+	bool found = false;
+	smb_mutex_lock(&g_server.open_lock);
+	struct list_head *pos;
+	list_for_each(pos, &g_server.opens) {
+		const struct smbd_open *o = list_entry(pos, struct smbd_open, link);
+		if (o == self || !o->ready || !o->is_dir || !o->path || o->tree->share != sh) continue;
+		if (sh->case_sensitive ? strcmp(o->path, parent) != 0 : utf8_casecmp(o->path, parent) != 0)
+			continue;
+		/* Attribute-only handles take part in no sharing check. */
+		bool data_access = o->access & (FILE_READ_DATA | FILE_WRITE_DATA | FILE_APPEND_DATA |
+						FILE_EXECUTE | DELETE);
+		if (data_access && ((o->access & DELETE) || !(o->share_access & FILE_SHARE_DELETE))) {
+			found = true;
+			break;
+		}
+	}
+	smb_mutex_unlock(&g_server.open_lock);
+	return found;
+}
+
 /* Splits a share-relative path into a malloc'd parent ("" for the root) and
  * a pointer to its last component inside `path`. */
 static char *split_parent(const char *path, const char **base)
@@ -279,6 +306,10 @@ static uint32_t set_rename_or_link(struct smbd_open *o, const uint8_t *buf, size
 	bool oclose = false, nclose = false;
 	status = STATUS_NO_MEMORY;
 	if (!old_parent || !new_parent) goto out;
+	if (!link && parent_open_blocks_rename(o, old_parent)) {
+		status = STATUS_SHARING_VIOLATION;
+		goto out;
+	}
 	ofd = open_parent_dir(sh, old_parent, &oclose);
 	if (ofd < 0) { status = ntstatus_from_errno(-ofd); goto out; }
 	nfd = open_parent_dir(sh, new_parent, &nclose);

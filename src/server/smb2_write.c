@@ -6,16 +6,25 @@
 #include "server/server.h"
 #include "wire/write.h"
 
+/* MAXFILESIZE of NTFS, 16 TiB - 64 KiB. */
+#define SMB_MAX_FILE_SIZE 0xfffffff0000ULL
+
 uint32_t smb2_write(struct smb2_request *req)
 {
 	struct smb2_write_req wr;
 	uint32_t status = smb2_write_req_decode(req->msg, req->msg_len, &wr);
-	if (status) return status;
+	if (status) {
+		log_debug("write: malformed request");
+		return status;
+	}
 	unsigned max_io = req->conn && req->conn->cfg ? req->conn->cfg->max_io_size : 8u << 20;
 	bool append_pos = wr.offset == UINT64_MAX;
 	if (wr.length > max_io || (!append_pos && wr.offset > (uint64_t)INT64_MAX) ||
-	    wr.channel != SMB2_CHANNEL_NONE)
+	    wr.channel != SMB2_CHANNEL_NONE) {
+		log_debug("write off %llu len %u channel %u: invalid", (unsigned long long)wr.offset, wr.length,
+			  wr.channel);
 		return STATUS_INVALID_PARAMETER;
+	}
 	struct smbd_open *o = smb2_req_open(req, wr.persistent_id, wr.volatile_id);
 	if (!o) return STATUS_FILE_CLOSED;
 	size_t done = 0;
@@ -40,21 +49,23 @@ uint32_t smb2_write(struct smb2_request *req)
 		goto out;
 	}
 	uint64_t off = wr.offset;
-	/* Offset all-ones means "at end of file" (MS-FSA 2.1.5.3); an open
-	 * with append but no write access always writes at the end. */
-	if (append_pos || !can_write) {
-		if (append_pos && !can_append) {
-			status = STATUS_INVALID_PARAMETER;
-			goto out;
-		}
+	/* An open with append but no write access always writes at the end;
+	 * it may say so with the all-ones offset (MS-FSA 2.1.5.3).  With
+	 * write access that offset is invalid, like any offset beyond
+	 * INT64_MAX (smbtorture smb2.rw.invalid, as Windows). */
+	if (!can_write) {
 		struct stat sb;
 		if (fstat(o->fd, &sb) < 0) {
 			status = ntstatus_from_errno(errno);
 			goto out;
 		}
 		off = (uint64_t)sb.st_size;
+	} else if (append_pos) {
+		status = STATUS_INVALID_PARAMETER;
+		goto out;
 	}
-	if (wr.length && off + wr.length > (uint64_t)INT64_MAX) {
+	/* NTFS's largest file: writing past it is invalid (0 bytes is fine). */
+	if (wr.length && (off > SMB_MAX_FILE_SIZE || wr.length > SMB_MAX_FILE_SIZE - off)) {
 		status = STATUS_INVALID_PARAMETER;
 		goto out;
 	}
@@ -67,11 +78,15 @@ uint32_t smb2_write(struct smb2_request *req)
 		}
 		done += (size_t)n;
 	}
+	o->position = off + done;  /* synchronous I/O moves the file position */
 	if (status == STATUS_SUCCESS && (wr.flags & SMB2_WRITEFLAG_WRITE_THROUGH || o->mode & FILE_WRITE_THROUGH))
 		if (fdatasync(o->fd) < 0) status = ntstatus_from_errno(errno);
 out:
 	open_put(o);
-	if (status) return status;
+	if (status) {
+		log_debug("write off %llu len %u: %s", (unsigned long long)wr.offset, wr.length, ntstatus_name(status));
+		return status;
+	}
 	struct smb2_write_rsp rsp = { .count = (uint32_t)done, .remaining = 0 };
 	smb2_write_rsp_encode(req->out, req->out_hdr_off, &rsp);
 	return STATUS_SUCCESS;

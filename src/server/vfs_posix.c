@@ -23,6 +23,10 @@
 
 #define XATTR_DOSATTRIB "user.smbkit.dosattrib"
 #define XATTR_BTIME "user.smbkit.btime"
+/* Linux cannot set ctime; an explicitly set ChangeTime is kept here with
+ * the mtime and size it was set at, and reported while those are unchanged:
+ * u64 change time, u64 mtime (NT), u64 size. */
+#define XATTR_CTIME "user.smbkit.ctime"
 
 /* The DOS attribute bits we persist; DIRECTORY and NORMAL are derived. */
 #define DOS_STORED_ATTRS (FILE_ATTRIBUTE_READONLY | FILE_ATTRIBUTE_HIDDEN | FILE_ATTRIBUTE_SYSTEM | \
@@ -287,7 +291,7 @@ static uint64_t ts_nt(const struct statx_timestamp *t)
 }
 
 static void fill_stat(const struct statx *sx, const uint8_t *dos, ssize_t doslen, const uint8_t *bt,
-		      ssize_t btlen, struct smb_file_stat *st)
+		      ssize_t btlen, const uint8_t *ct, ssize_t ctlen, struct smb_file_stat *st)
 {
 	memset(st, 0, sizeof(*st));
 	st->is_dir = S_ISDIR(sx->stx_mode);
@@ -295,6 +299,8 @@ static void fill_stat(const struct statx *sx, const uint8_t *dos, ssize_t doslen
 	st->last_access_time = ts_nt(&sx->stx_atime);
 	st->last_write_time = ts_nt(&sx->stx_mtime);
 	st->change_time = ts_nt(&sx->stx_ctime);
+	if (ctlen == 24 && get_le64(ct + 8) == st->last_write_time && get_le64(ct + 16) == sx->stx_size)
+		st->change_time = get_le64(ct);
 	if (btlen == 8) st->creation_time = get_le64(bt);
 	else if (sx->stx_mask & STATX_BTIME) st->creation_time = ts_nt(&sx->stx_btime);
 	else st->creation_time = st->last_write_time < st->change_time ? st->last_write_time : st->change_time;
@@ -318,10 +324,11 @@ int vfs_fstat(int fd, struct smb_file_stat *st)
 	struct statx sx;
 	if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_SYNC_AS_STAT, STATX_BASIC_STATS | STATX_BTIME, &sx) < 0)
 		return -errno;
-	uint8_t dos[4], bt[8];
+	uint8_t dos[4], bt[8], ct[24];
 	ssize_t dl = fd_getxattr(fd, XATTR_DOSATTRIB, dos, sizeof(dos));
 	ssize_t bl = fd_getxattr(fd, XATTR_BTIME, bt, sizeof(bt));
-	fill_stat(&sx, dos, dl, bt, bl, st);
+	ssize_t cl = fd_getxattr(fd, XATTR_CTIME, ct, sizeof(ct));
+	fill_stat(&sx, dos, dl, bt, bl, ct, cl, st);
 	return 0;
 }
 
@@ -331,15 +338,16 @@ int vfs_fstatat(int dirfd, const char *name, struct smb_file_stat *st)
 	if (statx(dirfd, name, AT_SYMLINK_NOFOLLOW | AT_STATX_SYNC_AS_STAT, STATX_BASIC_STATS | STATX_BTIME,
 		  &sx) < 0)
 		return -errno;
-	uint8_t dos[4], bt[8];
-	ssize_t dl = -1, bl = -1;
+	uint8_t dos[4], bt[8], ct[24];
+	ssize_t dl = -1, bl = -1, cl = -1;
 	if (!S_ISLNK(sx.stx_mode)) {
 		char p[300];
 		proc_path(p, sizeof(p), dirfd, name);
 		dl = lgetxattr(p, XATTR_DOSATTRIB, dos, sizeof(dos));
 		bl = lgetxattr(p, XATTR_BTIME, bt, sizeof(bt));
+		cl = lgetxattr(p, XATTR_CTIME, ct, sizeof(ct));
 	}
-	fill_stat(&sx, dos, dl, bt, bl, st);
+	fill_stat(&sx, dos, dl, bt, bl, ct, cl, st);
 	return 0;
 }
 
@@ -368,7 +376,6 @@ static struct timespec nt_to_ts(uint64_t nt)
 
 int vfs_set_times(int fd, uint64_t creation, uint64_t access, uint64_t write, uint64_t change)
 {
-	(void)change; /* ctime cannot be set on Linux */
 	int ret = 0;
 	if (creation != 0 && creation != UINT64_MAX) {
 		uint8_t v[8];
@@ -382,6 +389,17 @@ int vfs_set_times(int fd, uint64_t creation, uint64_t access, uint64_t write, ui
 			char p[64];
 			proc_path(p, sizeof(p), fd, NULL);
 			if (utimensat(AT_FDCWD, p, ts, 0) < 0) return -errno;
+		}
+	}
+	if (change != 0 && change != UINT64_MAX) {
+		struct statx sx;
+		if (statx(fd, "", AT_EMPTY_PATH, STATX_BASIC_STATS, &sx) == 0) {
+			uint8_t v[24];
+			put_le64(v, change);
+			put_le64(v + 8, ts_nt(&sx.stx_mtime));
+			put_le64(v + 16, sx.stx_size);
+			int r = fd_setxattr(fd, XATTR_CTIME, v, sizeof(v));
+			if (r < 0) ret = r;
 		}
 	}
 	return ret;
