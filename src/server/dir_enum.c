@@ -13,58 +13,55 @@
 void dir_enum_free(struct smbd_dir_enum *d)
 {
 	if (!d) return;
-	for (size_t i = 0; i < d->n; i++) free(d->names[i]);
-	free(d->names);
+	if (d->dir) closedir(d->dir);
+	free(d->pending);
 	free(d->pattern);
 	free(d);
 }
 
-static int add_name(struct smbd_dir_enum *d, size_t *cap, const char *name)
+int dir_enum_start(struct smbd_dir_enum *d, int dirfd)
 {
-	if (d->n == *cap) {
-		size_t nc = *cap ? *cap * 2 : 64;
-		char **nn = realloc(d->names, nc * sizeof(*nn));
-		if (!nn) return -ENOMEM;
-		d->names = nn;
-		*cap = nc;
-	}
-	d->names[d->n] = strdup(name);
-	if (!d->names[d->n]) return -ENOMEM;
-	d->n++;
-	return 0;
-}
-
-int dir_enum_load(struct smbd_dir_enum *d, int dirfd, bool with_dots)
-{
-	for (size_t i = 0; i < d->n; i++) free(d->names[i]);
-	free(d->names);
-	d->names = NULL;
-	d->n = 0;
-	d->pos = 0;
-	size_t cap = 0;
-	/* A fresh descriptor so the open's own fd position is untouched and
+	if (d->dir) closedir(d->dir);
+	d->dir = NULL;
+	free(d->pending);
+	d->pending = NULL;
+	d->dots = 0;
+	/* A fresh descriptor: the open's own fd position stays untouched and
 	 * a restart sees the directory as it is now. */
 	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0) return -errno;
-	DIR *dir = fdopendir(fd);
-	if (!dir) {
+	d->dir = fdopendir(fd);
+	if (!d->dir) {
 		int e = errno;
 		close(fd);
 		return -e;
 	}
-	int r = 0;
-	if (with_dots) {
-		if ((r = add_name(d, &cap, ".")) < 0 || (r = add_name(d, &cap, "..")) < 0) goto out;
+	return 0;
+}
+
+const char *dir_enum_peek(struct smbd_dir_enum *d)
+{
+	if (d->pending) return d->pending;
+	if (d->dots < 2) {
+		/* Windows lists "." and ".." first, for the share root too. */
+		d->pending = strdup(d->dots == 0 ? "." : "..");
+		if (d->pending) d->dots++;
+		return d->pending;
 	}
+	if (!d->dir) return NULL;
 	struct dirent *de;
-	errno = 0;
-	while ((de = readdir(dir)) != NULL) {
+	while ((de = readdir(d->dir)) != NULL) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
-		if ((r = add_name(d, &cap, de->d_name)) < 0) goto out;
+		d->pending = strdup(de->d_name);
+		return d->pending;
 	}
-out:
-	closedir(dir);
-	return r;
+	return NULL;
+}
+
+void dir_enum_advance(struct smbd_dir_enum *d)
+{
+	free(d->pending);
+	d->pending = NULL;
 }
 
 /* Decodes UTF-8 into upper-cased code points; invalid bytes pass through

@@ -173,6 +173,8 @@ struct smbd_conn {
 	struct smb_mutex send_lock;
 	struct list_head sendq;
 	uint64_t async_id_next;
+	struct list_head async_list;         /* pending async requests (loop), async.c */
+	unsigned nasync;                     /* loop */
 };
 
 #define SEQ_WINDOW_MAX 8192u
@@ -315,6 +317,11 @@ struct smb2_request {
 	bool disconnect;
 	/* Set by handlers that return a status with a body (e.g. BUFFER_OVERFLOW). */
 	bool body_written;
+	/* Set by the dispatcher: this is the last command of its message, the
+	 * only one of a compound allowed to go asynchronous (MS-SMB2 <262>). */
+	bool last_in_chain;
+	/* Set by smbd_go_async(): the request answers with an interim response. */
+	struct smbd_async *async;
 };
 
 /* Resolves a request FileId (handling compound related ids) to an open on
@@ -343,6 +350,59 @@ uint32_t smb2_echo(struct smb2_request *req);             /* smb2_echo.c */
 uint32_t smb2_query_directory(struct smb2_request *req);  /* smb2_query_directory.c */
 uint32_t smb2_query_info(struct smb2_request *req);       /* smb2_query_info.c */
 uint32_t smb2_set_info(struct smb2_request *req);         /* smb2_set_info.c */
+
+/* ------------------------------------------------------ async requests
+ *
+ * A request that may block for a long time (LOCK, CHANGE_NOTIFY) goes
+ * asynchronous (MS-SMB2 3.3.4.2): the handler calls smbd_go_async() and
+ * returns STATUS_PENDING; the dispatcher then sends an interim response
+ * (Status PENDING, SMB2_FLAGS_ASYNC_COMMAND, the new AsyncId, credits granted
+ * as for any response, unsigned).  Later exactly one of these happens:
+ *  - the operation finishes: its owner calls smbd_async_complete();
+ *  - the client sends CANCEL (3.3.5.16), or the request's open, tree,
+ *    session or connection goes away: the core calls the cancel function,
+ *    which detaches the operation from whatever it waits on and returns the
+ *    status to answer with (STATUS_CANCELLED for a CANCEL; e.g.
+ *    STATUS_NOTIFY_CLEANUP for a closed handle); the core sends it.
+ * Either way the record is freed by the core right after; the owner must
+ * forget its pointer when it completes or is cancelled.
+ *
+ * Threads: everything here runs on the loop thread that owns req->conn.
+ * Completions caused on another loop thread must be posted to the owner
+ * (future cross-thread queue); they must not call smbd_async_complete. */
+
+struct smbd_async;
+
+enum smbd_async_reason {
+	SMBD_ASYNC_CANCELLED,    /* client CANCEL: answer STATUS_CANCELLED */
+	SMBD_ASYNC_CLOSED,       /* its open was closed */
+	SMBD_ASYNC_TREE_GONE,    /* TREE_DISCONNECT */
+	SMBD_ASYNC_SESSION_GONE, /* LOGOFF / session expired and torn down */
+	SMBD_ASYNC_CONN_GONE,    /* connection torn down: nothing is sent */
+};
+
+/* Returns the status of the final response. */
+typedef uint32_t (*smbd_async_cancel_fn)(struct smbd_async *a, enum smbd_async_reason why, void *arg);
+
+/* Makes req asynchronous.  open (may be NULL) is the handle the operation
+ * waits on; the record keeps a reference and ends the request with reason
+ * SMBD_ASYNC_CLOSED once that handle is closed.  Returns STATUS_PENDING with
+ * *out set (the handler returns STATUS_PENDING), or the status the handler
+ * must fail the request with: STATUS_INTERNAL_ERROR when req is not the
+ * last command of a compound (what Windows does, MS-SMB2 <262>),
+ * STATUS_INSUFFICIENT_RESOURCES past the per-connection limit (3.3.4.2). */
+uint32_t smbd_go_async(struct smb2_request *req, struct smbd_open *open, smbd_async_cancel_fn cancel, void *arg,
+		       struct smbd_async **out);
+/* Sends the final response (Status, AsyncId, CreditResponse 0 as 3.3.4.3
+ * and 3.3.4.4 require, signed per 3.3.4.1.1) and frees a.  body/body_len is
+ * the response body after the header; NULL for an error body. */
+void smbd_async_complete(struct smbd_async *a, uint32_t status, const uint8_t *body, size_t body_len);
+/* The command/request fields of a pending request, for its owner. */
+uint64_t smbd_async_id(const struct smbd_async *a);
+/* Ends, through their cancel functions, the pending requests of c that match
+ * session / tree (NULL = any) for the given reason. */
+void smbd_async_cancel_all(struct smbd_conn *c, const struct smbd_session *s, const struct smbd_tree *t,
+			   enum smbd_async_reason why);
 
 /* SMB1 NEGOTIATE that asks to upgrade to SMB2 (MS-SMB2 3.3.5.3). */
 void smb1_negotiate(struct smbd_conn *c, const uint8_t *msg, size_t len);

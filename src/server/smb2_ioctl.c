@@ -30,6 +30,9 @@ struct ioctl_ctx {
 	const struct smb2_ioctl_req *in;
 	struct smbd_open *open;    /* NULL for the FileId-less controls */
 	struct wbuf out;
+	/* Set by a handler whose error status still carries its output
+	 * (the copy-chunk response, 2.2.32.1). */
+	bool error_has_body;
 };
 
 /* ------------------------------------------------ VALIDATE_NEGOTIATE_INFO */
@@ -212,6 +215,244 @@ static uint32_t fsctl_request_resume_key(struct ioctl_ctx *x)
 	return STATUS_SUCCESS;
 }
 
+/* ------------------------------------------------------- server-side copy */
+
+/* Our limits for one FSCTL_SRV_COPYCHUNK(_WRITE) request, the
+ * ServerSideCopyMaxNumberofChunks / MaxChunkSize / MaxDataSize of MS-SMB2
+ * 3.3.1.5; they are the values Windows uses, so clients that learned them
+ * from a Windows server are never refused. */
+#define COPYCHUNK_MAX_CHUNKS 256u
+#define COPYCHUNK_MAX_CHUNK_SIZE (1024u * 1024u)
+#define COPYCHUNK_MAX_DATA_SIZE (16u * 1024u * 1024u)
+/* A TargetOffset of all ones means "at the current end of file" (the
+ * 64-bit FILE_WRITE_TO_END_OF_FILE of MS-FSA 2.1.5.3); 3.3.5.15.6 lets it
+ * through while refusing every other negative offset. */
+#define COPYCHUNK_TARGET_EOF UINT64_MAX
+/* NTFS's largest file, as smb2_write.c enforces for WRITE. */
+#define COPYCHUNK_MAX_FILE_SIZE 0xfffffff0000ULL
+
+/* 3.3.5.15.6.2: a request outside the limits gets STATUS_INVALID_PARAMETER
+ * and, in the response buffer, the limits themselves so the client can
+ * split the copy and retry. */
+static uint32_t copychunk_limits_reply(struct ioctl_ctx *x)
+{
+	srv_copychunk_rsp_encode(&x->out, COPYCHUNK_MAX_CHUNKS, COPYCHUNK_MAX_CHUNK_SIZE, COPYCHUNK_MAX_DATA_SIZE);
+	x->error_has_body = true;
+	return STATUS_INVALID_PARAMETER;
+}
+
+/* Finds the open a resume key names.  Our key is (persistent id, volatile
+ * id, 8 zero bytes) -- see fsctl_request_resume_key -- which is guessable,
+ * so unlike Windows (whose key is an unguessable token usable from any
+ * session) we only honour keys for opens of the requesting session: on
+ * any of its tree connects, which is what copying between two shares (or
+ * two connects of one share) needs.  Anything else is "not found"
+ * (3.3.5.15.6), which also covers a source closed in the meantime. */
+static struct smbd_open *copychunk_find_source(struct ioctl_ctx *x, const uint8_t key[SRV_RESUME_KEY_SIZE])
+{
+	static const uint8_t zero[8];
+	if (memcmp(key + 16, zero, 8) != 0) return NULL;
+	uint64_t pid = get_le64(key), vid = get_le64(key + 8);
+	struct smbd_session *s = x->req->session;
+	if (!s || vid == 0) return NULL;
+	struct smbd_open *found = NULL;
+	/* Lock order: session (40) before open_table (50), which
+	 * open_table_lookup takes. */
+	smb_mutex_lock(&s->lock);
+	struct list_head *pos;
+	list_for_each(pos, &s->trees) {
+		struct smbd_tree *t = list_entry(pos, struct smbd_tree, link);
+		if (t->id == 0) continue;
+		found = open_table_lookup(t, pid, vid);
+		if (found) break;
+	}
+	smb_mutex_unlock(&s->lock);
+	if (found && found->session != s) {
+		open_put(found);
+		found = NULL;
+	}
+	return found;
+}
+
+/* Copies len bytes through a buffer: the whole range is read before any of
+ * it is written, so overlapping ranges of one file copy the original data
+ * (what Windows Server 2012 and later do: its buffer holds a whole chunk).
+ * *written counts the bytes that reached the destination. */
+static uint32_t copy_buffered(int src_fd, uint64_t src_off, int dst_fd, uint64_t dst_off, uint32_t len,
+			      uint8_t *buf, uint32_t *written)
+{
+	uint32_t got = 0;
+	while (got < len) {
+		ssize_t n = pread(src_fd, buf + got, len - got, (off_t)(src_off + got));
+		if (n < 0) {
+			if (errno == EINTR) continue;
+			return ntstatus_from_errno(errno);
+		}
+		if (n == 0) return STATUS_INVALID_VIEW_SIZE;  /* the source shrank under us */
+		got += (uint32_t)n;
+	}
+	while (*written < len) {
+		ssize_t n = pwrite(dst_fd, buf + *written, len - *written, (off_t)(dst_off + *written));
+		if (n < 0) {
+			if (errno == EINTR) continue;
+			return ntstatus_from_errno(errno);
+		}
+		*written += (uint32_t)n;
+	}
+	return STATUS_SUCCESS;
+}
+
+/* One chunk.  copy_file_range(2) lets the kernel copy (or reflink) without
+ * bringing the data to user space; when it cannot (cross-device on older
+ * kernels, file systems without support, or the same file with
+ * overlapping ranges, which it refuses) the rest goes through a buffer. */
+static uint32_t copy_chunk(int src_fd, uint64_t src_off, int dst_fd, uint64_t dst_off, uint32_t len, bool overlap,
+			   uint8_t *buf, uint32_t *written)
+{
+	*written = 0;
+	while (!overlap && *written < len) {
+		loff_t in = (loff_t)(src_off + *written), out = (loff_t)(dst_off + *written);
+		ssize_t n = copy_file_range(src_fd, &in, dst_fd, &out, len - *written, 0);
+		if (n > 0) {
+			*written += (uint32_t)n;
+			continue;
+		}
+		if (n == 0) return STATUS_INVALID_VIEW_SIZE;  /* the source shrank under us */
+		if (errno == EINTR) continue;
+		if (errno == EXDEV || errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP || errno == EBADF ||
+		    errno == ETXTBSY)
+			break;
+		return ntstatus_from_errno(errno);
+	}
+	if (*written == len) return STATUS_SUCCESS;
+	uint32_t rest = 0;
+	uint32_t st = copy_buffered(src_fd, src_off + *written, dst_fd, dst_off + *written, len - *written, buf, &rest);
+	*written += rest;
+	return st;
+}
+
+/* FSCTL_SRV_COPYCHUNK and FSCTL_SRV_COPYCHUNK_WRITE (MS-SMB2 3.3.5.15.6):
+ * the destination is the open the IOCTL names, the source the open the
+ * resume key names.  The checks run in the order the spec lists them. */
+static uint32_t fsctl_copychunk(struct ioctl_ctx *x)
+{
+	struct smbd_open *dst = x->open;
+	struct srv_copychunk_copy cc;
+	enum srv_copychunk_decode_result dec = srv_copychunk_copy_decode(x->in->input, x->in->input_count, &cc);
+	bool out_fits = x->in->max_output_response >= SRV_COPYCHUNK_RSP_SIZE;
+	if (dec == SRV_COPYCHUNK_NO_KEY)
+		return out_fits ? copychunk_limits_reply(x) : STATUS_INVALID_PARAMETER;
+
+	struct smbd_open *src = copychunk_find_source(x, cc.source_key);
+	if (!src) return STATUS_OBJECT_NAME_NOT_FOUND;
+	uint32_t status;
+	uint8_t *buf = NULL;
+	if (!out_fits) {
+		status = STATUS_INVALID_PARAMETER;
+		goto out;
+	}
+
+	/* 3.3.5.15.6: malformed or over our limits -> the limits reply. */
+	bool bad = dec != SRV_COPYCHUNK_OK || cc.chunk_count > COPYCHUNK_MAX_CHUNKS || src->pipe || dst->pipe;
+	uint64_t total = 0;
+	uint32_t biggest = 0;
+	for (uint32_t i = 0; !bad && i < cc.chunk_count; i++) {
+		struct srv_copychunk ch;
+		srv_copychunk_get(&cc, i, &ch);
+		if (ch.length == 0 || ch.length > COPYCHUNK_MAX_CHUNK_SIZE) bad = true;
+		if (ch.target_offset > (uint64_t)INT64_MAX && ch.target_offset != COPYCHUNK_TARGET_EOF) bad = true;
+		total += ch.length;
+		if (ch.length > biggest) biggest = ch.length;
+	}
+	if (bad || total > COPYCHUNK_MAX_DATA_SIZE) {
+		status = copychunk_limits_reply(x);
+		goto out;
+	}
+
+	/* Access (3.3.5.15.6): read on the source; write on the destination,
+	 * and for FSCTL_SRV_COPYCHUNK also read, since that control lets the
+	 * caller learn what it overwrote (the _WRITE variant exists for
+	 * write-only handles). */
+	bool need_dst_read = x->in->ctl_code == FSCTL_SRV_COPYCHUNK;
+	if (!(src->access & FILE_READ_DATA) || !(dst->access & FILE_WRITE_DATA) ||
+	    (need_dst_read && !(dst->access & FILE_READ_DATA)) || dst->tree->read_only) {
+		status = STATUS_ACCESS_DENIED;
+		goto out;
+	}
+	/* Data copies between files only; NTFS answers a data request on a
+	 * directory this way. */
+	if (src->is_dir || dst->is_dir) {
+		status = STATUS_INVALID_DEVICE_REQUEST;
+		goto out;
+	}
+
+	buf = malloc(biggest ? biggest : 1);
+	if (!buf) {
+		status = STATUS_INSUFFICIENT_RESOURCES;
+		goto out;
+	}
+	/* Two opens of one file share their data: overlap is a property of
+	 * the file, not of the handles. */
+	bool same_file = src->dev == dst->dev && src->ino == dst->ino;
+	uint32_t chunks_done = 0, chunk_partial = 0;
+	uint64_t bytes_done = 0;
+	status = STATUS_SUCCESS;
+	/* Byte-range locks, once they exist, are checked per chunk here:
+	 * Windows 2012+ answers STATUS_FILE_LOCK_CONFLICT for a chunk that
+	 * touches a range locked by another open. */
+	for (uint32_t i = 0; i < cc.chunk_count; i++) {
+		struct srv_copychunk ch;
+		srv_copychunk_get(&cc, i, &ch);
+		struct stat sb;
+		if (fstat(src->fd, &sb) < 0) {
+			status = ntstatus_from_errno(errno);
+			break;
+		}
+		/* A chunk reaching past the source's end is refused whole,
+		 * STATUS_INVALID_VIEW_SIZE as Windows answers (smbtorture
+		 * copy_chunk_src_exceed); the chunks before it stay copied. */
+		uint64_t src_size = (uint64_t)sb.st_size;
+		if (ch.source_offset > src_size || ch.length > src_size - ch.source_offset) {
+			status = STATUS_INVALID_VIEW_SIZE;
+			break;
+		}
+		uint64_t target = ch.target_offset;
+		if (target == COPYCHUNK_TARGET_EOF) {
+			if (fstat(dst->fd, &sb) < 0) {
+				status = ntstatus_from_errno(errno);
+				break;
+			}
+			target = (uint64_t)sb.st_size;
+		}
+		if (target >= COPYCHUNK_MAX_FILE_SIZE || ch.length >= COPYCHUNK_MAX_FILE_SIZE - target) {
+			status = STATUS_DISK_FULL;
+			break;
+		}
+		bool overlap = same_file && ch.source_offset < target + ch.length && target < ch.source_offset + ch.length;
+		uint32_t written = 0;
+		status = copy_chunk(src->fd, ch.source_offset, dst->fd, target, ch.length, overlap, buf, &written);
+		bytes_done += written;
+		if (status != STATUS_SUCCESS) {
+			chunk_partial = written;
+			break;
+		}
+		chunks_done++;
+	}
+	if (status == STATUS_SUCCESS && (dst->mode & FILE_WRITE_THROUGH) && fdatasync(dst->fd) < 0)
+		status = ntstatus_from_errno(errno);
+	/* 2.2.32.1: outside the INVALID_PARAMETER case the response says how
+	 * far the copy got -- also on failure, so the client knows what was
+	 * written. */
+	srv_copychunk_rsp_encode(&x->out, chunks_done, chunk_partial, (uint32_t)bytes_done);
+	if (nt_is_error(status)) x->error_has_body = true;
+	log_debug("ioctl: copychunk %u/%u chunks, %llu bytes: %s", chunks_done, cc.chunk_count,
+		  (unsigned long long)bytes_done, ntstatus_name(status));
+out:
+	free(buf);
+	open_put(src);
+	return status;
+}
+
 /* FSCTL_CREATE_OR_GET_OBJECT_ID (MS-FSCC 2.3.7, FILE_OBJECTID_BUFFER
  * 2.1.3.1): the object id is derived from (dev, ino), which is stable for
  * the file's life, so no state is stored. */
@@ -373,6 +614,9 @@ static uint32_t run_fsctl(struct ioctl_ctx *x)
 	struct smbd_open *o = x->open;
 	if (o->pipe) {
 		if (x->in->ctl_code == FSCTL_PIPE_TRANSCEIVE) return fsctl_pipe_transceive(x);
+		/* 3.3.5.15.6: a copy on a named pipe gets the limits reply. */
+		if (x->in->ctl_code == FSCTL_SRV_COPYCHUNK || x->in->ctl_code == FSCTL_SRV_COPYCHUNK_WRITE)
+			return fsctl_copychunk(x);
 		return STATUS_NOT_SUPPORTED;
 	}
 	switch (x->in->ctl_code) {
@@ -380,6 +624,8 @@ static uint32_t run_fsctl(struct ioctl_ctx *x)
 	case FSCTL_PIPE_PEEK: return STATUS_INVALID_DEVICE_REQUEST;  /* not a pipe */
 	case FSCTL_SRV_ENUMERATE_SNAPSHOTS: return fsctl_enumerate_snapshots(x);
 	case FSCTL_SRV_REQUEST_RESUME_KEY: return fsctl_request_resume_key(x);
+	case FSCTL_SRV_COPYCHUNK:
+	case FSCTL_SRV_COPYCHUNK_WRITE: return fsctl_copychunk(x);
 	case FSCTL_CREATE_OR_GET_OBJECT_ID: return fsctl_object_id(x);
 	case FSCTL_SET_SPARSE: return fsctl_set_sparse(x);
 	case FSCTL_SET_ZERO_DATA: return fsctl_set_zero_data(x);
@@ -421,13 +667,16 @@ uint32_t smb2_ioctl(struct smb2_request *req)
 	wbuf_init(&x.out, 0);
 	status = run_fsctl(&x);
 	if (x.open) open_put(x.open);
-	if (x.out.err) status = STATUS_INSUFFICIENT_RESOURCES;
+	if (x.out.err) {
+		status = STATUS_INSUFFICIENT_RESOURCES;
+		x.error_has_body = false;
+	}
 	/* Success and the warnings that carry data (BUFFER_OVERFLOW) get a
 	 * full response body; errors get the error body from the dispatcher. */
-	if (!nt_is_error(status)) {
+	if (!nt_is_error(status) || x.error_has_body) {
 		/* A handler never produces more than was asked for; keep the
 		 * promise to the client even if one did. */
-		if (x.out.len > in.max_output_response) {
+		if (x.out.len > in.max_output_response && !nt_is_error(status)) {
 			x.out.len = in.max_output_response;
 			status = STATUS_BUFFER_OVERFLOW;
 		}

@@ -8,6 +8,7 @@
 #include "server/dir_enum.h"
 #include "server/server.h"
 #include "server/vfs.h"
+#include "wire/fileinfo.h"
 #include "wire/query_directory.h"
 
 /* Stats one directory entry.  "." is the directory itself; ".." of the
@@ -31,10 +32,16 @@ static int stat_entry(struct smbd_open *o, const char *name, struct smb_file_sta
 	return r;
 }
 
-static void fill_dirent(struct smb2_dirent *e, const char *name, const struct smb_file_stat *st)
+static void fill_dirent(struct smb2_dirent *e, const char *name, const struct smb_file_stat *st,
+			char short_name[13])
 {
 	memset(e, 0, sizeof(*e));
 	e->name = name;
+	/* The same 8.3 name FileAlternateNameInformation reports; "." and
+	 * ".." have none. */
+	short_name[0] = 0;
+	if (strcmp(name, ".") && strcmp(name, "..")) fileinfo_short_name(name, short_name);
+	e->short_name = short_name;
 	e->creation_time = st->creation_time;
 	e->last_access_time = st->last_access_time;
 	e->last_write_time = st->last_write_time;
@@ -99,7 +106,7 @@ uint32_t smb2_query_directory(struct smb2_request *req)
 		restart = true;
 	}
 	if (restart) {
-		int r = dir_enum_load(d, o->fd, true);
+		int r = dir_enum_start(d, o->fd);
 		if (r < 0) {
 			status = ntstatus_from_errno(-r);
 			goto out;
@@ -123,20 +130,21 @@ uint32_t smb2_query_directory(struct smb2_request *req)
 	unsigned count = 0;
 	bool literal = wildcard_is_literal(d->pattern);
 
-	while (d->pos < d->n) {
-		const char *name = d->names[d->pos];
+	const char *name;
+	while ((name = dir_enum_peek(d)) != NULL) {
 		bool match = literal ? (utf8_casecmp(d->pattern, name) == 0) : wildcard_match(d->pattern, name);
 		if (!match) {
-			d->pos++;
+			dir_enum_advance(d);
 			continue;
 		}
 		struct smb_file_stat st;
 		if (stat_entry(o, name, &st) < 0) {
-			d->pos++;  /* gone since the snapshot */
+			dir_enum_advance(d);  /* gone since it was listed */
 			continue;
 		}
 		struct smb2_dirent e;
-		fill_dirent(&e, name, &st);
+		char short_name[13];
+		fill_dirent(&e, name, &st, short_name);
 		size_t before = w->len;
 		if (count) wbuf_align(w, buf_start, 8);
 		size_t entry_start = w->len;
@@ -145,7 +153,7 @@ uint32_t smb2_query_directory(struct smb2_request *req)
 			/* Unencodable name (not valid UTF-8): skip it. */
 			w->len = before;
 			w->err = false;
-			d->pos++;
+			dir_enum_advance(d);
 			continue;
 		}
 		if (rc == 1) {
@@ -171,7 +179,7 @@ uint32_t smb2_query_directory(struct smb2_request *req)
 		if (prev_entry != (size_t)-1) wbuf_set_u32(w, prev_entry, (uint32_t)(entry_start - prev_entry));
 		prev_entry = entry_start;
 		count++;
-		d->pos++;
+		dir_enum_advance(d);
 		d->returned_any = true;
 		if (qr.flags & SMB2_RETURN_SINGLE_ENTRY) break;
 	}

@@ -64,9 +64,15 @@ uint32_t smb2_write(struct smb2_request *req)
 		status = STATUS_INVALID_PARAMETER;
 		goto out;
 	}
-	/* NTFS's largest file: writing past it is invalid (0 bytes is fine). */
-	if (wr.length && (off > SMB_MAX_FILE_SIZE || wr.length > SMB_MAX_FILE_SIZE - off)) {
+	/* NTFS's largest file (smbtorture smb2.rw.invalid, Windows): a write
+	 * starting at or past it is invalid, one reaching it is DISK_FULL;
+	 * 0 bytes are always fine. */
+	if (wr.length && off >= SMB_MAX_FILE_SIZE) {
 		status = STATUS_INVALID_PARAMETER;
+		goto out;
+	}
+	if (wr.length && wr.length >= SMB_MAX_FILE_SIZE - off) {
+		status = STATUS_DISK_FULL;
 		goto out;
 	}
 	while (done < wr.length) {

@@ -123,3 +123,41 @@ void network_interface_info_encode(struct wbuf *w, const struct network_interfac
 		if (!w->err && used < NETWORK_INTERFACE_INFO_SIZE) wbuf_zero(w, NETWORK_INTERFACE_INFO_SIZE - used);
 	}
 }
+
+enum srv_copychunk_decode_result srv_copychunk_copy_decode(const uint8_t *p, size_t len,
+							    struct srv_copychunk_copy *out)
+{
+	memset(out, 0, sizeof(*out));
+	struct rbuf r = rbuf_make(p, len);
+	rbuf_copy(&r, out->source_key, SRV_RESUME_KEY_SIZE);
+	if (r.err) return SRV_COPYCHUNK_NO_KEY;
+	out->chunk_count = rbuf_u32(&r);
+	rbuf_skip(&r, 4);  /* Reserved: ignored by the server (2.2.31.1) */
+	if (r.err) {
+		out->chunk_count = 0;
+		return SRV_COPYCHUNK_TRUNCATED;
+	}
+	/* 2.2.31.1: the array is exactly ChunkCount entries; the product is
+	 * computed in 64 bits so a huge count cannot wrap. */
+	uint64_t array_len = (uint64_t)out->chunk_count * SRV_COPYCHUNK_SIZE;
+	if (array_len > len - SRV_COPYCHUNK_COPY_FIXED) return SRV_COPYCHUNK_TRUNCATED;
+	out->chunks = out->chunk_count ? p + SRV_COPYCHUNK_COPY_FIXED : NULL;
+	return SRV_COPYCHUNK_OK;
+}
+
+void srv_copychunk_get(const struct srv_copychunk_copy *c, uint32_t i, struct srv_copychunk *out)
+{
+	const uint8_t *e = c->chunks + (size_t)i * SRV_COPYCHUNK_SIZE;
+	out->source_offset = get_le64(e);
+	out->target_offset = get_le64(e + 8);
+	out->length = get_le32(e + 16);
+	/* e + 20: Reserved, ignored (2.2.31.1.1) */
+}
+
+void srv_copychunk_rsp_encode(struct wbuf *w, uint32_t chunks_written, uint32_t chunk_bytes_written,
+			      uint32_t total_bytes_written)
+{
+	wbuf_u32(w, chunks_written);
+	wbuf_u32(w, chunk_bytes_written);
+	wbuf_u32(w, total_bytes_written);
+}

@@ -76,4 +76,38 @@ struct network_interface {
 /* Appends n NETWORK_INTERFACE_INFO entries, chained through Next. */
 void network_interface_info_encode(struct wbuf *w, const struct network_interface *ifs, size_t n);
 
+/* ---- FSCTL_SRV_COPYCHUNK / FSCTL_SRV_COPYCHUNK_WRITE ---- */
+#define SRV_RESUME_KEY_SIZE 24          /* SourceKey / ResumeKey (2.2.32.3) */
+#define SRV_COPYCHUNK_COPY_FIXED 32     /* SourceKey, ChunkCount, Reserved (2.2.31.1) */
+#define SRV_COPYCHUNK_SIZE 24           /* one SRV_COPYCHUNK (2.2.31.1.1) */
+#define SRV_COPYCHUNK_RSP_SIZE 12       /* SRV_COPYCHUNK_RESPONSE (2.2.32.1) */
+
+struct srv_copychunk {
+	uint64_t source_offset;
+	uint64_t target_offset;
+	uint32_t length;
+};
+
+struct srv_copychunk_copy {
+	uint8_t source_key[SRV_RESUME_KEY_SIZE];
+	uint32_t chunk_count;
+	const uint8_t *chunks;   /* chunk_count * SRV_COPYCHUNK_SIZE bytes, inside the input */
+};
+
+enum srv_copychunk_decode_result {
+	SRV_COPYCHUNK_OK,
+	SRV_COPYCHUNK_NO_KEY,     /* shorter than SourceKey: nothing usable */
+	SRV_COPYCHUNK_TRUNCATED,  /* SourceKey present, but the fixed part or the chunk array is cut */
+};
+
+/* Decodes SRV_COPYCHUNK_COPY.  On SRV_COPYCHUNK_TRUNCATED source_key and
+ * (if present) chunk_count are filled, so the caller can still look up
+ * the source and answer with the server limits as 3.3.5.15.6 asks. */
+enum srv_copychunk_decode_result srv_copychunk_copy_decode(const uint8_t *p, size_t len,
+							    struct srv_copychunk_copy *out);
+/* Chunk i (< chunk_count) of a successfully decoded request. */
+void srv_copychunk_get(const struct srv_copychunk_copy *c, uint32_t i, struct srv_copychunk *out);
+void srv_copychunk_rsp_encode(struct wbuf *w, uint32_t chunks_written, uint32_t chunk_bytes_written,
+			      uint32_t total_bytes_written);
+
 #endif

@@ -52,6 +52,19 @@ size_t smb2_dirent_fixed_size(uint8_t c)
 	}
 }
 
+/* ShortNameLength (1), Reserved (1), ShortName (24 bytes, UTF-16, up to
+ * 12 characters). */
+static void put_short_name(struct wbuf *w, const char *sn)
+{
+	size_t n = sn ? strlen(sn) : 0;
+	if (n > 12 || (n && utf8_utf16_size(sn, n) != (long)(2 * n))) n = 0;
+	wbuf_u8(w, (uint8_t)(2 * n));
+	wbuf_u8(w, 0);
+	uint8_t *q = wbuf_reserve(w, 24);
+	if (!q) return;
+	for (size_t i = 0; i < n; i++) put_le16(q + 2 * i, (uint8_t)sn[i]);
+}
+
 int smb2_dirent_encode(struct wbuf *w, size_t limit, uint8_t c, const struct smb2_dirent *e)
 {
 	size_t fixed = smb2_dirent_fixed_size(c);
@@ -90,15 +103,11 @@ int smb2_dirent_encode(struct wbuf *w, size_t limit, uint8_t c, const struct smb
 		break;
 	case FILE_BOTH_DIRECTORY_INFORMATION:
 		wbuf_u32(w, ea);
-		wbuf_u8(w, 0);           /* ShortNameLength: no 8.3 names */
-		wbuf_u8(w, 0);
-		wbuf_zero(w, 24);
+		put_short_name(w, e->short_name);
 		break;
 	case FILE_ID_BOTH_DIRECTORY_INFORMATION:
 		wbuf_u32(w, ea);
-		wbuf_u8(w, 0);
-		wbuf_u8(w, 0);
-		wbuf_zero(w, 24);
+		put_short_name(w, e->short_name);
 		wbuf_u16(w, 0);
 		wbuf_u64(w, e->file_id);
 		break;

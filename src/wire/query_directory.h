@@ -27,6 +27,7 @@ struct smb2_query_directory_req {
 /* What one directory entry says about a file, in SMB units. */
 struct smb2_dirent {
 	const char *name;             /* UTF-8 */
+	const char *short_name;       /* 8.3 name (ASCII, up to 12 chars) or NULL/"" */
 	uint32_t file_index;
 	uint64_t creation_time, last_access_time, last_write_time, change_time;
 	uint64_t end_of_file, allocation_size;
