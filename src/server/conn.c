@@ -103,6 +103,7 @@ struct smbd_conn *conn_accept(struct smbd_loop *loop, int fd, const struct socka
 	list_init(&c->sendq);
 	smb_mutex_init(&c->send_lock, LOCK_RANK_CONN_SEND, "conn_send");
 	c->async_id_next = 1;
+	list_init(&c->async_list);
 	p->item.kind = EPI_CONN;
 	p->item.fd = fd;
 	p->item.ptr = c;
@@ -311,6 +312,11 @@ void conn_teardown(struct smbd_conn *c)
 	if (!was_listed) return;
 	epoll_ctl(c->loop->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	log_info("connection from %s closed (%s)", c->peer_str, p->why ? p->why : "closed");
+	/* Pending async requests first: nothing can be sent any more, they
+	 * only drop their session/tree/open references. */
+	p->dead = true;
+	c->state = CONN_DEAD;
+	smbd_async_cancel_all(c, NULL, NULL, SMBD_ASYNC_CONN_GONE);
 	/* Sessions close their trees and opens; each is unpublished before its
 	 * files are closed. */
 	while (!list_empty(&c->sessions)) {

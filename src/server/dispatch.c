@@ -13,6 +13,10 @@
 #include "server/loop.h"
 #include "server/server.h"
 
+/* async.c */
+void smbd_async_cancel_request(struct smbd_conn *c, const struct smb2_hdr *h);
+void smbd_async_sweep_closed(struct smbd_conn *c);
+
 struct smb2_command_desc {
 	smb2_handler_fn fn;
 	uint16_t structure_size;  /* request StructureSize (MS-SMB2 2.2.x) */
@@ -33,7 +37,7 @@ static const struct smb2_command_desc commands[SMB2_COMMAND_COUNT] = {
 	[SMB2_FLUSH] = { smb2_flush, 24, true, true },
 	[SMB2_READ] = { smb2_read, 49, true, true },
 	[SMB2_WRITE] = { smb2_write, 49, true, true },
-	/* LOCK, CHANGE_NOTIFY and OPLOCK_BREAK arrive with the state issue;
+	/* LOCK and OPLOCK_BREAK arrive with the state issue;
 	 * until then they are answered STATUS_NOT_SUPPORTED like any request a
 	 * server does not implement. */
 	[SMB2_LOCK] = { smb2_not_supported, 48, true, true },
@@ -41,7 +45,7 @@ static const struct smb2_command_desc commands[SMB2_COMMAND_COUNT] = {
 	[SMB2_CANCEL] = { NULL, 4, false, false },
 	[SMB2_ECHO] = { smb2_echo, 4, false, false },
 	[SMB2_QUERY_DIRECTORY] = { smb2_query_directory, 33, true, true },
-	[SMB2_CHANGE_NOTIFY] = { smb2_not_supported, 32, true, true },
+	[SMB2_CHANGE_NOTIFY] = { smb2_change_notify, 32, true, true },
 	[SMB2_QUERY_INFO] = { smb2_query_info, 41, true, true },
 	[SMB2_SET_INFO] = { smb2_set_info, 33, true, true },
 	[SMB2_OPLOCK_BREAK] = { smb2_not_supported, 24, true, true },
@@ -146,6 +150,23 @@ static size_t payload_size(const struct smb2_hdr *h, const uint8_t *msg, size_t 
 	return in > out ? in : out;
 }
 
+/* Offset of the FileId in a request body (after the SMB2 header), or 0 for
+ * commands without one (MS-SMB2 2.2.x request layouts). */
+static size_t request_fileid_offset(uint16_t command)
+{
+	switch (command) {
+	case SMB2_CLOSE: case SMB2_FLUSH: case SMB2_LOCK: case SMB2_IOCTL:
+	case SMB2_QUERY_DIRECTORY: case SMB2_CHANGE_NOTIFY: case SMB2_OPLOCK_BREAK:
+		return 8;
+	case SMB2_READ: case SMB2_WRITE: case SMB2_SET_INFO:
+		return 16;
+	case SMB2_QUERY_INFO:
+		return 24;
+	default:
+		return 0;
+	}
+}
+
 /* ---- responses ---- */
 
 struct rsp_slot {
@@ -161,7 +182,7 @@ static bool should_sign_response(const struct smb2_request *req, const struct sm
 {
 	/* LOGOFF has expired its session by the time the response is built but
 	 * its response is still signed with the session's key. */
-	if (!s || s->is_anonymous || s->is_guest) return false;
+	if (!s || !s->keyed) return false;
 	if (s->state != SESSION_VALID && !(req->hdr.command == SMB2_LOGOFF && status == STATUS_SUCCESS)) return false;
 	if (status == STATUS_PENDING) return false;
 	/* MS-SMB2 3.3.4.1.1: sign if the request was signed or the session
@@ -232,9 +253,10 @@ void dispatch_message(struct smbd_conn *c, const uint8_t *msg, size_t len)
 			break;
 		}
 
-		/* CANCEL consumes no credit and gets no response (3.3.5.16); with
-		 * no asynchronous operations yet there is nothing to cancel. */
+		/* CANCEL consumes no message id or credit and gets no response of
+		 * its own (3.3.5.2.3, 3.3.5.16): the cancelled request answers. */
 		if (h.command == SMB2_CANCEL) {
+			if (c->state != CONN_NEW) smbd_async_cancel_request(c, &h);
 			off += h.next_command ? h.next_command : mlen;
 			if (!h.next_command) break;
 			continue;
@@ -259,6 +281,7 @@ void dispatch_message(struct smbd_conn *c, const uint8_t *msg, size_t len)
 		req.have_related_fid = &have_related_fid;
 		req.related_persistent = &related_p;
 		req.related_volatile = &related_v;
+		req.last_in_chain = h.next_command == 0;
 
 		bool related = (h.flags & SMB2_FLAGS_RELATED_OPERATIONS) != 0;
 		uint32_t status = STATUS_SUCCESS;
@@ -309,7 +332,7 @@ void dispatch_message(struct smbd_conn *c, const uint8_t *msg, size_t len)
 			if (!s || s->conn != c) status = STATUS_USER_SESSION_DELETED;
 		}
 		/* Signature (3.3.5.2.4). */
-		if (status == STATUS_SUCCESS && s && s->state == SESSION_VALID && !s->is_anonymous && !s->is_guest) {
+		if (status == STATUS_SUCCESS && s && s->state == SESSION_VALID && s->keyed) {
 			if (h.flags & SMB2_FLAGS_SIGNED) {
 				if (!smb2_verify_signature(c->signing_algo, s->keys.signing, m, mlen)) {
 					log_warn("%s: bad signature on %s, request refused", c->peer_str, smb2_command_name(h.command));
@@ -335,6 +358,7 @@ void dispatch_message(struct smbd_conn *c, const uint8_t *msg, size_t len)
 		req.out_hdr_off = hoff;
 		wbuf_zero(&out, SMB2_HDR_SIZE);
 
+		bool handler_ran = status == STATUS_SUCCESS;
 		if (status == STATUS_SUCCESS) {
 			if (s && s->state == SESSION_VALID) smbd_impersonate(s);
 			status = d->fn(&req);
@@ -346,6 +370,12 @@ void dispatch_message(struct smbd_conn *c, const uint8_t *msg, size_t len)
 			out.len = hoff + SMB2_HDR_SIZE;
 			status = STATUS_INSUFFICIENT_RESOURCES;
 		}
+		/* A request that went async answers with an interim response: an
+		 * error body with Status PENDING (3.3.4.2).  PENDING without an
+		 * async record is a handler bug: fail the request instead. */
+		bool interim = status == STATUS_PENDING && req.async;
+		if (status == STATUS_PENDING && !req.async) status = STATUS_INTERNAL_ERROR;
+		if (interim) out.len = hoff + SMB2_HDR_SIZE;
 		bool has_body = out.len > hoff + SMB2_HDR_SIZE;
 		if (nt_is_error(status) && !req.body_written) {
 			out.len = hoff + SMB2_HDR_SIZE;
@@ -369,7 +399,15 @@ void dispatch_message(struct smbd_conn *c, const uint8_t *msg, size_t len)
 			.session_id = req.hdr.session_id,
 		};
 		if (h.command == SMB2_NEGOTIATE) rh.credit_charge = 0;
-		bool sign = should_sign_response(&req, rs, status);
+		if (interim) {
+			/* 3.3.4.2: the interim response carries the AsyncId instead
+			 * of the TreeId and grants credits as any response does
+			 * (3.3.1.2); the final one will grant none. */
+			rh.flags |= SMB2_FLAGS_ASYNC_COMMAND;
+			rh.async_id = smbd_async_id(req.async);
+		}
+		/* 3.3.4.2: interim responses are not signed. */
+		bool sign = !interim && should_sign_response(&req, rs, status);
 		if (sign) rh.flags |= SMB2_FLAGS_SIGNED;
 		if (!out.err) smb2_hdr_encode(out.p + hoff, &rh);
 
@@ -393,6 +431,23 @@ void dispatch_message(struct smbd_conn *c, const uint8_t *msg, size_t len)
 					crypto_preauth_update(ps->preauth_hash, &iov, 1, ps->preauth_hash);
 					session_put(ps);
 				}
+			}
+		}
+
+		/* 3.3.5.2.7.2: a related request uses the FileId "used in
+		 * processing the previous operation", whichever command it was (a
+		 * FLUSH followed by a related CLOSE closes the flushed handle).
+		 * CREATE records the FileId it produced itself.  A request refused
+		 * before its handler ran (e.g. a related first request) used no
+		 * FileId: what follows inherits its failure instead. */
+		size_t fid_off = handler_ran ? request_fileid_offset(h.command) : 0;
+		if (fid_off && mlen >= SMB2_HDR_SIZE + fid_off + 16) {
+			uint64_t p = get_le64(m + SMB2_HDR_SIZE + fid_off);
+			uint64_t v = get_le64(m + SMB2_HDR_SIZE + fid_off + 8);
+			if (p != UINT64_MAX || v != UINT64_MAX) {
+				have_related_fid = true;
+				related_p = p;
+				related_v = v;
 			}
 		}
 
@@ -437,4 +492,7 @@ void dispatch_message(struct smbd_conn *c, const uint8_t *msg, size_t len)
 	for (unsigned i = 0; i < nslots; i++)
 		if (slots[i].sign_session) session_put(slots[i].sign_session);
 	wbuf_free(&out);
+	/* Requests waiting on a handle this message closed end now, after the
+	 * CLOSE response went out (STATUS_NOTIFY_CLEANUP for CHANGE_NOTIFY). */
+	if (c->nasync) smbd_async_sweep_closed(c);
 }

@@ -3,10 +3,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "server/dir_enum.h"
 #include "server/server.h"
+#include "server/vfs.h"
+
+#include <string.h>
 
 void open_get(struct smbd_open *o)
 {
@@ -108,12 +112,25 @@ void open_close_file(struct smbd_open *o)
 		pipe_close(o->pipe);
 		o->pipe = NULL;
 	}
-	if (o->delete_on_close && o->tree && o->tree->share && o->tree->share->root_fd >= 0 && o->path &&
-	    o->path[0]) {
+	const char *stream = open_stream_name(o);
+	if (o->delete_on_close && stream && o->tree && o->tree->share && o->tree->share->root_fd >= 0) {
+		/* A stream open deletes only its stream. */
+		int bfd = open_base_fd(o);
+		if (bfd >= 0) {
+			vfs_stream_unlink(o->tree->share, bfd, stream);
+			close(bfd);
+		}
+	} else if (o->delete_on_close && o->tree && o->tree->share && o->tree->share->root_fd >= 0 && o->path &&
+		   o->path[0]) {
 		/* Delete at close, relative to the share root (the path was
-		 * resolved beneath it at CREATE). */
+		 * resolved beneath it at CREATE).  The file's streams go with
+		 * its last name. */
+		struct stat sb;
+		bool last_name = o->fd >= 0 && fstat(o->fd, &sb) == 0 && (S_ISDIR(sb.st_mode) || sb.st_nlink <= 1);
 		if (unlinkat(o->tree->share->root_fd, o->path, o->is_dir ? AT_REMOVEDIR : 0) < 0)
 			log_debug("delete-on-close of %s failed: errno %d", o->path, errno);
+		else if (last_name)
+			vfs_streams_remove_all(o->tree->share, o->fd);
 	}
 	if (o->fd >= 0) {
 		close(o->fd);
@@ -175,4 +192,26 @@ void smb2_req_set_related_fid(struct smb2_request *req, uint64_t persistent_id, 
 	*req->have_related_fid = true;
 	*req->related_persistent = persistent_id;
 	*req->related_volatile = volatile_id;
+}
+
+const char *open_stream_name(const struct smbd_open *o)
+{
+	if (!o->path || o->pipe) return NULL;
+	const char *c = strchr(o->path, ':');
+	return c ? c + 1 : NULL;
+}
+
+int open_base_fd(const struct smbd_open *o)
+{
+	const char *stream = open_stream_name(o);
+	if (!stream) {
+		int fd = fcntl(o->fd, F_DUPFD_CLOEXEC, 0);
+		return fd < 0 ? -errno : fd;
+	}
+	if (!o->tree || !o->tree->share || o->tree->share->root_fd < 0) return -EBADF;
+	char *base = strndup(o->path, (size_t)(stream - 1 - o->path));
+	if (!base) return -ENOMEM;
+	int fd = vfs_open(o->tree->share, base, O_PATH, 0, NULL);
+	free(base);
+	return fd;
 }

@@ -213,6 +213,8 @@ struct smbd_session {
 	uint8_t session_key[16];
 	struct smb_session_keys keys;
 	bool signing_required;     /* sign every message of this session */
+	bool keyed;                /* keys derived at the first authentication (not anonymous/guest);
+	                              kept across re-authentication, even an anonymous one */
 	bool encrypt_data;         /* (issue 5) */
 
 	struct list_head trees;    /* guarded by lock */
@@ -350,6 +352,7 @@ uint32_t smb2_echo(struct smb2_request *req);             /* smb2_echo.c */
 uint32_t smb2_query_directory(struct smb2_request *req);  /* smb2_query_directory.c */
 uint32_t smb2_query_info(struct smb2_request *req);       /* smb2_query_info.c */
 uint32_t smb2_set_info(struct smb2_request *req);         /* smb2_set_info.c */
+uint32_t smb2_change_notify(struct smb2_request *req);    /* smb2_notify.c */
 
 /* ------------------------------------------------------ async requests
  *

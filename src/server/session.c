@@ -100,6 +100,9 @@ void session_destroy(struct smbd_session *s)
 		if (s->conn->nsessions) s->conn->nsessions--;
 	}
 	s->state = SESSION_EXPIRED;
+	/* Requests of this session still pending end first (they hold tree
+	 * and open references); then the trees. */
+	smbd_async_cancel_all(s->conn, s, NULL, SMBD_ASYNC_SESSION_GONE);
 	/* Close trees outside the table lock; each tree unpublishes itself under
 	 * the session lock first. */
 	for (;;) {

@@ -10,9 +10,11 @@
 #include <sys/syscall.h>
 
 #include "common/utf16.h"
+#include "server/security_desc.h"
 #include "server/server.h"
 #include "server/vfs.h"
 #include "wire/create.h"
+#include "wire/fileinfo.h"
 
 /* Bits of a desired access mask no file object defines (smbtorture
  * smb2.create.gentest: Windows denies each of them on its own). */
@@ -155,7 +157,7 @@ uint32_t smb2_create(struct smb2_request *req)
 	struct smb2_create_req *cr = malloc(sizeof(*cr));
 	if (!cr) return STATUS_NO_MEMORY;
 	uint32_t status = smb2_create_req_decode(req->msg, req->msg_len, cr);
-	char *uname = NULL, *rel = NULL, *actual = NULL;
+	char *uname = NULL, *rel = NULL, *actual = NULL, *fpart = NULL, *stream = NULL;
 	struct smbd_open *o = NULL;
 	int pfd = -1, fd = -1;
 	if (status) goto out;
@@ -181,7 +183,9 @@ uint32_t smb2_create(struct smb2_request *req)
 	}
 	/* Access is checked before attributes (gentest: reserved access bits
 	 * with an invalid attribute give ACCESS_DENIED). */
-	if (cr->desired_access & ACCESS_RESERVED_BITS || (cr->desired_access & ~SYNCHRONIZE) == 0) {
+	/* A zero mask is refused; SYNCHRONIZE alone is a valid (if nearly
+	 * useless) open that Windows grants (smb2.getinfo.getinfo_access). */
+	if (cr->desired_access & ACCESS_RESERVED_BITS || cr->desired_access == 0) {
 		status = STATUS_ACCESS_DENIED;
 		goto out;
 	}
@@ -239,6 +243,7 @@ uint32_t smb2_create(struct smb2_request *req)
 	/* ---- create contexts ---- */
 	bool q_mxac = false, q_qfid = false;
 	uint64_t alloc_size = 0;
+	const struct smb2_create_context *ext_a = NULL, *sec_d = NULL;
 	for (unsigned i = 0; i < cr->nctx; i++) {
 		const struct smb2_create_context *c = &cr->ctx[i];
 		if (c->name_len != 4) continue;  /* unknown longer tags are ignored */
@@ -266,12 +271,32 @@ uint32_t smb2_create(struct smb2_request *req)
 			status = STATUS_OBJECT_NAME_NOT_FOUND;
 			goto out;
 		}
-		/* ExtA, SecD, DHnQ, DH2Q, RqLs, ...: accepted and not granted,
+		} else if (!memcmp(c->name, SMB2_CREATE_EA_BUFFER, 4)) {
+			/* 2.2.13.2.1: a FILE_FULL_EA_INFORMATION list applied to
+			 * the file created; validated before anything is created. */
+			size_t nea;
+			status = fileinfo_full_ea_decode(c->data, c->data_len, NULL, CREATE_MAX_EAS, &nea);
+			if (status) goto out;
+			ext_a = c;
+		} else if (!memcmp(c->name, SMB2_CREATE_SD_BUFFER, 4)) {
+			/* 2.2.13.2.2: a self-relative SD for the new file. */
+			struct sd_parts parts;
+			status = security_desc_parse(c->data, c->data_len, &parts);
+			if (status) goto out;
+			sec_d = c;
+		}
+		/* DHnQ, DH2Q, RqLs, ...: accepted and not granted,
 		 * as Windows does when it cannot honour them. */
 	}
 
-	status = vfs_normalize_path(uname, &rel);
+	status = vfs_split_stream(uname, &fpart, &stream);
 	if (status) goto out;
+	status = vfs_normalize_path(fpart, &rel);
+	if (status) goto out;
+	if (stream) {
+		status = create_stream(req, cr, rel, stream, ext_a, sec_d, q_mxac, q_qfid);
+		goto out;
+	}
 
 	/* ---- look the name up ---- */
 	int r = vfs_resolve(sh, rel, &actual);
@@ -449,6 +474,12 @@ uint32_t smb2_create(struct smb2_request *req)
 						FILE_WRITE_THROUGH | FILE_SEQUENTIAL_ONLY |
 						FILE_NO_INTERMEDIATE_BUFFERING);
 
+	if (action != FILE_OPENED) {
+		status = apply_create_contexts(o, o->fd, action, ext_a, sec_d);
+		if (status) goto out;
+		vfs_fstat(o->fd, &st);
+	}
+
 	rsp.oplock_level = SMB2_OPLOCK_LEVEL_NONE;
 	rsp.create_action = action;
 	rsp.creation_time = st.creation_time;
@@ -482,11 +513,18 @@ out:
 	if (status != STATUS_SUCCESS)
 		log_debug("create '%s' disp %u opts 0x%x access 0x%x: %s", uname ? uname : "?",
 			  cr->create_disposition, cr->create_options, cr->desired_access, ntstatus_name(status));
+	if (o) {
+		/* Built but never published: undo a create we made. */
+		if (created_here && o->path) unlinkat(sh_root, o->path, o->is_dir ? AT_REMOVEDIR : 0);
+		open_put(o);
+	}
 	if (fd >= 0) close(fd);
 	if (pfd >= 0) close(pfd);
 	free(actual);
 	free(rel);
 	free(uname);
+	free(fpart);
+	free(stream);
 	free(cr);
 	return status;
 }

@@ -369,12 +369,13 @@ static uint32_t fsctl_copychunk(struct ioctl_ctx *x)
 		goto out;
 	}
 
-	/* Access (3.3.5.15.6): read on the source; write on the destination,
-	 * and for FSCTL_SRV_COPYCHUNK also read, since that control lets the
-	 * caller learn what it overwrote (the _WRITE variant exists for
-	 * write-only handles). */
+	/* Access (3.3.5.15.6): read on the source -- FILE_EXECUTE counts,
+	 * as for any read of file data (MS-FSA 2.1.5.2), and Windows accepts
+	 * it here too (smbtorture copy_chunk_bad_access); write on the
+	 * destination, and for FSCTL_SRV_COPYCHUNK also read there (the
+	 * _WRITE variant exists for write-only handles). */
 	bool need_dst_read = x->in->ctl_code == FSCTL_SRV_COPYCHUNK;
-	if (!(src->access & FILE_READ_DATA) || !(dst->access & FILE_WRITE_DATA) ||
+	if (!(src->access & (FILE_READ_DATA | FILE_EXECUTE)) || !(dst->access & FILE_WRITE_DATA) ||
 	    (need_dst_read && !(dst->access & FILE_READ_DATA)) || dst->tree->read_only) {
 		status = STATUS_ACCESS_DENIED;
 		goto out;
@@ -672,7 +673,8 @@ uint32_t smb2_ioctl(struct smb2_request *req)
 		x.error_has_body = false;
 	}
 	/* Success and the warnings that carry data (BUFFER_OVERFLOW) get a
-	 * full response body; errors get the error body from the dispatcher. */
+	 * full response body, and so do the errors a handler says carry
+	 * output (copy chunk); other errors get the dispatcher's error body. */
 	if (!nt_is_error(status) || x.error_has_body) {
 		/* A handler never produces more than was asked for; keep the
 		 * promise to the client even if one did. */

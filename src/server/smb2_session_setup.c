@@ -160,8 +160,10 @@ uint32_t smb2_session_setup(struct smb2_request *req)
 	s->is_guest = guest;
 	if (!reauth) {
 		memcpy(s->session_key, ntlmssp_server_session_key(s->auth), 16);
-		if (!anonymous && !guest)
+		if (!anonymous && !guest) {
 			smb_derive_session_keys(c->dialect, c->cipher, s->session_key, 16, s->preauth_hash, &s->keys);
+			s->keyed = true;
+		}
 		/* 3.3.5.5.3: sign everything if either side requires it (never for
 		 * anonymous or guest sessions, which have no key). */
 		s->signing_required = !anonymous && !guest &&
@@ -183,14 +185,12 @@ uint32_t smb2_session_setup(struct smb2_request *req)
 	return STATUS_SUCCESS;
 
 fail:
-	if (created || !reauth) {
-		session_destroy(s);
-	} else if (s->auth) {
-		/* A failed re-authentication leaves the session expired until the
-		 * client authenticates again (3.3.5.5.3). */
-		ntlmssp_server_free(s->auth);
-		s->auth = NULL;
-	}
+	/* 3.3.5.5.3: when authentication fails the session is removed from
+	 * the session tables and its trees and opens are closed, for a
+	 * re-authentication of a valid session too; later requests on it get
+	 * STATUS_USER_SESSION_DELETED. */
+	(void)created;
+	session_destroy(s);
 	return st;
 }
 

@@ -41,6 +41,22 @@ static bool share_level_known(uint32_t level)
 	return level == 0 || level == 1 || level == 2 || level == 501 || level == 502;
 }
 
+/* Levels 2 and 502 carry the share's local path (and 502 its security
+ * descriptor): Windows hands them only to administrators and answers
+ * everyone else WERR_ACCESS_DENIED (MS-SRVS 3.1.4.8, 3.1.4.10: the caller
+ * must be a member of the Administrators, Server Operators or Power Users
+ * group).  smbkit has no administrators yet, so nobody gets them; the
+ * levels clients use to browse (0, 1, 501) stay open to any user. */
+static bool share_level_needs_admin(uint32_t level)
+{
+	return level == 2 || level == 502;
+}
+
+static bool caller_is_admin(void)
+{
+	return false;
+}
+
 static uint32_t share_type(const struct smbd_share *sh)
 {
 	return sh->ipc ? (STYPE_IPC | STYPE_SPECIAL) : STYPE_DISKTREE;
@@ -147,6 +163,19 @@ static uint32_t netr_share_enum(const struct smbd_config *cfg, struct ndr_pull *
 		bool has_resume = ndr_pull_u32(in) != 0;
 		uint32_t resume = has_resume ? ndr_pull_u32(in) : 0;
 		if (!ndr_pull_ok(in)) return DCERPC_NCA_S_FAULT_NDR;
+		if (share_level_needs_admin(level) && !caller_is_admin()) {
+			/* The same shape as a refusal from Windows: the level,
+			 * no container, nothing enumerated. */
+			struct ndr_push n;
+			ndr_push_init(&n, out);
+			ndr_push_u32(&n, level);
+			ndr_push_u32(&n, level);
+			ndr_push_ptr(&n, false);             /* container */
+			ndr_push_u32(&n, 0);                 /* TotalEntries */
+			if (ndr_push_ptr(&n, has_resume)) ndr_push_u32(&n, 0);
+			ndr_push_u32(&n, WERR_ACCESS_DENIED);
+			return 0;
+		}
 
 		/* Everything browseable is listed, plus IPC$ (which clients
 		 * look for to know the server speaks RPC). */
@@ -207,6 +236,13 @@ static uint32_t netr_share_get_info(const struct smbd_config *cfg, struct ndr_pu
 	ndr_push_u32(&n, level);                         /* union discriminant */
 	if (!share_level_known(level) && level != 1005) {
 		ndr_push_u32(&n, WERR_INVALID_LEVEL);    /* empty [default] arm */
+		return 0;
+	}
+	/* Refused before the name is looked up, so a refused caller cannot
+	 * probe which hidden shares exist either. */
+	if (share_level_needs_admin(level) && !caller_is_admin()) {
+		ndr_push_ptr(&n, false);
+		ndr_push_u32(&n, WERR_ACCESS_DENIED);
 		return 0;
 	}
 	if (!sh) {

@@ -75,6 +75,8 @@ void tree_destroy(struct smbd_tree *t)
 	}
 	smb_mutex_unlock(&s->lock);
 	if (!published) return;
+	/* Pending requests on the tree end before its opens close. */
+	smbd_async_cancel_all(s->conn, NULL, t, SMBD_ASYNC_TREE_GONE);
 	open_table_close_tree(t);
 	tree_put(t);   /* the session list's reference */
 }

@@ -7,6 +7,34 @@
  * time) lives in extended attributes:
  *   user.smbkit.dosattrib  u32 LE   FILE_ATTRIBUTE_* bits that POSIX lacks
  *   user.smbkit.btime      u64 LE   creation time, NT time
+ *   user.smbkit.ea.<NAME>  u8 flags + value   one extended attribute (below)
+ *   user.smbkit.streams    16 bytes  id of the file's stream directory (below)
+ *
+ * Extended attributes (MS-FSCC 2.4.15): each EA is one xattr named
+ * "user.smbkit.ea." followed by the EA name exactly as the client set it;
+ * EA names are case-insensitive, so lookups scan the file's xattr list and
+ * compare case-insensitively, and setting "Foo" replaces "FOO".  The name is
+ * validated (vfs_ea_name_valid) before it is ever used: it can only extend
+ * the fixed "user.smbkit.ea." prefix, so no EA can read or overwrite another
+ * xattr (user.smbkit.sd, security.*, trusted.*).  Values are limited by the
+ * file system (ext4: all xattrs of a file share one block): a value that does
+ * not fit gives STATUS_EA_TOO_LARGE / STATUS_DISK_FULL.
+ *
+ * Named streams (MS-FSCC 2.1.4): xattr values are far too small on ext4
+ * (one 4 KiB block per inode), so a stream's data is a regular file in a
+ * hidden directory inside the share:
+ *     <share>/.smbkit-streams/<32 hex digits>/s_<stream name>
+ * The 32 hex digits are a random id kept in the base file's xattr
+ * user.smbkit.streams, so streams follow the inode through renames and hard
+ * links, and a recycled inode number never inherits another file's streams.
+ * A stream name is validated (no '/', '\', ':', NUL or control characters,
+ * at most 250 bytes) and prefixed with "s_", so it is always exactly one
+ * path component that cannot be "." or ".."; every open goes through
+ * openat2(RESOLVE_BENEATH) from the share root as well.  The directory
+ * ".smbkit-streams" is reserved: vfs_normalize_path refuses any component
+ * with that name (case-insensitively) and enumeration hides it.  A stream
+ * open's fd is the stream's data file, so READ/WRITE/FLUSH/EOF work
+ * unchanged; times, attributes and names come from the base file.
  */
 #ifndef SMBKIT_SERVER_VFS_H
 #define SMBKIT_SERVER_VFS_H
@@ -60,5 +88,78 @@ int vfs_fstatat(int dirfd, const char *name, struct smb_file_stat *st);
 int vfs_set_dos_attributes(int fd, uint32_t attrs);
 /* Sets times (NT time; 0 = leave, (uint64_t)-1 = leave) incl. creation time xattr. */
 int vfs_set_times(int fd, uint64_t creation, uint64_t access, uint64_t write, uint64_t change);
+
+/* Sets the DOS attributes while keeping FILE_ATTRIBUTE_SPARSE_FILE as it is
+ * (SET_INFO basic cannot change the sparse bit, MS-FSA 2.1.5.14.2). */
+int vfs_set_dos_attributes_keep_sparse(int fd, uint32_t attrs);
+
+/* ------------------------------------------------------------ streams */
+
+/* The reserved directory holding stream data (see the top of this file). */
+#define VFS_STREAM_DIR ".smbkit-streams"
+
+/* Splits a client name "path[:stream[:$DATA]]" (MS-FSCC 2.1.5) into the
+ * file part (still to be normalized) and the stream name.  *stream is NULL
+ * for the default stream ("file", "file::$DATA").  Only the last path
+ * component may carry a stream.  Returns STATUS_OBJECT_NAME_INVALID for
+ * empty names with a type ("file:"), names with '/', '\', control
+ * characters or wildcards, and for stream types other than $DATA.  On
+ * success *file and *stream are malloc'd. */
+uint32_t vfs_split_stream(const char *in, char **file, char **stream);
+/* True for a valid stream name (what follows "s_" in the stream directory). */
+bool vfs_stream_name_valid(const char *name);
+
+/* Opens the stream `name` of the file open as base_fd.  With O_CREAT the
+ * stream directory is created on demand.  Returns an fd or -errno. */
+int vfs_stream_open(const struct smbd_share *sh, int base_fd, const char *name, int flags, char **actual_name);
+/* Removes one stream (-ENOENT if it does not exist). */
+int vfs_stream_unlink(const struct smbd_share *sh, int base_fd, const char *name);
+/* Removes every stream of the file (called when its last name goes). */
+void vfs_streams_remove_all(const struct smbd_share *sh, int base_fd);
+
+struct vfs_stream_info {
+	char *name;               /* as created */
+	uint64_t size, alloc;
+};
+/* Lists the named streams of a file.  *out is malloc'd (free with
+ * vfs_stream_list_free); 0 streams gives *out NULL. Returns 0 or -errno. */
+int vfs_stream_list(const struct smbd_share *sh, int base_fd, struct vfs_stream_info **out, size_t *n);
+void vfs_stream_list_free(struct vfs_stream_info *s, size_t n);
+
+/* ------------------------------------------------------------ EAs */
+
+/* Longest EA name we store: the xattr name limit (255) minus the prefix. */
+#define VFS_EA_NAME_MAX 240
+/* MS-FSA 2.1.5.1.2 / FsRtlIsEaNameValid: 1..255 ASCII bytes, no control
+ * characters and none of  " * + , / : ; < = > ? [ \ ] |  */
+bool vfs_ea_name_valid(const char *name, size_t len);
+
+struct vfs_ea {
+	char *name;               /* as set */
+	uint8_t flags;            /* FILE_NEED_EA (0x80) */
+	uint8_t *value;
+	size_t value_len;
+};
+/* All EAs of the file, in xattr order.  Returns 0 or -errno. */
+int vfs_ea_list(int fd, struct vfs_ea **out, size_t *n);
+/* Same, for name relative to dirfd (directory listings). */
+int vfs_ea_list_at(int dirfd, const char *name, struct vfs_ea **out, size_t *n);
+void vfs_ea_free(struct vfs_ea *e, size_t n);
+/* Sets (value_len > 0) or deletes (value_len == 0) one EA; name must be
+ * valid.  Deleting a missing EA succeeds.  Returns 0 or -errno. */
+int vfs_ea_set(int fd, const char *name, uint8_t flags, const uint8_t *value, size_t value_len);
+/* FileEaInformation.EaSize: the size of the FILE_FULL_EA_INFORMATION list
+ * the file's EAs make, each entry 4-byte aligned (MS-FSCC 2.4.13). */
+uint32_t vfs_ea_size(const struct vfs_ea *e, size_t n);
+
+/* ------------------------------------------------- stream opens (open.c) */
+
+struct smbd_open;
+/* A stream open's o->path is "file:stream" (":" never occurs in a file
+ * name): returns the stream name, or NULL for a file/directory open. */
+const char *open_stream_name(const struct smbd_open *o);
+/* Opens (O_PATH) the base file of a stream open, or dups o->fd for other
+ * opens.  Returns an fd or -errno. */
+int open_base_fd(const struct smbd_open *o);
 
 #endif

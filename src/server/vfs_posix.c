@@ -13,7 +13,9 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
+#include <sys/random.h>
 #include <sys/xattr.h>
+#include <limits.h>
 #include <unistd.h>
 
 #include "common/utf16.h"
@@ -31,7 +33,8 @@
 /* The DOS attribute bits we persist; DIRECTORY and NORMAL are derived. */
 #define DOS_STORED_ATTRS (FILE_ATTRIBUTE_READONLY | FILE_ATTRIBUTE_HIDDEN | FILE_ATTRIBUTE_SYSTEM | \
 			  FILE_ATTRIBUTE_ARCHIVE | FILE_ATTRIBUTE_TEMPORARY | FILE_ATTRIBUTE_OFFLINE | \
-			  FILE_ATTRIBUTE_NOT_CONTENT_INDEXED | FILE_ATTRIBUTE_ENCRYPTED)
+			  FILE_ATTRIBUTE_NOT_CONTENT_INDEXED | FILE_ATTRIBUTE_ENCRYPTED | \
+			  FILE_ATTRIBUTE_SPARSE_FILE)
 
 /* ------------------------------------------------------------ names */
 
@@ -82,6 +85,16 @@ uint32_t vfs_normalize_path(const char *in, char **out)
 		if (clen > 255) {
 			free(p);
 			return STATUS_OBJECT_NAME_INVALID;
+		}
+		/* The stream store is invisible: as if it did not exist. */
+		if (clen == sizeof(VFS_STREAM_DIR) - 1) {
+			char comp[sizeof(VFS_STREAM_DIR)];
+			memcpy(comp, p + comp_start, clen);
+			comp[clen] = 0;
+			if (utf8_casecmp(comp, VFS_STREAM_DIR) == 0) {
+				free(p);
+				return c == 0 ? STATUS_OBJECT_NAME_NOT_FOUND : STATUS_OBJECT_PATH_NOT_FOUND;
+			}
 		}
 		if (c == 0) break;
 		p[o++] = '/';
@@ -403,4 +416,471 @@ int vfs_set_times(int fd, uint64_t creation, uint64_t access, uint64_t write, ui
 		}
 	}
 	return ret;
+}
+
+int vfs_set_dos_attributes_keep_sparse(int fd, uint32_t attrs)
+{
+	struct smb_file_stat st;
+	if (vfs_fstat(fd, &st) == 0) attrs = (attrs & ~FILE_ATTRIBUTE_SPARSE_FILE) |
+					     (st.attributes & FILE_ATTRIBUTE_SPARSE_FILE);
+	return vfs_set_dos_attributes(fd, attrs);
+}
+
+static ssize_t fd_listxattr(int fd, char *buf, size_t len)
+{
+	ssize_t r = flistxattr(fd, buf, len);
+	if (r < 0 && errno == EBADF) {
+		char p[64];
+		proc_path(p, sizeof(p), fd, NULL);
+		r = listxattr(p, buf, len);
+	}
+	return r;
+}
+
+static int fd_removexattr(int fd, const char *attr)
+{
+	int r = fremovexattr(fd, attr);
+	if (r < 0 && errno == EBADF) {
+		char p[64];
+		proc_path(p, sizeof(p), fd, NULL);
+		r = removexattr(p, attr);
+	}
+	return r < 0 ? -errno : 0;
+}
+
+/* The xattr name list of a file (malloc'd, NUL-separated), or NULL with
+ * *len 0 when it has none.  Retries when the list grows meanwhile. */
+static int xattr_names(int fd, const char *path_or_null, char **out, size_t *len)
+{
+	*out = NULL;
+	*len = 0;
+	for (int tries = 0; tries < 4; tries++) {
+		ssize_t n = path_or_null ? llistxattr(path_or_null, NULL, 0) : fd_listxattr(fd, NULL, 0);
+		if (n < 0) return errno == ENOTSUP ? 0 : -errno;
+		if (n == 0) return 0;
+		char *b = malloc((size_t)n + 1);
+		if (!b) return -ENOMEM;
+		ssize_t m = path_or_null ? llistxattr(path_or_null, b, (size_t)n) : fd_listxattr(fd, b, (size_t)n);
+		if (m < 0 && errno == ERANGE) {
+			free(b);
+			continue;
+		}
+		if (m < 0) {
+			free(b);
+			return -errno;
+		}
+		b[m] = 0;
+		*out = b;
+		*len = (size_t)m;
+		return 0;
+	}
+	return -EAGAIN;
+}
+
+/* ------------------------------------------------------------ streams */
+
+bool vfs_stream_name_valid(const char *name)
+{
+	size_t n = strlen(name);
+	/* 250 + "s_" stays below NAME_MAX. */
+	if (n == 0 || n > 250) return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)name[i];
+		/* MS-FSCC 2.1.5.3: a stream name may not contain '\', '/', ':'
+		 * (the type separator) or NUL; we also refuse control characters
+		 * and the wildcards, which Windows rejects in any name. */
+		if (c < 0x20 || c == '/' || c == '\\' || c == ':' || c == '*' || c == '?' || c == '"' ||
+		    c == '<' || c == '>' || c == '|')
+			return false;
+	}
+	return true;
+}
+
+uint32_t vfs_split_stream(const char *in, char **file, char **stream)
+{
+	*file = NULL;
+	*stream = NULL;
+	const char *last = in;
+	for (const char *p = in; *p; p++)
+		if (*p == '\\' || *p == '/') last = p + 1;
+	/* A ':' before the last component is caught by vfs_normalize_path. */
+	const char *colon = strchr(last, ':');
+	if (!colon) {
+		*file = strdup(in);
+		return *file ? STATUS_SUCCESS : STATUS_NO_MEMORY;
+	}
+	const char *sname = colon + 1;
+	const char *type = strchr(sname, ':');
+	size_t slen = type ? (size_t)(type - sname) : strlen(sname);
+	if (type) {
+		type++;
+		/* MS-FSCC 2.1.4: the only stream type of a file is $DATA
+		 * (case-insensitive); $INDEX_ALLOCATION and the like name
+		 * NTFS internals we do not have. */
+		if (strchr(type, ':') || strcasecmp(type, "$DATA") != 0) return STATUS_OBJECT_NAME_INVALID;
+	} else if (slen == 0) {
+		return STATUS_OBJECT_NAME_INVALID;   /* "file:" */
+	}
+	char *f = strndup(in, (size_t)(colon - in));
+	if (!f) return STATUS_NO_MEMORY;
+	if (slen == 0) {                         /* "file::$DATA": the default stream */
+		*file = f;
+		return STATUS_SUCCESS;
+	}
+	char *s = strndup(sname, slen);
+	if (!s) {
+		free(f);
+		return STATUS_NO_MEMORY;
+	}
+	if (!vfs_stream_name_valid(s)) {
+		free(f);
+		free(s);
+		return STATUS_OBJECT_NAME_INVALID;
+	}
+	*file = f;
+	*stream = s;
+	return STATUS_SUCCESS;
+}
+
+#define XATTR_STREAM_ID "user.smbkit.streams"
+#define STREAM_PREFIX "s_"
+
+/* The share-relative path of a file's stream directory, from the id in its
+ * xattr; with create, a new id is made when there is none.  buf gets
+ * ".smbkit-streams/<32 hex>". */
+static int stream_dir_path(int base_fd, bool create, char *buf, size_t len)
+{
+	uint8_t id[16];
+	ssize_t n = fd_getxattr(base_fd, XATTR_STREAM_ID, id, sizeof(id));
+	if (n != (ssize_t)sizeof(id)) {
+		if (!create) return -ENOENT;
+		if (getrandom(id, sizeof(id), 0) != (ssize_t)sizeof(id)) return -EIO;
+		int r = fsetxattr(base_fd, XATTR_STREAM_ID, id, sizeof(id), XATTR_CREATE);
+		if (r < 0 && errno == EBADF) {
+			char p[64];
+			proc_path(p, sizeof(p), base_fd, NULL);
+			r = setxattr(p, XATTR_STREAM_ID, id, sizeof(id), XATTR_CREATE);
+		}
+		if (r < 0 && errno == EEXIST) return stream_dir_path(base_fd, false, buf, len);
+		if (r < 0) return -errno;
+	}
+	static const char hex[] = "0123456789abcdef";
+	char h[33];
+	for (int i = 0; i < 16; i++) {
+		h[2 * i] = hex[id[i] >> 4];
+		h[2 * i + 1] = hex[id[i] & 15];
+	}
+	h[32] = 0;
+	snprintf(buf, len, "%s/%s", VFS_STREAM_DIR, h);
+	return 0;
+}
+
+/* Opens the file's stream directory (O_RDONLY so it can be read). */
+static int stream_dir_open(const struct smbd_share *sh, int base_fd, bool create)
+{
+	char rel[80];
+	int r = stream_dir_path(base_fd, create, rel, sizeof(rel));
+	if (r < 0) return r;
+	int fd = sys_openat2(sh->root_fd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+	if (fd != -ENOENT || !create) return fd;
+	/* Any user who may write a file may give it streams: the top
+	 * directory is world-writable and sticky, like /tmp. */
+	if (mkdirat(sh->root_fd, VFS_STREAM_DIR, 0700) == 0) {
+		int top = sys_openat2(sh->root_fd, VFS_STREAM_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+		if (top >= 0) {
+			fchmod(top, 01777);
+			close(top);
+		}
+	} else if (errno != EEXIST) {
+		return -errno;
+	}
+	int top = sys_openat2(sh->root_fd, VFS_STREAM_DIR, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+	if (top < 0) return top;
+	if (mkdirat(top, rel + sizeof(VFS_STREAM_DIR), 0777) < 0 && errno != EEXIST) {
+		int e = errno;
+		close(top);
+		return -e;
+	}
+	close(top);
+	return sys_openat2(sh->root_fd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+}
+
+/* Finds the on-disk entry ("s_<name>") matching name case-insensitively
+ * in the stream directory.  Returns a malloc'd entry name or NULL. */
+static char *stream_find(int sdfd, const char *name)
+{
+	int dfd = openat(sdfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0) return NULL;
+	DIR *d = fdopendir(dfd);
+	if (!d) {
+		close(dfd);
+		return NULL;
+	}
+	char *found = NULL;
+	struct dirent *de;
+	while ((de = readdir(d)) != NULL) {
+		if (strncmp(de->d_name, STREAM_PREFIX, 2) != 0) continue;
+		if (utf8_casecmp(de->d_name + 2, name) == 0) {
+			found = strdup(de->d_name);
+			break;
+		}
+	}
+	closedir(d);
+	return found;
+}
+
+int vfs_stream_open(const struct smbd_share *sh, int base_fd, const char *name, int flags, char **actual_name)
+{
+	if (actual_name) *actual_name = NULL;
+	if (!vfs_stream_name_valid(name)) return -EINVAL;
+	int sdfd = stream_dir_open(sh, base_fd, (flags & O_CREAT) != 0);
+	if (sdfd < 0) return sdfd;
+	char *entry = stream_find(sdfd, name);
+	if (!entry) {
+		size_t n = strlen(name);
+		entry = malloc(n + 3);
+		if (entry) {
+			memcpy(entry, STREAM_PREFIX, 2);
+			memcpy(entry + 2, name, n + 1);
+		}
+	} else if (flags & O_EXCL) {
+		free(entry);
+		close(sdfd);
+		return -EEXIST;
+	}
+	if (!entry) {
+		close(sdfd);
+		return -ENOMEM;
+	}
+	/* One component, never "." or "..", resolved beneath its directory. */
+	int fd = sys_openat2(sdfd, entry, flags | O_NOFOLLOW | O_CLOEXEC, 0666);
+	close(sdfd);
+	if (fd >= 0 && actual_name) {
+		*actual_name = strdup(entry + 2);
+		if (!*actual_name) {
+			close(fd);
+			fd = -ENOMEM;
+		}
+	}
+	free(entry);
+	return fd;
+}
+
+int vfs_stream_unlink(const struct smbd_share *sh, int base_fd, const char *name)
+{
+	int sdfd = stream_dir_open(sh, base_fd, false);
+	if (sdfd < 0) return sdfd;
+	char *entry = stream_find(sdfd, name);
+	int r = -ENOENT;
+	if (entry) {
+		r = unlinkat(sdfd, entry, 0) < 0 ? -errno : 0;
+		free(entry);
+	}
+	close(sdfd);
+	return r;
+}
+
+void vfs_streams_remove_all(const struct smbd_share *sh, int base_fd)
+{
+	char rel[80];
+	if (stream_dir_path(base_fd, false, rel, sizeof(rel)) < 0) return;
+	int sdfd = sys_openat2(sh->root_fd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+	if (sdfd < 0) return;
+	int dfd = dup(sdfd);
+	DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+	if (d) {
+		struct dirent *de;
+		while ((de = readdir(d)) != NULL)
+			if (strncmp(de->d_name, STREAM_PREFIX, 2) == 0) unlinkat(sdfd, de->d_name, 0);
+		closedir(d);
+	} else if (dfd >= 0) {
+		close(dfd);
+	}
+	close(sdfd);
+	int top = sys_openat2(sh->root_fd, VFS_STREAM_DIR, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+	if (top >= 0) {
+		unlinkat(top, rel + sizeof(VFS_STREAM_DIR), AT_REMOVEDIR);
+		close(top);
+	}
+}
+
+void vfs_stream_list_free(struct vfs_stream_info *s, size_t n)
+{
+	for (size_t i = 0; s && i < n; i++) free(s[i].name);
+	free(s);
+}
+
+int vfs_stream_list(const struct smbd_share *sh, int base_fd, struct vfs_stream_info **out, size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	int sdfd = stream_dir_open(sh, base_fd, false);
+	if (sdfd == -ENOENT) return 0;
+	if (sdfd < 0) return sdfd;
+	int dfd = dup(sdfd);
+	DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+	if (!d) {
+		if (dfd >= 0) close(dfd);
+		close(sdfd);
+		return -ENOMEM;
+	}
+	struct vfs_stream_info *v = NULL;
+	size_t cnt = 0, cap = 0;
+	int ret = 0;
+	struct dirent *de;
+	while ((de = readdir(d)) != NULL) {
+		if (strncmp(de->d_name, STREAM_PREFIX, 2) != 0) continue;
+		struct stat sb;
+		if (fstatat(sdfd, de->d_name, &sb, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(sb.st_mode)) continue;
+		if (cnt == cap) {
+			size_t nc = cap ? cap * 2 : 8;
+			struct vfs_stream_info *nv = realloc(v, nc * sizeof(*nv));
+			if (!nv) { ret = -ENOMEM; break; }
+			v = nv;
+			cap = nc;
+		}
+		v[cnt].name = strdup(de->d_name + 2);
+		if (!v[cnt].name) { ret = -ENOMEM; break; }
+		v[cnt].size = (uint64_t)sb.st_size;
+		v[cnt].alloc = (uint64_t)sb.st_blocks * 512;
+		cnt++;
+	}
+	closedir(d);
+	close(sdfd);
+	if (ret < 0) {
+		vfs_stream_list_free(v, cnt);
+		return ret;
+	}
+	*out = v;
+	*n = cnt;
+	return 0;
+}
+
+/* ------------------------------------------------------------ EAs */
+
+#define XATTR_EA_PREFIX "user.smbkit.ea."
+
+bool vfs_ea_name_valid(const char *name, size_t len)
+{
+	if (len == 0 || len > VFS_EA_NAME_MAX) return false;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)name[i];
+		if (c < 0x20 || c >= 0x7f || strchr("\"*+,/:;<=>?[\\]|", c)) return false;
+	}
+	return true;
+}
+
+void vfs_ea_free(struct vfs_ea *e, size_t n)
+{
+	for (size_t i = 0; e && i < n; i++) {
+		free(e[i].name);
+		free(e[i].value);
+	}
+	free(e);
+}
+
+static int ea_list_common(int fd, const char *path, struct vfs_ea **out, size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	char *names;
+	size_t len;
+	int r = xattr_names(fd, path, &names, &len);
+	if (r < 0) return r;
+	struct vfs_ea *v = NULL;
+	size_t cnt = 0, cap = 0;
+	const size_t plen = sizeof(XATTR_EA_PREFIX) - 1;
+	for (size_t off = 0; off < len; off += strlen(names + off) + 1) {
+		const char *x = names + off;
+		if (strncmp(x, XATTR_EA_PREFIX, plen) != 0) continue;
+		/* Only names we could have written are reported. */
+		if (!vfs_ea_name_valid(x + plen, strlen(x + plen))) continue;
+		uint8_t *val = malloc(65536 + 1);
+		if (!val) { r = -ENOMEM; break; }
+		ssize_t vl = path ? lgetxattr(path, x, val, 65537) : fd_getxattr(fd, x, val, 65537);
+		if (vl < 1) {   /* vanished meanwhile, or not ours (no flags byte) */
+			free(val);
+			continue;
+		}
+		if (cnt == cap) {
+			size_t nc = cap ? cap * 2 : 8;
+			struct vfs_ea *nv = realloc(v, nc * sizeof(*nv));
+			if (!nv) { free(val); r = -ENOMEM; break; }
+			v = nv;
+			cap = nc;
+		}
+		v[cnt].name = strdup(x + plen);
+		if (!v[cnt].name) { free(val); r = -ENOMEM; break; }
+		v[cnt].flags = val[0];
+		v[cnt].value_len = (size_t)vl - 1;
+		memmove(val, val + 1, (size_t)vl - 1);
+		v[cnt].value = val;
+		cnt++;
+	}
+	free(names);
+	if (r < 0) {
+		vfs_ea_free(v, cnt);
+		return r;
+	}
+	*out = v;
+	*n = cnt;
+	return 0;
+}
+
+int vfs_ea_list(int fd, struct vfs_ea **out, size_t *n)
+{
+	return ea_list_common(fd, NULL, out, n);
+}
+
+int vfs_ea_list_at(int dirfd, const char *name, struct vfs_ea **out, size_t *n)
+{
+	char p[PATH_MAX];
+	proc_path(p, sizeof(p), dirfd, name);
+	return ea_list_common(-1, p, out, n);
+}
+
+int vfs_ea_set(int fd, const char *name, uint8_t flags, const uint8_t *value, size_t value_len)
+{
+	size_t nlen = strlen(name);
+	if (!vfs_ea_name_valid(name, nlen) || value_len > 65535) return -EINVAL;
+	char key[sizeof(XATTR_EA_PREFIX) + VFS_EA_NAME_MAX];
+	snprintf(key, sizeof(key), "%s%s", XATTR_EA_PREFIX, name);
+	if (value_len > 0) {
+		uint8_t *v = malloc(value_len + 1);
+		if (!v) return -ENOMEM;
+		v[0] = flags;
+		memcpy(v + 1, value, value_len);
+		int r = fd_setxattr(fd, key, v, value_len + 1);
+		free(v);
+		/* ext4 keeps all xattrs of a file in one block. */
+		if (r == -E2BIG || r == -ERANGE) r = -ENOSPC;
+		if (r < 0) return r;
+	}
+	/* Drop other spellings of the same (case-insensitive) name, and the
+	 * name itself when deleting. */
+	char *names;
+	size_t len;
+	int r = xattr_names(fd, NULL, &names, &len);
+	if (r < 0) return r;
+	const size_t plen = sizeof(XATTR_EA_PREFIX) - 1;
+	for (size_t off = 0; off < len; off += strlen(names + off) + 1) {
+		const char *x = names + off;
+		if (strncmp(x, XATTR_EA_PREFIX, plen) != 0 || strcasecmp(x + plen, name) != 0) continue;
+		if (value_len > 0 && strcmp(x + plen, name) == 0) continue;
+		fd_removexattr(fd, x);
+	}
+	free(names);
+	return 0;
+}
+
+uint32_t vfs_ea_size(const struct vfs_ea *e, size_t n)
+{
+	uint64_t total = 0;
+	for (size_t i = 0; i < n; i++) {
+		/* NextEntryOffset, Flags, EaNameLength, EaValueLength, the name
+		 * with its NUL, the value; each entry padded to 4 bytes. */
+		uint64_t one = 8 + strlen(e[i].name) + 1 + e[i].value_len;
+		total += (one + 3) & ~(uint64_t)3;
+	}
+	return total > UINT32_MAX ? UINT32_MAX : (uint32_t)total;
 }

@@ -529,3 +529,115 @@ void security_desc_build(struct wbuf *w, const struct sd_parts *parts, uint32_t 
 		wbuf_bytes(w, parts->dacl, parts->dacl_len);
 	}
 }
+
+/* ------------------------------------------------------------ streams */
+
+int fileinfo_streams_encode(struct wbuf *w, const struct fileinfo_stream *s, size_t n)
+{
+	size_t prev = (size_t)-1;
+	for (size_t i = 0; i < n; i++) {
+		if (prev != (size_t)-1) {
+			/* 2.4.43: each entry starts 8-byte aligned. */
+			size_t pad = (8 - ((w->len - prev) & 7)) & 7;
+			wbuf_zero(w, pad);
+			if (!w->err) put_le32(w->p + prev, (uint32_t)(w->len - prev));
+		}
+		prev = w->len;
+		wbuf_u32(w, 0);                  /* NextEntryOffset, patched above */
+		size_t len_off = w->len;
+		wbuf_u32(w, 0);                  /* StreamNameLength */
+		wbuf_u64(w, s[i].size);
+		wbuf_u64(w, s[i].alloc);
+		size_t name_start = w->len;
+		if (utf8_to_utf16le(w, s[i].name, strlen(s[i].name)) < 0) return -1;
+		if (!w->err) put_le32(w->p + len_off, (uint32_t)(w->len - name_start));
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------ EAs */
+
+uint32_t fileinfo_full_ea_decode(const uint8_t *p, size_t len, struct fileinfo_ea *out, size_t max, size_t *n)
+{
+	*n = 0;
+	size_t off = 0;
+	while (off < len) {
+		/* Fixed part: NextEntryOffset(4) Flags(1) EaNameLength(1)
+		 * EaValueLength(2), then the name, its NUL, the value. */
+		if (len - off < 8) return STATUS_EA_LIST_INCONSISTENT;
+		const uint8_t *e = p + off;
+		uint32_t next = get_le32(e);
+		uint8_t nlen = e[5];
+		uint16_t vlen = get_le16(e + 6);
+		size_t need = 8 + (size_t)nlen + 1 + vlen;
+		if (need > len - off) return STATUS_EA_LIST_INCONSISTENT;
+		if (e[8 + nlen] != 0) return STATUS_EA_LIST_INCONSISTENT;
+		if (next != 0 && (next < need || next > len - off || (next & 3))) return STATUS_EA_LIST_INCONSISTENT;
+		if (*n >= max) return STATUS_EA_LIST_INCONSISTENT;
+		if (out) {
+			out[*n].flags = e[4];
+			out[*n].name = (const char *)e + 8;
+			out[*n].name_len = nlen;
+			out[*n].value = e + 9 + nlen;
+			out[*n].value_len = vlen;
+		}
+		(*n)++;
+		if (next == 0) break;
+		off += next;
+	}
+	return STATUS_SUCCESS;
+}
+
+uint32_t fileinfo_get_ea_decode(const uint8_t *p, size_t len, struct fileinfo_ea *out, size_t max, size_t *n)
+{
+	*n = 0;
+	size_t off = 0;
+	while (off < len) {
+		/* NextEntryOffset(4) EaNameLength(1) EaName + NUL. */
+		if (len - off < 5) return STATUS_EA_LIST_INCONSISTENT;
+		const uint8_t *e = p + off;
+		uint32_t next = get_le32(e);
+		uint8_t nlen = e[4];
+		size_t need = 5 + (size_t)nlen + 1;
+		if (need > len - off) return STATUS_EA_LIST_INCONSISTENT;
+		if (e[5 + nlen] != 0) return STATUS_EA_LIST_INCONSISTENT;
+		if (next != 0 && (next < need || next > len - off)) return STATUS_EA_LIST_INCONSISTENT;
+		if (*n >= max) return STATUS_EA_LIST_INCONSISTENT;
+		if (out) {
+			memset(&out[*n], 0, sizeof(out[*n]));
+			out[*n].name = (const char *)e + 5;
+			out[*n].name_len = nlen;
+		}
+		(*n)++;
+		if (next == 0) break;
+		off += next;
+	}
+	return STATUS_SUCCESS;
+}
+
+size_t fileinfo_full_ea_entry_size(const struct fileinfo_ea *e)
+{
+	return 8 + (size_t)e->name_len + 1 + e->value_len;
+}
+
+size_t fileinfo_full_ea_encode(struct wbuf *w, const struct fileinfo_ea *e, size_t n, size_t max_bytes)
+{
+	size_t start = w->len, prev = (size_t)-1, used = 0, written = 0;
+	for (size_t i = 0; i < n; i++) {
+		size_t pad = prev == (size_t)-1 ? 0 : (4 - ((w->len - prev) & 3)) & 3;
+		if (used + pad + fileinfo_full_ea_entry_size(&e[i]) > max_bytes) break;
+		wbuf_zero(w, pad);
+		if (prev != (size_t)-1 && !w->err) put_le32(w->p + prev, (uint32_t)(w->len - prev));
+		prev = w->len;
+		wbuf_u32(w, 0);
+		wbuf_u8(w, e[i].flags);
+		wbuf_u8(w, e[i].name_len);
+		wbuf_u16(w, e[i].value_len);
+		wbuf_bytes(w, e[i].name, e[i].name_len);
+		wbuf_u8(w, 0);
+		wbuf_bytes(w, e[i].value, e[i].value_len);
+		used = w->len - start;
+		written++;
+	}
+	return written;
+}

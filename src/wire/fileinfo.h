@@ -71,6 +71,8 @@
 #define FILE_UNICODE_ON_DISK        0x00000004u
 #define FILE_PERSISTENT_ACLS        0x00000008u
 #define FILE_SUPPORTS_SPARSE_FILES  0x00000040u
+#define FILE_NAMED_STREAMS          0x00040000u
+#define FILE_SUPPORTS_EXTENDED_ATTRIBUTES 0x00800000u
 #define FILE_SUPPORTS_OBJECT_IDS    0x00010000u
 #define FILE_SUPPORTS_HARD_LINKS    0x00400000u
 
@@ -167,6 +169,49 @@ void fsinfo_control_encode(struct wbuf *w, const struct fsinfo_stat *f);       /
 void fsinfo_full_size_encode(struct wbuf *w, const struct fsinfo_stat *f);     /* 2.5.4, 32 */
 void fsinfo_objectid_encode(struct wbuf *w, const struct fsinfo_stat *f);      /* 2.5.6, 64 */
 void fsinfo_sector_size_encode(struct wbuf *w, const struct fsinfo_stat *f);   /* 2.5.7, 28 */
+
+/* One named stream for FileStreamInformation. */
+struct fileinfo_stream {
+	const char *name;           /* UTF-8 as the client sees it: "::$DATA", ":x:$DATA" */
+	uint64_t size, alloc;
+};
+/* FILE_STREAM_INFORMATION list (2.4.43): entries 8-byte aligned, the last
+ * one unpadded.  Returns -1 on invalid UTF-8. */
+int fileinfo_streams_encode(struct wbuf *w, const struct fileinfo_stream *s, size_t n);
+
+/* ---- extended attributes (2.4.15, 2.4.15.1) ---- */
+
+#ifndef STATUS_EA_LIST_INCONSISTENT
+#define STATUS_EA_LIST_INCONSISTENT 0x80000014u
+#endif
+#ifndef STATUS_NO_MORE_EAS
+#define STATUS_NO_MORE_EAS 0x80000012u
+#endif
+#define FILE_NEED_EA 0x80u
+
+struct fileinfo_ea {
+	uint8_t flags;
+	const char *name;           /* into the buffer; NOT NUL-terminated for
+	                               the encoder's callers, see name_len */
+	uint8_t name_len;
+	const uint8_t *value;
+	uint16_t value_len;
+};
+/* Parses a FILE_FULL_EA_INFORMATION list.  Every entry must lie inside the
+ * buffer, NextEntryOffset must be 0 (last) or at least the entry's size,
+ * and each name must be NUL-terminated where EaNameLength says
+ * (IoCheckEaBufferValidity, MS-FSA 2.1.5.1.2.1): otherwise
+ * STATUS_EA_LIST_INCONSISTENT.  With out NULL only counts.  More than max
+ * entries: STATUS_EA_LIST_INCONSISTENT. */
+uint32_t fileinfo_full_ea_decode(const uint8_t *p, size_t len, struct fileinfo_ea *out, size_t max, size_t *n);
+/* Parses a FILE_GET_EA_INFORMATION list (2.4.15.1): names only. */
+uint32_t fileinfo_get_ea_decode(const uint8_t *p, size_t len, struct fileinfo_ea *out, size_t max, size_t *n);
+/* Size of one FILE_FULL_EA_INFORMATION entry without padding. */
+size_t fileinfo_full_ea_entry_size(const struct fileinfo_ea *e);
+/* Appends whole entries of e[0..n) while they fit in max_bytes; entries are
+ * 4-byte aligned and linked, the last has NextEntryOffset 0.  Returns how
+ * many entries were written. */
+size_t fileinfo_full_ea_encode(struct wbuf *w, const struct fileinfo_ea *e, size_t n, size_t max_bytes);
 
 /* ---- SET_INFO input decoders ---- */
 

@@ -438,6 +438,47 @@ static void test_pipe_share_enum(void **state)
 	free(f);
 }
 
+/* NetrShareEnum at levels 2 and 502 (and the sticky variant) is refused:
+ * nothing but the level, an empty arm and WERR_ACCESS_DENIED comes back,
+ * in particular no share path. */
+static void test_pipe_share_enum_admin_levels(void **state)
+{
+	(void)state;
+	struct fixture *f = fixture_new(0);
+	struct smbd_pipe *p = bound_pipe(f, 4280);
+	const uint16_t opnums[2] = { SRVSVC_OPNUM_NETR_SHARE_ENUM, SRVSVC_OPNUM_NETR_SHARE_ENUM_STICKY };
+	const uint32_t levels[2] = { 2, 502 };
+	uint32_t call = 20;
+	for (int oi = 0; oi < 2; oi++) {
+		for (int li = 0; li < 2; li++, call++) {
+			struct wbuf req, stub;
+			wbuf_init(&req, 0);
+			build_share_enum(&req, levels[li]);
+			write_request(p, call, 1, opnums[oi], req.p, req.len, 4096);
+			wbuf_free(&req);
+			uint32_t fault;
+			unsigned nfrags;
+			wbuf_init(&stub, 0);
+			read_response(p, call, &stub, &fault, &nfrags, 65536);
+			assert_int_equal(fault, 0);
+			struct ndr_pull n;
+			ndr_pull_init(&n, stub.p, stub.len);
+			assert_int_equal(ndr_pull_u32(&n), levels[li]);  /* level */
+			assert_int_equal(ndr_pull_u32(&n), levels[li]);  /* switch */
+			assert_int_equal(ndr_pull_u32(&n), 0);           /* no container */
+			assert_int_equal(ndr_pull_u32(&n), 0);           /* TotalEntries */
+			assert_int_not_equal(ndr_pull_u32(&n), 0);       /* ResumeHandle ptr */
+			assert_int_equal(ndr_pull_u32(&n), 0);
+			assert_int_equal(ndr_pull_u32(&n), WERR_ACCESS_DENIED);
+			assert_true(ndr_pull_ok(&n));
+			assert_int_equal(rbuf_left(&n.r), 0);
+			wbuf_free(&stub);
+		}
+	}
+	pipe_close(p);
+	free(f);
+}
+
 static void test_pipe_fragmented_response(void **state)
 {
 	(void)state;
@@ -445,7 +486,7 @@ static void test_pipe_fragmented_response(void **state)
 	struct smbd_pipe *p = bound_pipe(f, 1432);
 	struct wbuf req;
 	wbuf_init(&req, 0);
-	build_share_enum(&req, 2);
+	build_share_enum(&req, 1);
 	write_request(p, 3, 1, SRVSVC_OPNUM_NETR_SHARE_ENUM, req.p, req.len, 4096);
 	wbuf_free(&req);
 	struct wbuf stub;
@@ -458,8 +499,8 @@ static void test_pipe_fragmented_response(void **state)
 	assert_true(nfrags > 3);
 	struct ndr_pull n;
 	ndr_pull_init(&n, stub.p, stub.len);
-	assert_int_equal(ndr_pull_u32(&n), 2);
-	assert_int_equal(ndr_pull_u32(&n), 2);
+	assert_int_equal(ndr_pull_u32(&n), 1);
+	assert_int_equal(ndr_pull_u32(&n), 1);
 	ndr_pull_u32(&n);
 	assert_int_equal(ndr_pull_u32(&n), 72);
 	/* the WERROR is last */
@@ -488,9 +529,9 @@ static void test_pipe_share_get_info(void **state)
 	uint32_t fault;
 	unsigned nfrags;
 
-	/* level 2 of a non-browseable share: still found */
+	/* level 1 of a non-browseable share: still found */
 	wbuf_init(&req, 0);
-	build_get_info(&req, "HIDDEN", 2);
+	build_get_info(&req, "HIDDEN", 1);
 	write_request(p, 4, 1, SRVSVC_OPNUM_NETR_SHARE_GET_INFO, req.p, req.len, 4096);
 	wbuf_free(&req);
 	wbuf_init(&stub, 0);
@@ -498,18 +539,13 @@ static void test_pipe_share_get_info(void **state)
 	assert_int_equal(fault, 0);
 	struct ndr_pull n;
 	ndr_pull_init(&n, stub.p, stub.len);
-	assert_int_equal(ndr_pull_u32(&n), 2);
+	assert_int_equal(ndr_pull_u32(&n), 1);
 	assert_int_not_equal(ndr_pull_u32(&n), 0);
-	ndr_pull_u32(&n);                               /* netname */
+	assert_int_not_equal(ndr_pull_u32(&n), 0);      /* netname */
 	assert_int_equal(ndr_pull_u32(&n), STYPE_DISKTREE);
-	ndr_pull_u32(&n);                               /* remark */
-	ndr_pull_u32(&n);
-	assert_int_equal(ndr_pull_u32(&n), 0xFFFFFFFF); /* max uses */
-	ndr_pull_u32(&n);
-	assert_int_not_equal(ndr_pull_u32(&n), 0);      /* path */
-	assert_int_equal(ndr_pull_u32(&n), 0);          /* passwd */
-	const char *want[3] = { "hidden", "not listed", "C:\\srv\\hidden" };
-	for (int i = 0; i < 3; i++) {
+	assert_int_not_equal(ndr_pull_u32(&n), 0);      /* remark */
+	const char *want[2] = { "hidden", "not listed" };
+	for (int i = 0; i < 2; i++) {
 		char *s = pull_str(&n);
 		assert_non_null(s);
 		assert_string_equal(s, want[i]);
@@ -518,6 +554,27 @@ static void test_pipe_share_get_info(void **state)
 	assert_int_equal(ndr_pull_u32(&n), WERR_OK);
 	assert_int_equal(rbuf_left(&n.r), 0);
 	wbuf_free(&stub);
+
+	/* levels 2 and 502 carry the local path: administrators only, and
+	 * refused before the name is looked up (existing or not) */
+	const char *names[3] = { "HIDDEN", "test", "nope" };
+	const uint32_t admin_levels[2] = { 2, 502 };
+	for (int li = 0; li < 2; li++) {
+		for (int ni = 0; ni < 3; ni++) {
+			wbuf_init(&req, 0);
+			build_get_info(&req, names[ni], admin_levels[li]);
+			write_request(p, 40, 1, SRVSVC_OPNUM_NETR_SHARE_GET_INFO, req.p, req.len, 4096);
+			wbuf_free(&req);
+			wbuf_init(&stub, 0);
+			read_response(p, 40, &stub, &fault, &nfrags, 65536);
+			assert_int_equal(fault, 0);
+			assert_int_equal(stub.len, 12);
+			assert_int_equal(get_le32(stub.p), admin_levels[li]);
+			assert_int_equal(get_le32(stub.p + 4), 0);   /* no info */
+			assert_int_equal(get_le32(stub.p + 8), WERR_ACCESS_DENIED);
+			wbuf_free(&stub);
+		}
+	}
 
 	/* unknown share */
 	wbuf_init(&req, 0);
@@ -812,6 +869,62 @@ static void test_network_interface_wire(void **state)
 	wbuf_free(&w);
 }
 
+/* SRV_COPYCHUNK_COPY (MS-SMB2 2.2.31.1): key, count, chunk array; a cut
+ * array or a huge ChunkCount must not be read past the input. */
+static void test_copychunk_wire(void **state)
+{
+	(void)state;
+	uint8_t b[SRV_COPYCHUNK_COPY_FIXED + 2 * SRV_COPYCHUNK_SIZE];
+	memset(b, 0, sizeof(b));
+	for (int i = 0; i < 24; i++) b[i] = (uint8_t)(i + 1);
+	put_le32(b + 24, 2);
+	put_le64(b + 32, 100);        /* chunk 0 SourceOffset */
+	put_le64(b + 40, 200);        /* TargetOffset */
+	put_le32(b + 48, 300);        /* Length */
+	put_le64(b + 56, 7);
+	put_le64(b + 64, UINT64_MAX);
+	put_le32(b + 72, 9);
+	struct srv_copychunk_copy cc;
+	assert_int_equal(srv_copychunk_copy_decode(b, sizeof(b), &cc), SRV_COPYCHUNK_OK);
+	assert_memory_equal(cc.source_key, b, 24);
+	assert_int_equal(cc.chunk_count, 2);
+	struct srv_copychunk ch;
+	srv_copychunk_get(&cc, 0, &ch);
+	assert_int_equal(ch.source_offset, 100);
+	assert_int_equal(ch.target_offset, 200);
+	assert_int_equal(ch.length, 300);
+	srv_copychunk_get(&cc, 1, &ch);
+	assert_int_equal(ch.source_offset, 7);
+	assert_true(ch.target_offset == UINT64_MAX);
+	assert_int_equal(ch.length, 9);
+
+	/* one byte short of the second chunk */
+	assert_int_equal(srv_copychunk_copy_decode(b, sizeof(b) - 1, &cc), SRV_COPYCHUNK_TRUNCATED);
+	assert_memory_equal(cc.source_key, b, 24);
+	/* a count whose array size overflows 32 bits */
+	put_le32(b + 24, 0xFFFFFFFFu);
+	assert_int_equal(srv_copychunk_copy_decode(b, sizeof(b), &cc), SRV_COPYCHUNK_TRUNCATED);
+	/* key present, fixed part cut */
+	assert_int_equal(srv_copychunk_copy_decode(b, 30, &cc), SRV_COPYCHUNK_TRUNCATED);
+	assert_int_equal(cc.chunk_count, 0);
+	/* no key at all */
+	assert_int_equal(srv_copychunk_copy_decode(b, 23, &cc), SRV_COPYCHUNK_NO_KEY);
+	assert_int_equal(srv_copychunk_copy_decode(NULL, 0, &cc), SRV_COPYCHUNK_NO_KEY);
+	/* zero chunks is well-formed */
+	put_le32(b + 24, 0);
+	assert_int_equal(srv_copychunk_copy_decode(b, SRV_COPYCHUNK_COPY_FIXED, &cc), SRV_COPYCHUNK_OK);
+	assert_null(cc.chunks);
+
+	struct wbuf w;
+	wbuf_init(&w, 0);
+	srv_copychunk_rsp_encode(&w, 256, 1048576, 16777216);
+	assert_int_equal(w.len, SRV_COPYCHUNK_RSP_SIZE);
+	assert_int_equal(get_le32(w.p), 256);
+	assert_int_equal(get_le32(w.p + 4), 1048576);
+	assert_int_equal(get_le32(w.p + 8), 16777216);
+	wbuf_free(&w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -821,6 +934,7 @@ int main(void)
 		cmocka_unit_test(test_request_auth_trailer),
 		cmocka_unit_test(test_response_fragmentation),
 		cmocka_unit_test(test_pipe_share_enum),
+		cmocka_unit_test(test_pipe_share_enum_admin_levels),
 		cmocka_unit_test(test_pipe_fragmented_response),
 		cmocka_unit_test(test_pipe_share_get_info),
 		cmocka_unit_test(test_pipe_server_get_info),
@@ -830,6 +944,7 @@ int main(void)
 		cmocka_unit_test(test_ioctl_rsp_encode),
 		cmocka_unit_test(test_validate_negotiate_wire),
 		cmocka_unit_test(test_network_interface_wire),
+		cmocka_unit_test(test_copychunk_wire),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
