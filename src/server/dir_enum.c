@@ -1,5 +1,6 @@
 /* Directory snapshot for QUERY_DIRECTORY and the MS-FSA wildcard matcher. */
 #include "server/dir_enum.h"
+#include "server/vfs.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -52,6 +53,8 @@ const char *dir_enum_peek(struct smbd_dir_enum *d)
 	struct dirent *de;
 	while ((de = readdir(d->dir)) != NULL) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
+		/* The stream store (vfs.h) is not part of the share's namespace. */
+		if (!strcmp(de->d_name, VFS_STREAM_DIR)) continue;
 		d->pending = strdup(de->d_name);
 		return d->pending;
 	}

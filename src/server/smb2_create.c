@@ -2,6 +2,7 @@
  * pipe beneath the tree's share. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -152,6 +153,270 @@ static uint32_t status_from_neg_errno(int r)
 	return ntstatus_from_errno(-r);
 }
 
+/* Most EAs one create or SET_INFO may carry (a 64 KiB buffer holds at most
+ * about 7000 minimal entries). */
+#define CREATE_MAX_EAS 8192
+
+/* Stores a validated FILE_FULL_EA_INFORMATION list on fd: every name is
+ * checked first, so a bad name changes nothing (MS-FSA 2.1.5.1.2.1). */
+uint32_t smbd_apply_ea_list(int fd, const uint8_t *buf, size_t len)
+{
+	size_t n;
+	uint32_t status = fileinfo_full_ea_decode(buf, len, NULL, CREATE_MAX_EAS, &n);
+	if (status) return status;
+	struct fileinfo_ea *eas = calloc(n ? n : 1, sizeof(*eas));
+	if (!eas) return STATUS_NO_MEMORY;
+	fileinfo_full_ea_decode(buf, len, eas, n, &n);
+	for (size_t i = 0; i < n; i++) {
+		if (!vfs_ea_name_valid(eas[i].name, eas[i].name_len)) {
+			free(eas);
+			return STATUS_INVALID_EA_NAME;
+		}
+	}
+	for (size_t i = 0; i < n && !status; i++) {
+		char name[VFS_EA_NAME_MAX + 1];
+		memcpy(name, eas[i].name, eas[i].name_len);
+		name[eas[i].name_len] = 0;
+		int r = vfs_ea_set(fd, name, eas[i].flags & FILE_NEED_EA, eas[i].value, eas[i].value_len);
+		if (r == -ENOSPC) status = STATUS_EA_TOO_LARGE;
+		else if (r == -ENOTSUP) status = STATUS_EAS_NOT_SUPPORTED;
+		else if (r < 0) status = ntstatus_from_errno(-r);
+	}
+	free(eas);
+	return status;
+}
+
+/* ExtA and SecD contexts (2.2.13.2.1, 2.2.13.2.2) apply to a file this
+ * create made or overwrote.  fd is the file (not a stream) to change. */
+static uint32_t apply_create_contexts(struct smbd_open *o, int fd, uint32_t action,
+				      const struct smb2_create_context *ext_a,
+				      const struct smb2_create_context *sec_d)
+{
+	uint32_t status = STATUS_SUCCESS;
+	if (ext_a) status = smbd_apply_ea_list(fd, ext_a->data, ext_a->data_len);
+	if (!status && sec_d && action == FILE_CREATED) {
+		/* smbd_sd_set works on o->fd; for a stream open that is the data
+		 * file, so point it at the base for the call. */
+		int saved = o->fd;
+		o->fd = fd;
+		struct sd_parts parts;
+		uint32_t secinfo = 0;
+		if (security_desc_parse(sec_d->data, sec_d->data_len, &parts) == STATUS_SUCCESS) {
+			if (parts.owner) secinfo |= OWNER_SECURITY_INFORMATION;
+			if (parts.group) secinfo |= GROUP_SECURITY_INFORMATION;
+			if (parts.dacl_present) secinfo |= DACL_SECURITY_INFORMATION;
+		}
+		if (secinfo) status = smbd_sd_set(o, sec_d->data, sec_d->data_len, secinfo);
+		o->fd = saved;
+	}
+	return status;
+}
+
+/* CREATE of "file:stream" (MS-FSCC 2.1.4): the base file is opened (or
+ * created, as NTFS does when a stream of a missing file is created), then
+ * the stream's data file in the stream directory (vfs.h). */
+static uint32_t create_stream(struct smb2_request *req, const struct smb2_create_req *cr, const char *rel,
+			      const char *stream, const struct smb2_create_context *ext_a,
+			      const struct smb2_create_context *sec_d, bool q_mxac, bool q_qfid)
+{
+	struct smbd_tree *tree = req->tree;
+	struct smbd_share *sh = tree->share;
+	uint32_t disp = cr->create_disposition;
+	char *actual = NULL, *sname = NULL;
+	int bfd = -1, sfd = -1;
+	bool base_created = false;
+	struct smbd_open *o = NULL;
+	uint32_t status;
+
+	/* A stream is never a directory. */
+	if (cr->create_options & FILE_DIRECTORY_FILE) return STATUS_NOT_A_DIRECTORY;
+	uint32_t desired = map_generic(cr->desired_access);
+	bool want_max = desired & MAXIMUM_ALLOWED;
+	desired &= ~MAXIMUM_ALLOWED;
+
+	int r = vfs_resolve(sh, rel, &actual);
+	if (r < 0 && r != -ENOENT) {
+		status = r == -ENOTDIR ? STATUS_OBJECT_PATH_NOT_FOUND : status_from_neg_errno(r);
+		goto out;
+	}
+	if (r == -ENOENT) {
+		if (disp == FILE_OPEN || disp == FILE_OVERWRITE) {
+			status = STATUS_OBJECT_NAME_NOT_FOUND;
+			goto out;
+		}
+		if (tree->read_only) {
+			status = STATUS_ACCESS_DENIED;
+			goto out;
+		}
+		const char *base;
+		int pfd = open_parent(sh->root_fd, actual, &base);
+		if (pfd < 0) {
+			status = pfd == -ENOENT || pfd == -ENOTDIR ? STATUS_OBJECT_PATH_NOT_FOUND
+								   : status_from_neg_errno(pfd);
+			goto out;
+		}
+		int fd = openat(pfd, base, O_RDWR | O_CREAT | O_EXCL | O_NOCTTY | O_CLOEXEC, 0666);
+		int e = errno;
+		close(pfd);
+		if (fd < 0) {
+			status = e == EEXIST ? STATUS_OBJECT_NAME_COLLISION : ntstatus_from_errno(e);
+			goto out;
+		}
+		vfs_set_dos_attributes(fd, (cr->file_attributes & CREATE_ATTRS_STORED) | FILE_ATTRIBUTE_ARCHIVE);
+		vfs_set_times(fd, nt_time_now(), 0, 0, 0);
+		close(fd);
+		base_created = true;
+	}
+	bfd = openat2_beneath(sh->root_fd, actual, O_PATH, 0);
+	if (bfd < 0) {
+		status = status_from_neg_errno(bfd);
+		goto out;
+	}
+	struct smb_file_stat bst;
+	r = vfs_fstat(bfd, &bst);
+	if (r < 0) {
+		status = status_from_neg_errno(r);
+		goto out;
+	}
+	if (!S_ISDIR(bst.mode) && !S_ISREG(bst.mode)) {
+		status = STATUS_ACCESS_DENIED;
+		goto out;
+	}
+	uint32_t maximal = maximal_access_of(bfd, tree->read_only, bst.attributes);
+	bool truncate = disp == FILE_OVERWRITE || disp == FILE_OVERWRITE_IF || disp == FILE_SUPERSEDE;
+	uint32_t needed = desired | (truncate ? FILE_WRITE_DATA : 0);
+	if (needed & ~maximal & ~SYNCHRONIZE) {
+		status = STATUS_ACCESS_DENIED;
+		goto out;
+	}
+	if ((cr->create_options & FILE_DELETE_ON_CLOSE) && (bst.attributes & FILE_ATTRIBUTE_READONLY)) {
+		status = STATUS_CANNOT_DELETE;
+		goto out;
+	}
+
+	/* Open the stream: existing first, then create if the disposition
+	 * allows; the data file is always opened read-write when the
+	 * identity may, the handle's access mask is enforced by the
+	 * READ/WRITE handlers. */
+	uint32_t action = FILE_OPENED;
+	sfd = vfs_stream_open(sh, bfd, stream, O_RDWR | O_NOCTTY, &sname);
+	if (sfd == -EACCES) sfd = vfs_stream_open(sh, bfd, stream, O_RDONLY | O_NOCTTY, &sname);
+	if (sfd >= 0) {
+		if (disp == FILE_CREATE) {
+			status = STATUS_OBJECT_NAME_COLLISION;
+			goto out;
+		}
+		if (truncate) {
+			if (tree->read_only) {
+				status = STATUS_ACCESS_DENIED;
+				goto out;
+			}
+			if (ftruncate(sfd, 0) < 0) {
+				status = ntstatus_from_errno(errno);
+				goto out;
+			}
+			action = disp == FILE_SUPERSEDE ? FILE_SUPERSEDED : FILE_OVERWRITTEN;
+		}
+	} else if (sfd == -ENOENT) {
+		if (disp == FILE_OPEN || disp == FILE_OVERWRITE) {
+			status = STATUS_OBJECT_NAME_NOT_FOUND;
+			goto out;
+		}
+		if (tree->read_only) {
+			status = STATUS_ACCESS_DENIED;
+			goto out;
+		}
+		sfd = vfs_stream_open(sh, bfd, stream, O_RDWR | O_CREAT | O_EXCL | O_NOCTTY, &sname);
+		if (sfd < 0) {
+			status = sfd == -EEXIST ? STATUS_OBJECT_NAME_COLLISION : status_from_neg_errno(sfd);
+			goto out;
+		}
+		action = FILE_CREATED;
+	} else {
+		status = sfd == -EINVAL ? STATUS_OBJECT_NAME_INVALID : status_from_neg_errno(sfd);
+		goto out;
+	}
+	if (base_created) maximal = FILE_ALL_ACCESS;
+
+	o = open_alloc(req);
+	if (!o) {
+		status = STATUS_NO_MEMORY;
+		goto out;
+	}
+	size_t plen = strlen(actual) + 1 + strlen(sname) + 1;
+	o->path = malloc(plen);
+	if (!o->path) {
+		status = STATUS_NO_MEMORY;
+		goto out;
+	}
+	snprintf(o->path, plen, "%s:%s", actual, sname);
+	o->fd = sfd;
+	sfd = -1;
+	o->is_dir = false;
+	o->dev = (dev_t)bst.dev;
+	o->ino = (ino_t)bst.file_id;
+	o->access = desired | (want_max ? maximal : 0);
+	o->share_access = cr->share_access;
+	o->create_options = cr->create_options;
+	o->oplock_level = SMB2_OPLOCK_LEVEL_NONE;
+	o->delete_on_close = cr->create_options & FILE_DELETE_ON_CLOSE;
+
+	if (base_created) {
+		/* ExtA and SecD describe the file, which only now exists. */
+		int wfd = openat2_beneath(sh->root_fd, actual, O_RDONLY | O_NOCTTY | O_NONBLOCK, 0);
+		if (wfd >= 0) {
+			status = apply_create_contexts(o, wfd, FILE_CREATED, ext_a, sec_d);
+			close(wfd);
+			if (status) goto out;
+		}
+		vfs_fstat(bfd, &bst);
+	}
+
+	struct smb_file_stat sst;
+	r = vfs_fstat(o->fd, &sst);
+	if (r < 0) {
+		status = status_from_neg_errno(r);
+		goto out;
+	}
+	struct smb2_create_rsp rsp = { 0 };
+	rsp.oplock_level = SMB2_OPLOCK_LEVEL_NONE;
+	rsp.create_action = action;
+	rsp.creation_time = bst.creation_time;
+	rsp.last_access_time = bst.last_access_time;
+	rsp.last_write_time = bst.last_write_time;
+	rsp.change_time = bst.change_time;
+	rsp.allocation_size = sst.allocation_size;
+	rsp.end_of_file = sst.end_of_file;
+	rsp.file_attributes = bst.attributes;
+
+	struct smb2_create_context out_ctx[2];
+	uint8_t mxac[8], qfid[32];
+	unsigned nout = 0;
+	if (q_mxac) {
+		put_le32(mxac, STATUS_SUCCESS);
+		put_le32(mxac + 4, maximal);
+		out_ctx[nout++] = (struct smb2_create_context){ (const uint8_t *)"MxAc", 4, mxac, 8 };
+	}
+	if (q_qfid) {
+		memset(qfid, 0, sizeof(qfid));
+		put_le64(qfid, bst.file_id);
+		put_le64(qfid + 8, bst.dev);
+		out_ctx[nout++] = (struct smb2_create_context){ (const uint8_t *)"QFid", 4, qfid, 32 };
+	}
+	rsp.ctx = out_ctx;
+	rsp.nctx = nout;
+	status = finish(req, o, &rsp);
+	o = NULL;
+out:
+	if (o) open_put(o);
+	if (status && base_created && actual) unlinkat(sh->root_fd, actual, 0);
+	if (sfd >= 0) close(sfd);
+	if (bfd >= 0) close(bfd);
+	free(sname);
+	free(actual);
+	return status;
+}
+
 uint32_t smb2_create(struct smb2_request *req)
 {
 	struct smb2_create_req *cr = malloc(sizeof(*cr));
@@ -159,6 +424,8 @@ uint32_t smb2_create(struct smb2_request *req)
 	uint32_t status = smb2_create_req_decode(req->msg, req->msg_len, cr);
 	char *uname = NULL, *rel = NULL, *actual = NULL, *fpart = NULL, *stream = NULL;
 	struct smbd_open *o = NULL;
+	bool created_here = false;
+	int sh_root = -1;
 	int pfd = -1, fd = -1;
 	if (status) goto out;
 	struct smbd_tree *tree = req->tree;
@@ -167,6 +434,7 @@ uint32_t smb2_create(struct smb2_request *req)
 		goto out;
 	}
 	struct smbd_share *sh = tree->share;
+	sh_root = sh->root_fd;
 
 	/* ---- request validation (MS-SMB2 3.3.5.9, gentest results) ---- */
 	if (cr->impersonation_level > 3) {
@@ -270,7 +538,6 @@ uint32_t smb2_create(struct smb2_request *req)
 			}
 			status = STATUS_OBJECT_NAME_NOT_FOUND;
 			goto out;
-		}
 		} else if (!memcmp(c->name, SMB2_CREATE_EA_BUFFER, 4)) {
 			/* 2.2.13.2.1: a FILE_FULL_EA_INFORMATION list applied to
 			 * the file created; validated before anything is created. */
@@ -293,6 +560,12 @@ uint32_t smb2_create(struct smb2_request *req)
 	if (status) goto out;
 	status = vfs_normalize_path(fpart, &rel);
 	if (status) goto out;
+	bool explicit_data = false;
+	if (stream && !*stream) {
+		explicit_data = true;
+		free(stream);
+		stream = NULL;
+	}
 	if (stream) {
 		status = create_stream(req, cr, rel, stream, ext_a, sec_d, q_mxac, q_qfid);
 		goto out;
@@ -331,6 +604,12 @@ uint32_t smb2_create(struct smb2_request *req)
 			goto out;
 		}
 		is_dir = st.is_dir;
+		if (is_dir && explicit_data) {
+			/* "dir::$DATA": a directory has no data stream. */
+			status = (cr->create_options & FILE_DIRECTORY_FILE) ? STATUS_NOT_A_DIRECTORY
+									   : STATUS_FILE_IS_A_DIRECTORY;
+			goto out;
+		}
 		uint32_t disp = cr->create_disposition;
 		if (disp == FILE_CREATE) {
 			status = STATUS_OBJECT_NAME_COLLISION;
@@ -435,6 +714,7 @@ uint32_t smb2_create(struct smb2_request *req)
 		if (attrs) vfs_set_dos_attributes(fd, attrs);
 		vfs_set_times(fd, nt_time_now(), 0, 0, 0);
 		action = FILE_CREATED;
+		created_here = true;
 		maximal = FILE_ALL_ACCESS;
 		desired |= want_max ? maximal : 0;
 	}

@@ -53,6 +53,18 @@ static void fill_dirent(struct smb2_dirent *e, const char *name, const struct sm
 	e->volume_id = st->dev;
 }
 
+/* EaSize of a listed entry: the same value FileEaInformation reports. */
+static uint32_t entry_ea_size(struct smbd_open *o, const char *name)
+{
+	struct vfs_ea *eas = NULL;
+	size_t n = 0;
+	if (!strcmp(name, "..")) return 0;
+	int r = !strcmp(name, ".") ? vfs_ea_list(o->fd, &eas, &n) : vfs_ea_list_at(o->fd, name, &eas, &n);
+	uint32_t size = r == 0 ? vfs_ea_size(eas, n) : 0;
+	vfs_ea_free(eas, n);
+	return size;
+}
+
 uint32_t smb2_query_directory(struct smb2_request *req)
 {
 	struct smb2_query_directory_req qr;
@@ -145,6 +157,7 @@ uint32_t smb2_query_directory(struct smb2_request *req)
 		struct smb2_dirent e;
 		char short_name[13];
 		fill_dirent(&e, name, &st, short_name);
+		e.ea_size = entry_ea_size(o, name);
 		size_t before = w->len;
 		if (count) wbuf_align(w, buf_start, 8);
 		size_t entry_start = w->len;

@@ -15,6 +15,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <stdio.h>
+#include <unistd.h>
 
 #include "server/security_desc.h"
 #include "server/server.h"
@@ -80,6 +82,10 @@ static uint32_t file_class_access(uint8_t c)
 	}
 }
 
+static uint32_t query_file_class(struct smb2_request *req, struct smbd_open *o,
+				 const struct smb2_query_info_req *q, struct wbuf *w, struct fileinfo_stat *fsp,
+				 int bfd, const struct vfs_ea *eas, size_t neas);
+
 static uint32_t query_file(struct smb2_request *req, struct smbd_open *o,
 			   const struct smb2_query_info_req *q, struct wbuf *w)
 {
@@ -97,11 +103,139 @@ static uint32_t query_file(struct smb2_request *req, struct smbd_open *o,
 		return STATUS_SUCCESS;
 	}
 
+	/* Times, attributes, ids and EAs belong to the file; a stream open
+	 * only brings its own sizes. */
+	int bfd = open_base_fd(o);
+	if (bfd < 0) return ntstatus_from_errno(-bfd);
 	struct smb_file_stat st;
-	int r = vfs_fstat(o->fd, &st);
-	if (r < 0) return ntstatus_from_errno(-r);
+	int r = vfs_fstat(bfd, &st);
+	if (r == 0 && open_stream_name(o)) {
+		struct smb_file_stat sst;
+		r = vfs_fstat(o->fd, &sst);
+		st.end_of_file = sst.end_of_file;
+		st.allocation_size = sst.allocation_size;
+	}
+	if (r < 0) {
+		close(bfd);
+		return ntstatus_from_errno(-r);
+	}
 	struct fileinfo_stat fs;
 	fill_fileinfo_stat(&fs, &st, o);
+	struct vfs_ea *eas = NULL;
+	size_t neas = 0;
+	if (vfs_ea_list(bfd, &eas, &neas) == 0) fs.ea_size = vfs_ea_size(eas, neas);
+	uint32_t status = query_file_class(req, o, q, w, &fs, bfd, eas, neas);
+	vfs_ea_free(eas, neas);
+	close(bfd);
+	return status;
+}
+
+/* FileStreamInformation (MS-FSCC 2.4.43): the default stream of a file,
+ * then its named streams. */
+static uint32_t query_streams(struct smbd_open *o, struct wbuf *w, const struct fileinfo_stat *fs, int bfd)
+{
+	struct vfs_stream_info *si = NULL;
+	size_t n = 0;
+	int r = vfs_stream_list(o->tree->share, bfd, &si, &n);
+	if (r < 0) return ntstatus_from_errno(-r);
+	struct fileinfo_stream *e = calloc(n + 1, sizeof(*e));
+	char **names = calloc(n + 1, sizeof(*names));
+	uint32_t status = STATUS_SUCCESS;
+	size_t k = 0;
+	if (!e || !names) {
+		status = STATUS_NO_MEMORY;
+		goto out;
+	}
+	if (!fs->is_dir) {
+		struct smb_file_stat bst;
+		if (vfs_fstat(bfd, &bst) < 0) bst.end_of_file = bst.allocation_size = 0;
+		e[k++] = (struct fileinfo_stream){ "::$DATA", bst.end_of_file, bst.allocation_size };
+	}
+	for (size_t i = 0; i < n; i++) {
+		size_t len = strlen(si[i].name) + 8;
+		names[i] = malloc(len);
+		if (!names[i]) {
+			status = STATUS_NO_MEMORY;
+			goto out;
+		}
+		snprintf(names[i], len, ":%s:$DATA", si[i].name);
+		e[k++] = (struct fileinfo_stream){ names[i], si[i].size, si[i].alloc };
+	}
+	if (fileinfo_streams_encode(w, e, k) < 0) status = STATUS_OBJECT_NAME_INVALID;
+out:
+	for (size_t i = 0; names && i < n; i++) free(names[i]);
+	free(names);
+	free(e);
+	vfs_stream_list_free(si, n);
+	return status;
+}
+
+/* FileFullEaInformation (MS-SMB2 3.3.5.20.1, MS-FSA 2.1.5.11.12).  With a
+ * FILE_GET_EA_INFORMATION list in the input buffer exactly those EAs are
+ * returned (missing ones with an empty value); otherwise the file's EAs are
+ * enumerated from the start, or from EaIndex (1-based) with
+ * SL_INDEX_SPECIFIED.  The open keeps no enumeration cursor yet, so a query
+ * without SL_RESTART_SCAN starts over as well.  Whole entries only: none
+ * fits gives STATUS_BUFFER_TOO_SMALL, some gives STATUS_BUFFER_OVERFLOW. */
+static uint32_t query_full_ea(const struct smb2_query_info_req *q, struct wbuf *w, const struct vfs_ea *eas,
+			      size_t neas)
+{
+	struct fileinfo_ea *out = NULL;
+	size_t nout = 0;
+	uint32_t status = STATUS_SUCCESS;
+	if (q->input_len) {
+		size_t n;
+		status = fileinfo_get_ea_decode(q->input, q->input_len, NULL, 8192, &n);
+		if (status) return status;
+		out = calloc(n ? n : 1, sizeof(*out));
+		if (!out) return STATUS_NO_MEMORY;
+		fileinfo_get_ea_decode(q->input, q->input_len, out, n, &n);
+		for (size_t i = 0; i < n; i++) {
+			if (!vfs_ea_name_valid(out[i].name, out[i].name_len)) {
+				free(out);
+				return STATUS_INVALID_EA_NAME;
+			}
+			for (size_t j = 0; j < neas; j++) {
+				if (strlen(eas[j].name) == out[i].name_len &&
+				    strncasecmp(eas[j].name, out[i].name, out[i].name_len) == 0) {
+					out[i].flags = eas[j].flags;
+					out[i].value = eas[j].value;
+					out[i].value_len = (uint16_t)eas[j].value_len;
+					break;
+				}
+			}
+		}
+		nout = n;
+	} else {
+		if (neas == 0) return STATUS_NO_EAS_ON_FILE;
+		/* SMB2 carries no EaIndex value (2.2.37), so SL_INDEX_SPECIFIED
+		 * and SL_RESTART_SCAN both mean "from the first EA". */
+		size_t start = 0;
+		nout = (q->flags & SL_RETURN_SINGLE_ENTRY) ? 1 : neas - start;
+		out = calloc(nout, sizeof(*out));
+		if (!out) return STATUS_NO_MEMORY;
+		for (size_t i = 0; i < nout; i++) {
+			const struct vfs_ea *e = &eas[start + i];
+			out[i].flags = e->flags;
+			out[i].name = e->name;
+			out[i].name_len = (uint8_t)strlen(e->name);
+			out[i].value = e->value;
+			out[i].value_len = (uint16_t)e->value_len;
+		}
+	}
+	size_t written = fileinfo_full_ea_encode(w, out, nout, q->output_buffer_length);
+	if (written == 0 && nout > 0) status = STATUS_BUFFER_TOO_SMALL;
+	else if (written < nout) status = STATUS_BUFFER_OVERFLOW;
+	free(out);
+	return status;
+}
+
+static uint32_t query_file_class(struct smb2_request *req, struct smbd_open *o,
+				 const struct smb2_query_info_req *q, struct wbuf *w, struct fileinfo_stat *fsp,
+				 int bfd, const struct vfs_ea *eas, size_t neas)
+{
+	uint8_t c = q->file_info_class;
+	struct fileinfo_stat fs = *fsp;
 
 	switch (c) {
 	case FSCC_FILE_BASIC_INFORMATION: fileinfo_basic_encode(w, &fs); break;
@@ -114,7 +248,7 @@ static uint32_t query_file(struct smb2_request *req, struct smbd_open *o,
 	case FSCC_FILE_ALIGNMENT_INFORMATION: fileinfo_alignment_encode(w, &fs); break;
 	case FSCC_FILE_NETWORK_OPEN_INFORMATION: fileinfo_network_open_encode(w, &fs); break;
 	case FSCC_FILE_ATTRIBUTE_TAG_INFORMATION: fileinfo_attribute_tag_encode(w, &fs); break;
-	case FSCC_FILE_STREAM_INFORMATION: fileinfo_stream_encode(w, &fs); break;
+	case FSCC_FILE_STREAM_INFORMATION: return query_streams(o, w, &fs, bfd);
 	case FSCC_FILE_COMPRESSION_INFORMATION: fileinfo_compression_encode(w, &fs); break;
 	case FSCC_FILE_ALL_INFORMATION:
 	case FSCC_FILE_NAME_INFORMATION: {
@@ -148,9 +282,7 @@ static uint32_t query_file(struct smb2_request *req, struct smbd_open *o,
 		break;
 	}
 	case FSCC_FILE_FULL_EA_INFORMATION:
-		/* Extended attributes are not stored yet: every file has none,
-		 * which Windows reports as STATUS_NO_EAS_ON_FILE. */
-		return STATUS_NO_EAS_ON_FILE;
+		return query_full_ea(q, w, eas, neas);
 	default:
 		return STATUS_INVALID_INFO_CLASS;
 	}
@@ -194,7 +326,8 @@ static uint32_t query_fs(struct smb2_request *req, struct smbd_open *o,
 	 * are reported as persistent. */
 	f.fs_name = "NTFS";
 	f.fs_attributes = FILE_CASE_PRESERVED_NAMES | FILE_UNICODE_ON_DISK |
-			  FILE_PERSISTENT_ACLS | FILE_SUPPORTS_HARD_LINKS |
+			  FILE_PERSISTENT_ACLS | FILE_SUPPORTS_HARD_LINKS | FILE_SUPPORTS_SPARSE_FILES |
+			  FILE_NAMED_STREAMS | FILE_SUPPORTS_EXTENDED_ATTRIBUTES |
 			  (sh->case_sensitive ? FILE_CASE_SENSITIVE_SEARCH : 0);
 	f.max_component_len = 255;
 
@@ -293,8 +426,12 @@ uint32_t smb2_query_info(struct smb2_request *req)
 		status = STATUS_INVALID_PARAMETER;
 		break;
 	}
-	if (status) goto out;
+	/* An EA list cut short carries the entries that fit (the EA encoder
+	 * already stopped at OutputBufferLength). */
+	bool ea_partial = status == STATUS_BUFFER_OVERFLOW && q.info_type == SMB2_0_INFO_FILE;
+	if (status && !ea_partial) goto out;
 	if (w.err) { status = STATUS_NO_MEMORY; goto out; }
+	if (ea_partial) req->body_written = true;
 
 	size_t len = w.len;
 	if (q.output_buffer_length < min_size) {

@@ -186,6 +186,8 @@ static uint32_t resolve_target(const struct smbd_open *o, const char *target, ch
 
 /* ------------------------------------------------------------ the classes */
 
+static uint32_t set_basic_fd(int fd, const struct fileinfo_basic_set *bp, const uint64_t *t);
+
 static uint32_t set_basic(struct smbd_open *o, const uint8_t *buf, size_t len)
 {
 	struct fileinfo_basic_set b;
@@ -202,8 +204,19 @@ static uint32_t set_basic(struct smbd_open *o, const uint8_t *buf, size_t len)
 		if ((int64_t)t[i] < 0) t[i] = 0;
 	}
 
+	/* Attributes and times belong to the file, also for a stream open. */
+	int bfd = open_base_fd(o);
+	if (bfd < 0) return ntstatus_from_errno(-bfd);
+	uint32_t status2 = set_basic_fd(bfd, &b, t);
+	close(bfd);
+	return status2;
+}
+
+static uint32_t set_basic_fd(int fd, const struct fileinfo_basic_set *bp, const uint64_t *t)
+{
+	struct fileinfo_basic_set b = *bp;
 	struct smb_file_stat st;
-	int r = vfs_fstat(o->fd, &st);
+	int r = vfs_fstat(fd, &st);
 	if (r < 0) return ntstatus_from_errno(-r);
 	if (b.attributes) {
 		/* The DIRECTORY bit cannot be given to a file, and TEMPORARY
@@ -211,11 +224,11 @@ static uint32_t set_basic(struct smbd_open *o, const uint8_t *buf, size_t len)
 		if (!st.is_dir && (b.attributes & FILE_ATTRIBUTE_DIRECTORY)) return STATUS_INVALID_PARAMETER;
 		if (st.is_dir && (b.attributes & FILE_ATTRIBUTE_TEMPORARY)) return STATUS_INVALID_PARAMETER;
 		uint32_t attrs = b.attributes & SETTABLE_ATTRIBUTES & ~FILE_ATTRIBUTE_NORMAL;
-		r = vfs_set_dos_attributes(o->fd, attrs);
+		r = vfs_set_dos_attributes_keep_sparse(fd, attrs);
 		if (r < 0) return ntstatus_from_errno(-r);
 	}
 	if (t[0] || t[1] || t[2] || t[3]) {
-		r = vfs_set_times(o->fd, t[0], t[1], t[2], t[3]);
+		r = vfs_set_times(fd, t[0], t[1], t[2], t[3]);
 		if (r < 0) return ntstatus_from_errno(-r);
 	}
 	return STATUS_SUCCESS;
@@ -230,8 +243,12 @@ static uint32_t set_disposition(struct smbd_open *o, bool delete_pending, bool i
 	}
 	if (!o->path[0]) return STATUS_ACCESS_DENIED;   /* the share root */
 	struct smb_file_stat st;
-	int r = vfs_fstat(o->fd, &st);
+	int bfd = open_base_fd(o);
+	if (bfd < 0) return ntstatus_from_errno(-bfd);
+	int r = vfs_fstat(bfd, &st);
+	close(bfd);
 	if (r < 0) return ntstatus_from_errno(-r);
+	if (open_stream_name(o)) st.is_dir = false;   /* a stream of a directory is a file */
 	/* MS-FSA 2.1.5.14.3: a read-only file cannot be marked for deletion. */
 	if (!ignore_readonly && (st.attributes & FILE_ATTRIBUTE_READONLY)) return STATUS_CANNOT_DELETE;
 	if (st.is_dir) {
@@ -253,6 +270,80 @@ static uint32_t set_disposition(struct smbd_open *o, bool delete_pending, bool i
 	return STATUS_SUCCESS;
 }
 
+/* Renaming a stream open to ":newname[:$DATA]" (MS-FSA 2.1.5.14.11.1):
+ * the stream moves within its file.  Anything else is refused. */
+static uint32_t set_stream_rename(struct smbd_open *o, const struct fileinfo_rename_set *ri, bool link)
+{
+	if (link) return STATUS_INVALID_PARAMETER;
+	char *utf8 = ri->name_len ? utf16le_to_utf8(ri->name, ri->name_len, NULL) : NULL;
+	if (!utf8) return STATUS_OBJECT_NAME_INVALID;
+	char *fpart = NULL, *stream = NULL;
+	uint32_t status = utf8[0] == ':' ? vfs_split_stream(utf8, &fpart, &stream) : STATUS_INVALID_PARAMETER;
+	free(utf8);
+	if (status) return status;
+	if (fpart[0] || !stream || !*stream) {
+		/* Renaming to the default stream or to another file is not
+		 * supported by NTFS for named streams either. */
+		free(fpart);
+		free(stream);
+		return STATUS_INVALID_PARAMETER;
+	}
+	const char *cur = open_stream_name(o);
+	uint32_t result = STATUS_SUCCESS;
+	int bfd = open_base_fd(o);
+	if (bfd < 0) {
+		result = ntstatus_from_errno(-bfd);
+		goto out;
+	}
+	if (strcasecmp(cur, stream) != 0) {
+		int nfd = vfs_stream_open(o->tree->share, bfd, stream, O_RDONLY, NULL);
+		if (nfd >= 0) {
+			close(nfd);
+			if (!ri->replace_if_exists) {
+				result = STATUS_OBJECT_NAME_COLLISION;
+				goto out;
+			}
+		}
+	}
+	/* Copy the data over: the stream directory keeps one file per name. */
+	int dst = vfs_stream_open(o->tree->share, bfd, stream, O_RDWR | O_CREAT | O_TRUNC, NULL);
+	if (dst < 0) {
+		result = ntstatus_from_errno(-dst);
+		goto out;
+	}
+	char buf[65536];
+	off_t off = 0;
+	for (;;) {
+		ssize_t n = pread(o->fd, buf, sizeof(buf), off);
+		if (n < 0) { result = ntstatus_from_errno(errno); break; }
+		if (n == 0) break;
+		if (pwrite(dst, buf, (size_t)n, off) != n) { result = STATUS_DISK_FULL; break; }
+		off += n;
+	}
+	if (result == STATUS_SUCCESS && strcasecmp(cur, stream) != 0) {
+		vfs_stream_unlink(o->tree->share, bfd, cur);
+		size_t plen = (size_t)(cur - o->path) + strlen(stream) + 1;
+		char *np = malloc(plen);
+		if (np) {
+			snprintf(np, plen, "%.*s%s", (int)(cur - o->path), o->path, stream);
+			smb_mutex_lock(&g_server.open_lock);
+			char *old = o->path;
+			o->path = np;
+			smb_mutex_unlock(&g_server.open_lock);
+			free(old);
+			close(o->fd);
+			o->fd = dst;
+			dst = -1;
+		}
+	}
+	if (dst >= 0) close(dst);
+out:
+	if (bfd >= 0) close(bfd);
+	free(fpart);
+	free(stream);
+	return result;
+}
+
 static uint32_t set_rename_or_link(struct smbd_open *o, const uint8_t *buf, size_t len, bool link)
 {
 	const struct smbd_share *sh = o->tree->share;
@@ -264,6 +355,7 @@ static uint32_t set_rename_or_link(struct smbd_open *o, const uint8_t *buf, size
 	if (ri.root_directory) return STATUS_INVALID_PARAMETER;
 	if (!link && !(o->access & DELETE)) return STATUS_ACCESS_DENIED;
 	if (!o->path[0]) return STATUS_ACCESS_DENIED;   /* cannot rename the share root */
+	if (open_stream_name(o)) return set_stream_rename(o, &ri, link);
 
 	char *target = NULL;
 	status = target_path(&ri, &target);
@@ -381,9 +473,14 @@ static uint32_t set_allocation(struct smbd_open *o, const uint8_t *buf, size_t l
 	/* Shrinking the allocation below the end of file truncates the file
 	 * (MS-FSA 2.1.5.14.1); growing it reserves space without changing the
 	 * size, where the file system can. */
-	if (alloc < (uint64_t)st.st_size) {
-		if (ftruncate(o->fd, (off_t)alloc) < 0) return ntstatus_from_errno(errno);
-	} else if (alloc > 0) {
+	if (alloc <= (uint64_t)st.st_size) {
+		if (alloc < (uint64_t)st.st_size && ftruncate(o->fd, (off_t)alloc) < 0) return ntstatus_from_errno(errno);
+		/* Release space reserved beyond the (new) end of file by an
+		 * earlier, larger allocation (FALLOC_FL_KEEP_SIZE). */
+		if ((uint64_t)st.st_blocks * 512 > alloc)
+			fallocate(o->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)alloc,
+				  (off_t)((uint64_t)st.st_blocks * 512 + 65536));
+	} else {
 		if (fallocate(o->fd, FALLOC_FL_KEEP_SIZE, 0, (off_t)alloc) < 0 &&
 		    errno != EOPNOTSUPP && errno != ENOSYS) {
 			if (errno == ENOSPC) return STATUS_DISK_FULL;
@@ -464,9 +561,17 @@ static uint32_t set_file(struct smb2_request *req, struct smbd_open *o, const st
 	}
 	case FSCC_FILE_MODE_INFORMATION:
 		return set_mode(o, buf, len);
-	case FSCC_FILE_FULL_EA_INFORMATION:
+	case FSCC_FILE_FULL_EA_INFORMATION: {
+		/* MS-FSA 2.1.5.14.5 (FileFullEaInformation): a validated list;
+		 * an empty value deletes that EA. */
 		if (!(o->access & FILE_WRITE_EA)) return STATUS_ACCESS_DENIED;
-		return STATUS_EAS_NOT_SUPPORTED;
+		if (len == 0) return STATUS_INVALID_PARAMETER;
+		int bfd = open_base_fd(o);
+		if (bfd < 0) return ntstatus_from_errno(-bfd);
+		uint32_t status = smbd_apply_ea_list(bfd, buf, len);
+		close(bfd);
+		return status;
+	}
 	default:
 		return STATUS_INVALID_INFO_CLASS;
 	}

@@ -27,8 +27,8 @@
  * The 32 hex digits are a random id kept in the base file's xattr
  * user.smbkit.streams, so streams follow the inode through renames and hard
  * links, and a recycled inode number never inherits another file's streams.
- * A stream name is validated (no '/', '\', ':', NUL or control characters,
- * at most 250 bytes) and prefixed with "s_", so it is always exactly one
+ * A stream name is validated (no '/', '\\', ':' or NUL, at most 250 bytes)
+ * and prefixed with "s_", so it is always exactly one
  * path component that cannot be "." or ".."; every open goes through
  * openat2(RESOLVE_BENEATH) from the share root as well.  The directory
  * ".smbkit-streams" is reserved: vfs_normalize_path refuses any component
@@ -100,7 +100,8 @@ int vfs_set_dos_attributes_keep_sparse(int fd, uint32_t attrs);
 
 /* Splits a client name "path[:stream[:$DATA]]" (MS-FSCC 2.1.5) into the
  * file part (still to be normalized) and the stream name.  *stream is NULL
- * for the default stream ("file", "file::$DATA").  Only the last path
+ * for a plain name ("file") and "" for the default stream named explicitly
+ * ("file::$DATA").  Only the last path
  * component may carry a stream.  Returns STATUS_OBJECT_NAME_INVALID for
  * empty names with a type ("file:"), names with '/', '\', control
  * characters or wildcards, and for stream types other than $DATA.  On
@@ -151,6 +152,11 @@ int vfs_ea_set(int fd, const char *name, uint8_t flags, const uint8_t *value, si
 /* FileEaInformation.EaSize: the size of the FILE_FULL_EA_INFORMATION list
  * the file's EAs make, each entry 4-byte aligned (MS-FSCC 2.4.13). */
 uint32_t vfs_ea_size(const struct vfs_ea *e, size_t n);
+
+/* smb2_create.c: validates a FILE_FULL_EA_INFORMATION list (all names
+ * first) and stores it on fd; a zero-length value deletes that EA.
+ * Returns an NTSTATUS. */
+uint32_t smbd_apply_ea_list(int fd, const uint8_t *buf, size_t len);
 
 /* ------------------------------------------------- stream opens (open.c) */
 

@@ -487,11 +487,11 @@ bool vfs_stream_name_valid(const char *name)
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)name[i];
 		/* MS-FSCC 2.1.5.3: a stream name may not contain '\', '/', ':'
-		 * (the type separator) or NUL; we also refuse control characters
-		 * and the wildcards, which Windows rejects in any name. */
-		if (c < 0x20 || c == '/' || c == '\\' || c == ':' || c == '*' || c == '?' || c == '"' ||
-		    c == '<' || c == '>' || c == '|')
-			return false;
+		 * (the type separator) or NUL; NTFS accepts everything else,
+		 * control characters and wildcards included (smbtorture
+		 * smb2.streams.names2), and so does a Linux file name, since
+		 * '/' and NUL are excluded. */
+		if (c == '/' || c == '\\' || c == ':') return false;
 	}
 	return true;
 }
@@ -523,7 +523,14 @@ uint32_t vfs_split_stream(const char *in, char **file, char **stream)
 	}
 	char *f = strndup(in, (size_t)(colon - in));
 	if (!f) return STATUS_NO_MEMORY;
-	if (slen == 0) {                         /* "file::$DATA": the default stream */
+	if (slen == 0) {
+		/* "file::$DATA": the default stream, named explicitly; "" tells
+		 * the caller (a directory has no default stream). */
+		*stream = strdup("");
+		if (!*stream) {
+			free(f);
+			return STATUS_NO_MEMORY;
+		}
 		*file = f;
 		return STATUS_SUCCESS;
 	}

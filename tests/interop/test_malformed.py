@@ -486,7 +486,7 @@ def main():
     p.add_argument("--host", default=env.get("SMBKIT_HOST", "127.0.0.1"))
     p.add_argument("--port", type=int, default=int(env.get("SMBKIT_PORT", "445")))
     p.add_argument("--seed", type=int, default=int(env.get("SMBKIT_MALFORMED_SEED", "20240611")))
-    p.add_argument("--random", type=int, default=int(env.get("SMBKIT_MALFORMED_RANDOM", "150")),
+    p.add_argument("--random", type=int, default=int(env.get("SMBKIT_MALFORMED_RANDOM", "400")),
                    help="number of random cases")
     p.add_argument("--time-limit", type=float, default=float(env.get("SMBKIT_MALFORMED_TIME", "240")),
                    help="seconds for the whole run")

@@ -316,6 +316,7 @@ if [[ ! -f $OUT/rc ]]; then
 	tail -n 30 "$RUN/console.log" | sed 's/^/  /' >&2
 	exit 1
 fi
+[[ ${KERNEL_QUIET:-0} == 1 && -f $OUT/guest.log ]] && cat "$OUT/guest.log"
 rc=$(cat "$OUT/rc")
 say "guest script exited $rc after ${ELAPSED}s; logs in $KERNEL_LOG_DIR/kernel-*.log"
 [[ $rc =~ ^[0-9]+$ ]] || rc=1

@@ -1,0 +1,69 @@
+/* libFuzzer target: SPNEGO token parsing (RFC 4178) and the DER reader
+ * under it.  Byte 0 chooses: even = spnego_decode on the rest; odd = a
+ * recursive walk of the rest as DER with asn1_read. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "fuzz_common.h"
+#include "wire/asn1.h"
+#include "wire/spnego.h"
+
+static volatile uint8_t sink;
+
+static void check_inside(const uint8_t *base, size_t size, const uint8_t *p, size_t len)
+{
+	if (!p) {
+		if (len) abort();
+		return;
+	}
+	if (p < base || p > base + size || len > (size_t)(base + size - p)) abort();
+	uint8_t acc = 0;
+	for (size_t i = 0; i < len; i++) acc ^= p[i];
+	sink = acc;
+}
+
+/* Walks constructed elements down to a bounded depth. */
+static void walk(const uint8_t *base, size_t size, struct rbuf *b, int depth)
+{
+	while (rbuf_left(b) > 0) {
+		struct asn1_elem e;
+		if (asn1_read(b, &e) != 0) return;
+		check_inside(base, size, e.val, e.len);
+		if ((e.tag & 0x20) && depth < 16) {
+			struct rbuf in = asn1_contents(&e);
+			walk(base, size, &in, depth + 1);
+		}
+	}
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	if (size < 1) return 0;
+	size_t n = size - 1;
+	uint8_t *m = malloc(n ? n : 1);
+	if (!m) return 0;
+	memcpy(m, data + 1, n);
+	if (data[0] & 1) {
+		struct rbuf b = rbuf_make(m, n);
+		walk(m, n, &b, 0);
+	} else {
+		struct spnego_token t;
+		if (spnego_decode(m, n, &t) == 0) {
+			if (t.nmechs > 8) abort();
+			check_inside(m, n, t.mech_token, t.mech_token_len);
+			check_inside(m, n, t.mic, t.mic_len);
+			/* Echo the token back the way the server answers. */
+			struct wbuf w;
+			wbuf_init(&w, 0);
+			spnego_encode_resp(&w, SPNEGO_ACCEPT_INCOMPLETE, SPNEGO_MECH_NTLMSSP, t.mech_token,
+					   t.mech_token_len);
+			if (!w.err) {
+				struct spnego_token again;
+				if (spnego_decode(w.p, w.len, &again) != 0) abort();
+			}
+			wbuf_free(&w);
+		}
+	}
+	free(m);
+	return 0;
+}

@@ -1,0 +1,224 @@
+#!/usr/bin/env python3
+"""Builds the seed corpora under fuzz/corpus/<target>/ from recorded traffic.
+
+A recording (see fuzz/README.md for how to make one with record_proxy.py)
+is a sequence of frames: one byte 'C' (client to server) or 'S', a 4-byte
+little-endian length, then the SMB message.  Usage:
+
+    make_corpus.py OUTDIR cap.1 cap.2 ...
+
+Every seed is named by the SHA-1 of its contents, so re-running only adds.
+"""
+import hashlib
+import os
+import struct
+import sys
+
+SMB2 = b'\xfeSMB'
+NEGOTIATE, SESSION_SETUP, TREE_CONNECT, CREATE, CLOSE, FLUSH, READ, WRITE = 0, 1, 3, 5, 6, 7, 8, 9
+IOCTL, QUERY_DIRECTORY, CHANGE_NOTIFY, QUERY_INFO, SET_INFO = 11, 14, 15, 16, 17
+# fuzz_smb2_hdr_and_commands selector byte for each command (enum decoder).
+CMD_SELECTOR = {NEGOTIATE: 1, SESSION_SETUP: 2, TREE_CONNECT: 3, CREATE: 4, CLOSE: 6, READ: 7,
+                WRITE: 8, FLUSH: 9, QUERY_DIRECTORY: 10, QUERY_INFO: 11, SET_INFO: 12, IOCTL: 13,
+                CHANGE_NOTIFY: 16}
+SEL_CREATE_CONTEXTS, SEL_COPYCHUNK, SEL_VALIDATE_NEGOTIATE = 5, 14, 15
+FSCTL_SRV_COPYCHUNK, FSCTL_SRV_COPYCHUNK_WRITE = 0x001440F2, 0x001480F2
+FSCTL_VALIDATE_NEGOTIATE_INFO, FSCTL_PIPE_TRANSCEIVE = 0x00140204, 0x0011C017
+MAX_SEED = 16384
+
+
+def u16(b, o): return struct.unpack_from('<H', b, o)[0]
+def u32(b, o): return struct.unpack_from('<I', b, o)[0]
+
+
+def read_capture(path):
+    data = open(path, 'rb').read()
+    off, frames = 0, []
+    while off + 5 <= len(data):
+        tag, n = data[off:off + 1], u32(data, off + 1)
+        frames.append((tag, data[off + 5:off + 5 + n]))
+        off += 5 + n
+    return frames
+
+
+def chain(msg):
+    """The commands of a compound: (offset, bytes) of each."""
+    off, out = 0, []
+    while len(msg) - off >= 64 and msg[off:off + 4] == SMB2:
+        nxt = u32(msg, off + 20)
+        end = off + nxt if nxt and off + nxt <= len(msg) else len(msg)
+        out.append(msg[off:end])
+        if not nxt or off + nxt > len(msg):
+            break
+        off += nxt
+    return out
+
+
+def field(cmd, off, ln):
+    """(offset from header, length) pair -> bytes, or b''."""
+    if off < 64 or off + ln > len(cmd):
+        return b''
+    return cmd[off:off + ln]
+
+
+class Corpus:
+    def __init__(self, root):
+        self.root = root
+
+    def add(self, target, blob):
+        if not blob or len(blob) > MAX_SEED:
+            return
+        d = os.path.join(self.root, target)
+        os.makedirs(d, exist_ok=True)
+        with open(os.path.join(d, hashlib.sha1(blob).hexdigest()), 'wb') as f:
+            f.write(blob)
+
+
+def der_octet_strings(b, depth=0):
+    """Contents of every OCTET STRING in a DER blob (SPNEGO mechToken)."""
+    out, off = [], 0
+    while off + 2 <= len(b) and depth < 8:
+        tag, ln, off = b[off], b[off + 1], off + 2
+        if ln & 0x80:
+            k = ln & 0x7f
+            if k == 0 or k > 4 or off + k > len(b):
+                break
+            ln, off = int.from_bytes(b[off:off + k], 'big'), off + k
+        val = b[off:off + ln]
+        off += ln
+        if tag == 0x04:
+            out.append(val)
+        elif tag & 0x20:
+            inner = val[len(val) - len(val):]
+            if tag == 0x60:   # [APPLICATION 0]: OID then the token
+                if len(val) > 2 and val[0] == 0x06:
+                    inner = val[2 + val[1]:]
+            out += der_octet_strings(inner, depth + 1)
+    return out
+
+
+def security_blob(cmd, response):
+    if response:
+        return field(cmd, u16(cmd, 64 + 4), u16(cmd, 64 + 6)) if len(cmd) >= 72 else b''
+    return field(cmd, u16(cmd, 64 + 12), u16(cmd, 64 + 14)) if len(cmd) >= 80 else b''
+
+
+def unsign(cmd):
+    """The harness' session is unsigned: drop the SIGNED flag and signature."""
+    b = bytearray(cmd)
+    struct.pack_into('<I', b, 16, u32(b, 16) & ~0x8)
+    b[48:64] = bytes(16)
+    return bytes(b)
+
+
+def process(corpus, frames):
+    dialect = None
+    pipe_chunks = []          # pipe writes/transceives of this connection
+    after_tree = None         # client messages after the last tree connect
+    tree_is_ipc = False
+    all_client = []
+    pending_tree = None
+    for tag, msg in frames:
+        cmds = chain(msg)
+        if tag == b'S':
+            for c in cmds:
+                command, status = u16(c, 12), u32(c, 8)
+                if command == NEGOTIATE and status == 0 and len(c) >= 70:
+                    dialect = u16(c, 64 + 4)
+                if command in (SESSION_SETUP, NEGOTIATE):
+                    blob = security_blob(c, True)
+                    if blob:
+                        corpus.add('fuzz_spnego', b'\x00' + blob)
+                        for tok in der_octet_strings(blob):
+                            if tok.startswith(b'NTLMSSP\x00'):
+                                corpus.add('fuzz_ntlmssp', b'\x01' + tok)
+                if command == TREE_CONNECT and status == 0 and pending_tree is not None:
+                    tree_is_ipc = pending_tree
+                    after_tree = []
+            continue
+        all_client.append(msg)
+        if after_tree is not None:
+            after_tree.append(msg)
+        for c in cmds:
+            command = u16(c, 12)
+            sel = CMD_SELECTOR.get(command)
+            if sel is not None:
+                corpus.add('fuzz_smb2_hdr_and_commands', bytes([sel]) + c)
+            corpus.add('fuzz_smb2_hdr_and_commands', b'\x00' + c[:64])
+            if command == SESSION_SETUP:
+                blob = security_blob(c, False)
+                if blob:
+                    corpus.add('fuzz_spnego', b'\x00' + blob)
+                    corpus.add('fuzz_spnego', b'\x01' + blob)
+                    for tok in der_octet_strings(blob):
+                        if tok.startswith(b'NTLMSSP\x00'):
+                            corpus.add('fuzz_ntlmssp', b'\x01' + tok)
+                            if u32(tok, 8) == 3:
+                                corpus.add('fuzz_ntlmssp', b'\x00' + tok)
+            elif command == TREE_CONNECT and len(c) >= 72:
+                path = field(c, u16(c, 64 + 4), u16(c, 64 + 6)).decode('utf-16-le', 'replace')
+                pending_tree = path.upper().endswith('IPC$')
+            elif command == CREATE and len(c) >= 120:
+                ctx = field(c, u32(c, 64 + 48), u32(c, 64 + 52))
+                if ctx:
+                    corpus.add('fuzz_smb2_hdr_and_commands', bytes([SEL_CREATE_CONTEXTS]) + ctx)
+            elif command == IOCTL and len(c) >= 120:
+                ctl = u32(c, 64 + 4)
+                inp = field(c, u32(c, 64 + 24), u32(c, 64 + 28))
+                if ctl in (FSCTL_SRV_COPYCHUNK, FSCTL_SRV_COPYCHUNK_WRITE):
+                    corpus.add('fuzz_smb2_hdr_and_commands', bytes([SEL_COPYCHUNK]) + inp)
+                elif ctl == FSCTL_VALIDATE_NEGOTIATE_INFO:
+                    corpus.add('fuzz_smb2_hdr_and_commands', bytes([SEL_VALIDATE_NEGOTIATE]) + inp)
+                elif ctl == FSCTL_PIPE_TRANSCEIVE and inp:
+                    pipe_chunks.append(inp)
+            elif command == WRITE and len(c) >= 112 and tree_is_ipc and after_tree is not None:
+                data = field(c, u16(c, 64 + 2), u32(c, 64 + 4))
+                if data:
+                    pipe_chunks.append(data)
+            elif command == SET_INFO and len(c) >= 96:
+                itype, cls = c[64 + 2], c[64 + 3]
+                buf = field(c, u16(c, 64 + 8), u32(c, 64 + 4))
+                if itype == 1:
+                    sel = {4: 0, 10: 1, 11: 1, 65: 1, 15: 3}.get(cls, 2)
+                    corpus.add('fuzz_fileinfo', bytes([sel]) + buf)
+                elif itype == 3:
+                    corpus.add('fuzz_fileinfo', b'\x05' + buf)
+                    corpus.add('fuzz_fileinfo', b'\x06' + buf)
+            elif command == QUERY_INFO and len(c) >= 104:
+                inp = field(c, u16(c, 64 + 8), u32(c, 64 + 12))
+                if inp and c[64 + 2] == 1 and c[64 + 3] == 15:
+                    corpus.add('fuzz_fileinfo', b'\x04' + inp)
+    # DCE/RPC: the whole conversation of the pipe, and every PDU alone.
+    if pipe_chunks:
+        seq = b''.join(struct.pack('<H', len(p)) + p for p in pipe_chunks)
+        corpus.add('fuzz_dcerpc', b'\x0a' + seq)
+        for p in pipe_chunks:
+            corpus.add('fuzz_dcerpc', b'\x0b' + struct.pack('<H', len(p)) + p)
+            corpus.add('fuzz_dcerpc', b'\x06' + struct.pack('<H', len(p)) + p)
+    # Whole request path: what the client sent after its last tree connect,
+    # replayed behind the harness' own login and tree connect.
+    dsel = {0x311: 0, 0x202: 2, 0x210: 2, 0x300: 3, 0x302: 3}.get(dialect, 0)
+    def records(msgs):
+        return b''.join(struct.pack('<I', len(m)) + m for m in msgs)
+    if after_tree:
+        msgs = [unsign(m) if len(m) >= 64 else m for m in after_tree]
+        mode = 1 if tree_is_ipc else 0
+        head = bytes([mode | dsel << 2])
+        for i in range(0, len(msgs), 6):
+            corpus.add('fuzz_server', head + records(msgs[i:i + 6]))
+        total = head + records(msgs)
+        corpus.add('fuzz_server', total[:MAX_SEED])
+    if all_client:
+        # From the first byte: NEGOTIATE, SESSION_SETUP (the login fails
+        # without the real challenge, which is the point: the error paths).
+        corpus.add('fuzz_server', bytes([3 | dsel << 2]) + records([unsign(m) for m in all_client[:4]]))
+
+
+def main():
+    corpus = Corpus(sys.argv[1])
+    for path in sys.argv[2:]:
+        process(corpus, read_capture(path))
+
+
+if __name__ == '__main__':
+    main()
