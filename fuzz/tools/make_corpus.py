@@ -62,12 +62,23 @@ def field(cmd, off, ln):
 
 
 class Corpus:
+    # Seeds kept per (target, first byte): enough variety for the fuzzer to
+    # start from, while the checked-in corpus stays small.
+    CAP = 24
+
     def __init__(self, root):
         self.root = root
+        self.seen = {}
 
     def add(self, target, blob):
         if not blob or len(blob) > MAX_SEED:
             return
+        key = (target, blob[0])
+        names = self.seen.setdefault(key, set())
+        name = hashlib.sha1(blob).hexdigest()
+        if name not in names and len(names) >= self.CAP:
+            return
+        names.add(name)
         d = os.path.join(self.root, target)
         os.makedirs(d, exist_ok=True)
         with open(os.path.join(d, hashlib.sha1(blob).hexdigest()), 'wb') as f:
@@ -89,7 +100,7 @@ def der_octet_strings(b, depth=0):
         if tag == 0x04:
             out.append(val)
         elif tag & 0x20:
-            inner = val[len(val) - len(val):]
+            inner = val
             if tag == 0x60:   # [APPLICATION 0]: OID then the token
                 if len(val) > 2 and val[0] == 0x06:
                     inner = val[2 + val[1]:]
@@ -214,8 +225,38 @@ def process(corpus, frames):
         corpus.add('fuzz_server', bytes([3 | dsel << 2]) + records([unsign(m) for m in all_client[:4]]))
 
 
+def synthetic(corpus):
+    """Seeds for inputs the recorded clients did not send."""
+    # FILE_FULL_EA_INFORMATION (MS-FSCC 2.4.15): two entries, 4-byte aligned.
+    e1 = struct.pack('<IBBH', 16, 0, 4, 3) + b'USER\x00abc'
+    e1 += bytes(16 - len(e1))
+    e2 = struct.pack('<IBBH', 0, 0x80, 2, 1) + b'XY\x00z'
+    corpus.add('fuzz_fileinfo', b'\x03' + e1 + e2)
+    # FILE_GET_EA_INFORMATION (2.4.15.1).
+    corpus.add('fuzz_fileinfo', b'\x04' + struct.pack('<IB', 12, 4) + b'USER\x00' + bytes(2)
+               + struct.pack('<IB', 0, 2) + b'XY\x00')
+    # Self-relative security descriptor (MS-DTYP 2.4.6): owner
+    # S-1-5-32-544, group S-1-1-0, DACL with one ACCESS_ALLOWED ACE.
+    owner = bytes([1, 2, 0, 0, 0, 0, 0, 5]) + struct.pack('<II', 32, 544)
+    world = bytes([1, 1, 0, 0, 0, 0, 0, 1]) + struct.pack('<I', 0)
+    ace = struct.pack('<BBHI', 0, 0, 8 + len(world), 0x001F01FF) + world
+    dacl = struct.pack('<BBHHH', 2, 0, 8 + len(ace), 1, 0) + ace
+    sd = struct.pack('<BBHIIII', 1, 0, 0x8004, 20, 20 + len(owner), 0, 20 + len(owner) + len(world))
+    sd += owner + world + dacl
+    corpus.add('fuzz_fileinfo', b'\x05' + sd)
+    corpus.add('fuzz_fileinfo', b'\x06' + sd)
+    # FILE_RENAME_INFORMATION_TYPE_2 (2.4.37.2).
+    name = 'dir1\\new.txt'.encode('utf-16-le')
+    corpus.add('fuzz_fileinfo', b'\x01' + struct.pack('<B7xQI', 1, 0, len(name)) + name)
+    # FILE_BASIC_INFORMATION (2.4.7) and the single-value classes.
+    corpus.add('fuzz_fileinfo', b'\x00' + struct.pack('<QQQQI4x', 1, 2, 3, 4, 0x20))
+    corpus.add('fuzz_fileinfo', b'\x02' + struct.pack('<Q', 4096))
+    corpus.add('fuzz_fileinfo', b'\x08' + b'A long file name.txt')
+
+
 def main():
     corpus = Corpus(sys.argv[1])
+    synthetic(corpus)
     for path in sys.argv[2:]:
         process(corpus, read_capture(path))
 
