@@ -9,6 +9,7 @@
 #include "common/buf.h"
 #include "common/utf16.h"
 #include "crypto/crypto.h"
+#include "wire/ntlmssp.h"
 
 int ntlm_nt_hash(const char *password, uint8_t out[16])
 {
@@ -87,4 +88,141 @@ int ntlm_mic(const uint8_t exported_key[16], const uint8_t *negotiate, size_t ne
 		{ .iov_base = (void *)(authenticate + mic_off + 16), .iov_len = authenticate_len - mic_off - 16 },
 	};
 	return crypto_hmac_md5(exported_key, 16, iov, 5, out);
+}
+
+/* ---- Session security (MS-NLMP 3.4) ---- */
+
+static const char client_sign_magic[] = "session key to client-to-server signing key magic constant";
+static const char server_sign_magic[] = "session key to server-to-client signing key magic constant";
+static const char client_seal_magic[] = "session key to client-to-server sealing key magic constant";
+static const char server_seal_magic[] = "session key to server-to-client sealing key magic constant";
+
+/* MD5(key || constant), the constant with its terminating NUL (3.4.5.2). */
+static int md5_key_magic(const uint8_t *key, size_t keylen, const char *magic, uint8_t out[16])
+{
+	uint8_t buf[16 + 64];
+	size_t mlen = strlen(magic) + 1;
+	if (keylen > 16 || mlen > 64) return -1;
+	memcpy(buf, key, keylen);
+	memcpy(buf + keylen, magic, mlen);
+	int rc = crypto_md5(buf, keylen + mlen, out);
+	OPENSSL_cleanse(buf, sizeof(buf));
+	return rc;
+}
+
+void ntlm_signkey(const uint8_t exported_key[16], bool client_to_server, uint8_t out[16])
+{
+	if (md5_key_magic(exported_key, 16, client_to_server ? client_sign_magic : server_sign_magic, out) != 0)
+		memset(out, 0, 16);
+}
+
+int ntlm_sealkey(uint32_t flags, const uint8_t exported_key[16], bool client_to_server, uint8_t out[16])
+{
+	/* 3.4.5.3 with extended session security: 128, 56 or 40 bits of the
+	 * exported key go into the hash. */
+	if (!(flags & NTLMSSP_NEGOTIATE_EXTENDED_SESSIONSECURITY)) return -1;
+	size_t keylen = (flags & NTLMSSP_NEGOTIATE_128) ? 16 : (flags & NTLMSSP_NEGOTIATE_56) ? 7 : 5;
+	return md5_key_magic(exported_key, keylen, client_to_server ? client_seal_magic : server_seal_magic, out);
+}
+
+static int sec_dir_init(struct ntlm_sec_direction *d, uint32_t flags, const uint8_t exported_key[16],
+			bool client_to_server)
+{
+	uint8_t seal_key[16];
+	ntlm_signkey(exported_key, client_to_server, d->sign_key);
+	if (ntlm_sealkey(flags, exported_key, client_to_server, seal_key) != 0) return -1;
+	d->seal = crypto_rc4_stream_new(seal_key, 16);
+	OPENSSL_cleanse(seal_key, sizeof(seal_key));
+	d->seq = 0;
+	return d->seal ? 0 : -1;
+}
+
+int ntlm_sec_init(struct ntlm_session_sec *ss, uint32_t flags, const uint8_t exported_key[16], bool is_client)
+{
+	memset(ss, 0, sizeof(*ss));
+	ss->flags = flags;
+	if (!(flags & NTLMSSP_NEGOTIATE_EXTENDED_SESSIONSECURITY)) return -1;
+	if (sec_dir_init(&ss->out, flags, exported_key, is_client) != 0 ||
+	    sec_dir_init(&ss->in, flags, exported_key, !is_client) != 0) {
+		ntlm_sec_free(ss);
+		return -1;
+	}
+	ss->ready = true;
+	return 0;
+}
+
+void ntlm_sec_free(struct ntlm_session_sec *ss)
+{
+	if (!ss) return;
+	crypto_rc4_stream_free(ss->out.seal);
+	crypto_rc4_stream_free(ss->in.seal);
+	OPENSSL_cleanse(ss, sizeof(*ss));
+}
+
+/* MAC() of 3.4.4.2 (extended session security) with sequence number seq,
+ * using and advancing d's RC4 handle when KEY_EXCH was negotiated. */
+static int sec_mac(const struct ntlm_session_sec *ss, struct ntlm_sec_direction *d, uint32_t seq,
+		   const uint8_t *msg, size_t len, uint8_t sig[16])
+{
+	uint8_t seqbuf[4], digest[16];
+	put_le32(seqbuf, seq);
+	struct iovec iov[2] = {
+		{ .iov_base = seqbuf, .iov_len = 4 },
+		{ .iov_base = (void *)msg, .iov_len = len },
+	};
+	if (crypto_hmac_md5(d->sign_key, 16, iov, 2, digest) != 0) return -1;
+	put_le32(sig, 1); /* NTLMSSP_MESSAGE_SIGNATURE version */
+	int rc = 0;
+	if (ss->flags & NTLMSSP_NEGOTIATE_KEY_EXCH)
+		rc = crypto_rc4_stream_apply(d->seal, digest, 8, sig + 4);
+	else
+		memcpy(sig + 4, digest, 8);
+	put_le32(sig + 12, seq);
+	OPENSSL_cleanse(digest, sizeof(digest));
+	return rc;
+}
+
+int ntlm_sec_sign(struct ntlm_session_sec *ss, const uint8_t *msg, size_t len, uint8_t sig[16])
+{
+	if (!ss || !ss->ready) return -1;
+	int rc = sec_mac(ss, &ss->out, ss->out.seq, msg, len, sig);
+	ss->out.seq++;
+	return rc;
+}
+
+int ntlm_sec_verify(struct ntlm_session_sec *ss, const uint8_t *msg, size_t len, const uint8_t *sig,
+		    size_t siglen)
+{
+	if (!ss || !ss->ready || !sig) return -1;
+	uint8_t want[16];
+	/* The expected signature is computed even for a wrong-sized one so
+	 * the RC4 handle stays in step with the peer's. */
+	int rc = sec_mac(ss, &ss->in, ss->in.seq, msg, len, want);
+	ss->in.seq++;
+	if (rc != 0 || siglen != NTLM_SIGNATURE_SIZE || CRYPTO_memcmp(want, sig, 16) != 0) rc = -1;
+	OPENSSL_cleanse(want, sizeof(want));
+	return rc;
+}
+
+int ntlm_sec_seal(struct ntlm_session_sec *ss, uint8_t *msg, size_t len, uint8_t sig[16])
+{
+	if (!ss || !ss->ready) return -1;
+	/* 3.4.3: the signature covers the plaintext, but the RC4 handle first
+	 * encrypts the message and then the checksum. */
+	struct wbuf plain;
+	wbuf_init(&plain, len ? len : 1);
+	wbuf_bytes(&plain, msg, len);
+	int rc = plain.err ? -1 : crypto_rc4_stream_apply(ss->out.seal, msg, len, msg);
+	if (rc == 0) rc = sec_mac(ss, &ss->out, ss->out.seq, plain.p, len, sig);
+	ss->out.seq++;
+	if (plain.p) OPENSSL_cleanse(plain.p, plain.cap);
+	wbuf_free(&plain);
+	return rc;
+}
+
+int ntlm_sec_unseal(struct ntlm_session_sec *ss, uint8_t *msg, size_t len, const uint8_t *sig, size_t siglen)
+{
+	if (!ss || !ss->ready) return -1;
+	if (crypto_rc4_stream_apply(ss->in.seal, msg, len, msg) != 0) return -1;
+	return ntlm_sec_verify(ss, msg, len, sig, siglen);
 }

@@ -41,4 +41,26 @@ bool ntlmssp_server_is_guest(const struct ntlmssp_server *s);
 /* The exported session key (16 bytes) after SUCCESS; zero for anonymous/guest. */
 const uint8_t *ntlmssp_server_session_key(const struct ntlmssp_server *s);
 
+/* ---- Session security (MS-NLMP 3.4) for SPNEGO's mechListMIC ----
+ * Available after a keyed (not anonymous, not guest) SUCCESS when extended
+ * session security was negotiated. */
+
+/* Keeps a copy of the DER-encoded mechTypes SEQUENCE of the client's
+ * negTokenInit (RFC 4178 5: the mechListMIC is computed over it). */
+int ntlmssp_server_set_mech_types(struct ntlmssp_server *s, const uint8_t *der, size_t len);
+/* The stored copy (NULL, *len 0 if none). */
+const uint8_t *ntlmssp_server_mech_types(const struct ntlmssp_server *s, size_t *len);
+bool ntlmssp_server_has_session_security(const struct ntlmssp_server *s);
+/* True when SPNEGO must exchange mechListMICs: session security exists and
+ * the client negotiated NTLMSSP signing or sent an NTLM MIC (MS-SPNG
+ * 3.3.5.1, RFC 4178 5). */
+bool ntlmssp_server_signing_negotiated(const struct ntlmssp_server *s);
+uint32_t ntlmssp_server_negotiated_flags(const struct ntlmssp_server *s);
+/* GSS_VerifyMIC with the client-to-server key and sequence number: 0 if sig
+ * (16 bytes) is valid for msg, -1 otherwise.  Advances the sequence number. */
+int ntlmssp_server_verify_mic(struct ntlmssp_server *s, const uint8_t *msg, size_t len, const uint8_t *sig,
+			      size_t siglen);
+/* GSS_GetMIC with the server-to-client key: writes the 16-byte signature. */
+int ntlmssp_server_make_mic(struct ntlmssp_server *s, const uint8_t *msg, size_t len, uint8_t sig[16]);
+
 #endif

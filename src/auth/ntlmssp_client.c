@@ -26,6 +26,7 @@ struct ntlmssp_client {
 	size_t negotiate_len;
 	uint32_t flags;
 	uint8_t session_key[16];
+	struct ntlm_session_sec sec; /* MS-NLMP 3.4, after a keyed AUTHENTICATE */
 };
 
 #define CLIENT_FLAGS                                                                                            \
@@ -80,6 +81,7 @@ void ntlmssp_client_free(struct ntlmssp_client *c)
 	free(c->domain);
 	free(c->workstation);
 	free(c->negotiate_msg);
+	ntlm_sec_free(&c->sec);
 	OPENSSL_cleanse(c, sizeof(*c));
 	free(c);
 }
@@ -238,6 +240,9 @@ static uint32_t make_authenticate(struct ntlmssp_client *c, const uint8_t *in, s
 		}
 		memcpy(out->p + start + NTLMSSP_AUTH_MIC_OFFSET, mic, 16);
 	}
+	/* Session security keys (3.4.4); absent without extended session
+	 * security, which the getters then report as failure. */
+	if (!out->err) (void)ntlm_sec_init(&c->sec, c->flags, c->session_key, true);
 out:
 	if (out->err && status == STATUS_SUCCESS) status = STATUS_NO_MEMORY;
 	c->state = CL_DONE;
@@ -260,4 +265,29 @@ uint32_t ntlmssp_client_step(struct ntlmssp_client *c, const uint8_t *in, size_t
 	if (c->state == CL_WANT_CHALLENGE && in && ntlmssp_message_type(in, inlen) == NTLMSSP_CHALLENGE)
 		return make_authenticate(c, in, inlen, out);
 	return STATUS_INVALID_PARAMETER;
+}
+
+int ntlmssp_client_make_mic(struct ntlmssp_client *c, const uint8_t *msg, size_t len, uint8_t sig[16])
+{
+	if (!c || c->state != CL_DONE) return -1;
+	return ntlm_sec_sign(&c->sec, msg, len, sig);
+}
+
+int ntlmssp_client_verify_mic(struct ntlmssp_client *c, const uint8_t *msg, size_t len, const uint8_t *sig,
+			      size_t siglen)
+{
+	if (!c || c->state != CL_DONE) return -1;
+	return ntlm_sec_verify(&c->sec, msg, len, sig, siglen);
+}
+
+int ntlmssp_client_seal(struct ntlmssp_client *c, uint8_t *msg, size_t len, uint8_t sig[16])
+{
+	if (!c || c->state != CL_DONE) return -1;
+	return ntlm_sec_seal(&c->sec, msg, len, sig);
+}
+
+int ntlmssp_client_unseal(struct ntlmssp_client *c, uint8_t *msg, size_t len, const uint8_t *sig, size_t siglen)
+{
+	if (!c || c->state != CL_DONE) return -1;
+	return ntlm_sec_unseal(&c->sec, msg, len, sig, siglen);
 }

@@ -32,4 +32,14 @@ const uint8_t *ntlmssp_client_session_key(const struct ntlmssp_client *c);
 /* Negotiated flags (those of the AUTHENTICATE message). */
 uint32_t ntlmssp_client_flags(const struct ntlmssp_client *c);
 
+/* Session security (MS-NLMP 3.4.4), valid after AUTHENTICATE was made with
+ * a key and extended session security: GSS_GetMIC with the client-to-server
+ * key, GSS_VerifyMIC with the server-to-client key (e.g. SPNEGO's
+ * mechListMIC), and GSS_WrapEx sealing.  All return 0 or -1. */
+int ntlmssp_client_make_mic(struct ntlmssp_client *c, const uint8_t *msg, size_t len, uint8_t sig[16]);
+int ntlmssp_client_verify_mic(struct ntlmssp_client *c, const uint8_t *msg, size_t len, const uint8_t *sig,
+			      size_t siglen);
+int ntlmssp_client_seal(struct ntlmssp_client *c, uint8_t *msg, size_t len, uint8_t sig[16]);
+int ntlmssp_client_unseal(struct ntlmssp_client *c, uint8_t *msg, size_t len, const uint8_t *sig, size_t siglen);
+
 #endif

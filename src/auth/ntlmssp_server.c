@@ -44,6 +44,15 @@ struct ntlmssp_server {
 	bool anonymous;
 	bool guest;
 	uint8_t session_key[16];
+
+	/* Session security (MS-NLMP 3.4) once authenticated with a key: the
+	 * SPNEGO mechListMIC is the one thing SMB2 uses it for. */
+	uint32_t negotiated_flags;
+	bool ntlm_mic_present;       /* AUTHENTICATE carried a MIC */
+	struct ntlm_session_sec sec;
+	/* DER of the client's SPNEGO mechTypes (the mechListMIC covers it). */
+	uint8_t *mech_types;
+	size_t mech_types_len;
 };
 
 static char *dup_or_empty(const char *s) { return strdup(s ? s : ""); }
@@ -76,6 +85,8 @@ void ntlmssp_server_free(struct ntlmssp_server *s)
 	free(s->user);
 	free(s->user_domain);
 	free(s->workstation);
+	free(s->mech_types);
+	ntlm_sec_free(&s->sec);
 	OPENSSL_cleanse(s, sizeof(*s));
 	free(s);
 }
@@ -324,11 +335,20 @@ static uint32_t handle_authenticate(struct ntlmssp_server *s, const uint8_t *in,
 				status = STATUS_LOGON_FAILURE;
 			}
 			OPENSSL_cleanse(mic, sizeof(mic));
+			s->ntlm_mic_present = true;
 		}
 	}
 
 	if (status == STATUS_SUCCESS) {
 		memcpy(s->session_key, exported, 16);
+		/* Keys for GSS_GetMIC/VerifyMIC (3.4.4): both sides use the flags
+		 * they agreed on.  Without extended session security there is no
+		 * session security here; mechListMIC then cannot be offered. */
+		s->negotiated_flags = s->challenge_flags & am.flags;
+		ntlm_sec_free(&s->sec);
+		if (ntlm_sec_init(&s->sec, s->negotiated_flags, exported, false) != 0)
+			log_debug("ntlmssp: no session security for '%s\\%s' (flags %#x)", s->user_domain, s->user,
+				  s->negotiated_flags);
 		log_debug("ntlmssp: '%s\\%s' authenticated", s->user_domain, s->user);
 	}
 	OPENSSL_cleanse(exported, sizeof(exported));
@@ -347,4 +367,49 @@ uint32_t ntlmssp_server_step(struct ntlmssp_server *s, const uint8_t *in, size_t
 		return handle_authenticate(s, in, inlen, lookup, lookup_arg, allow_guest);
 	}
 	return STATUS_INVALID_PARAMETER;
+}
+
+/* ---- Session security for SPNEGO's mechListMIC (MS-SPNG 3.3.5.1) ---- */
+
+int ntlmssp_server_set_mech_types(struct ntlmssp_server *s, const uint8_t *der, size_t len)
+{
+	if (!s || (!der && len)) return -1;
+	uint8_t *copy = memdup(der, len);
+	if (!copy) return -1;
+	free(s->mech_types);
+	s->mech_types = copy;
+	s->mech_types_len = len;
+	return 0;
+}
+
+const uint8_t *ntlmssp_server_mech_types(const struct ntlmssp_server *s, size_t *len)
+{
+	*len = s->mech_types ? s->mech_types_len : 0;
+	return s->mech_types;
+}
+
+bool ntlmssp_server_has_session_security(const struct ntlmssp_server *s)
+{
+	return s->state == ST_DONE && s->sec.ready && !s->anonymous && !s->guest;
+}
+
+bool ntlmssp_server_signing_negotiated(const struct ntlmssp_server *s)
+{
+	return ntlmssp_server_has_session_security(s) &&
+	       ((s->negotiated_flags & NTLMSSP_NEGOTIATE_SIGN) || s->ntlm_mic_present);
+}
+
+uint32_t ntlmssp_server_negotiated_flags(const struct ntlmssp_server *s) { return s->negotiated_flags; }
+
+int ntlmssp_server_verify_mic(struct ntlmssp_server *s, const uint8_t *msg, size_t len, const uint8_t *sig,
+			      size_t siglen)
+{
+	if (!s || !ntlmssp_server_has_session_security(s)) return -1;
+	return ntlm_sec_verify(&s->sec, msg, len, sig, siglen);
+}
+
+int ntlmssp_server_make_mic(struct ntlmssp_server *s, const uint8_t *msg, size_t len, uint8_t sig[16])
+{
+	if (!s || !ntlmssp_server_has_session_security(s)) return -1;
+	return ntlm_sec_sign(&s->sec, msg, len, sig);
 }

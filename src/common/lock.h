@@ -13,7 +13,17 @@
  *   30    session_table        global session id -> session map
  *   40    session              one session's tree list and auth state
  *   50    open_table           global volatile/persistent file id map
- *   60    inode_table          (issue 4) inode entries, share modes
+ *   60    inode_table          inode hash table membership and each inode's
+ *                              refcount transitions to and from zero (inode.c)
+ *   65    inode                one file's state (struct smbd_inode): its list of
+ *                              opens, delete_pending, the paths of its opens,
+ *                              and what later parts add (byte-range locks,
+ *                              leases/oplocks).  Share-mode checks and the
+ *                              publication of an open into the list happen
+ *                              under it, so two CREATEs cannot both pass.
+ *   66    inode_stream         the same, for the inode of a named stream's data
+ *                              file; nests inside its base file's "inode" lock
+ *                              (base first, then stream), never the other way
  *   70    conn_send            a connection's outgoing queue (cross-thread sends)
  *   80    workq                the deferred-release work queue
  *   90    log                  (not a ranked lock: stdio's own)
@@ -33,6 +43,8 @@ enum lock_rank {
 	LOCK_RANK_SESSION = 40,
 	LOCK_RANK_OPEN_TABLE = 50,
 	LOCK_RANK_INODE_TABLE = 60,
+	LOCK_RANK_INODE = 65,
+	LOCK_RANK_INODE_STREAM = 66,
 	LOCK_RANK_CONN_SEND = 70,
 	LOCK_RANK_WORKQ = 80,
 };

@@ -10,6 +10,7 @@
 
 #include <limits.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/core_names.h>
@@ -129,6 +130,48 @@ int crypto_rc4(const uint8_t *key, size_t keylen, const uint8_t *in, size_t len,
 		 EVP_EncryptFinal_ex(ctx, out + outl, &finl) == 1 && (size_t)(outl + finl) == len;
 	EVP_CIPHER_CTX_free(ctx);
 	return ok ? 0 : -1;
+}
+
+/* RC4 as a keystream that continues across calls: NTLM session security
+ * (MS-NLMP 3.4.4) keeps one RC4 handle per direction for the whole
+ * session, so each message continues where the previous one stopped. */
+struct crypto_rc4_stream {
+	EVP_CIPHER_CTX *ctx;
+};
+
+struct crypto_rc4_stream *crypto_rc4_stream_new(const uint8_t *key, size_t keylen)
+{
+	const struct crypto_algs *a = crypto_algs();
+	if (!a || keylen == 0 || keylen > 256) return NULL;
+	struct crypto_rc4_stream *st = calloc(1, sizeof(*st));
+	if (!st) return NULL;
+	st->ctx = EVP_CIPHER_CTX_new();
+	unsigned int klen = (unsigned int)keylen;
+	OSSL_PARAM params[] = {
+		OSSL_PARAM_construct_uint(OSSL_CIPHER_PARAM_KEYLEN, &klen),
+		OSSL_PARAM_construct_end(),
+	};
+	if (!st->ctx || EVP_EncryptInit_ex2(st->ctx, a->rc4, NULL, NULL, params) != 1 ||
+	    EVP_EncryptInit_ex2(st->ctx, NULL, key, NULL, NULL) != 1) {
+		crypto_rc4_stream_free(st);
+		return NULL;
+	}
+	return st;
+}
+
+int crypto_rc4_stream_apply(struct crypto_rc4_stream *st, const uint8_t *in, size_t len, uint8_t *out)
+{
+	if (!st || len > INT_MAX) return -1;
+	if (len == 0) return 0;
+	int outl = 0;
+	return EVP_EncryptUpdate(st->ctx, out, &outl, in, (int)len) == 1 && (size_t)outl == len ? 0 : -1;
+}
+
+void crypto_rc4_stream_free(struct crypto_rc4_stream *st)
+{
+	if (!st) return;
+	EVP_CIPHER_CTX_free(st->ctx); /* also cleanses the key schedule */
+	free(st);
 }
 
 int crypto_preauth_update(const uint8_t prev[64], const struct iovec *iov, int iovcnt, uint8_t out[64])

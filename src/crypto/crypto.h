@@ -21,6 +21,14 @@ int crypto_md5(const void *data, size_t len, uint8_t out[16]);
 int crypto_hmac_md5(const void *key, size_t keylen, const struct iovec *iov, int iovcnt, uint8_t out[16]);
 int crypto_rc4(const uint8_t *key, size_t keylen, const uint8_t *in, size_t len, uint8_t *out);
 
+/* A continuing RC4 keystream (one per direction in NTLM session security,
+ * MS-NLMP 3.4.4): apply() encrypts/decrypts len bytes, advancing the
+ * stream; in and out may be equal. */
+struct crypto_rc4_stream;
+struct crypto_rc4_stream *crypto_rc4_stream_new(const uint8_t *key, size_t keylen);
+int crypto_rc4_stream_apply(struct crypto_rc4_stream *st, const uint8_t *in, size_t len, uint8_t *out);
+void crypto_rc4_stream_free(struct crypto_rc4_stream *st);
+
 /* SHA-512 of (prev || data...) written to out: the 3.1.1 preauth integrity
  * hash update (MS-SMB2 3.3.5.4). prev and out may alias. */
 int crypto_preauth_update(const uint8_t prev[64], const struct iovec *iov, int iovcnt, uint8_t out[64]);

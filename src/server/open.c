@@ -1,8 +1,14 @@
 /* The global open table: publication, lookup by FileId, unpublication and
- * the file teardown of an open (MS-SMB2 3.3.1.10 GlobalOpenTable). */
+ * the file teardown of an open (MS-SMB2 3.3.1.10 GlobalOpenTable).
+ *
+ * Published opens live in a hash table keyed by volatile id (every request
+ * with a FileId looks one up), guarded by g_server.open_lock (rank
+ * open_table).  o->link chains an open in its bucket. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
+#include <sys/fsuid.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -11,6 +17,22 @@
 #include "server/vfs.h"
 
 #include <string.h>
+
+#define OPEN_BUCKETS 4096u   /* power of two */
+
+static struct list_head open_buckets[OPEN_BUCKETS];   /* guarded by g_server.open_lock */
+static pthread_once_t open_buckets_once = PTHREAD_ONCE_INIT;
+
+static void open_buckets_init(void)
+{
+	for (unsigned i = 0; i < OPEN_BUCKETS; i++) list_init(&open_buckets[i]);
+}
+
+static struct list_head *bucket_of(uint64_t volatile_id)
+{
+	pthread_once(&open_buckets_once, open_buckets_init);
+	return &open_buckets[(volatile_id * 0x9e3779b97f4a7c15ull >> 40) & (OPEN_BUCKETS - 1)];
+}
 
 void open_get(struct smbd_open *o)
 {
@@ -25,11 +47,22 @@ void open_put(struct smbd_open *o)
 	if (atomic_fetch_sub(&o->refcount, 1) != 1) return;
 	/* An open that failed half-way through CREATE was never published and
 	 * may still hold its fd or pipe. */
+	if (o->inode_attached) {
+		/* Every path that attaches an open detaches it before dropping
+		 * its reference (CREATE's error paths, open_close_file). */
+		log_error("open %s freed while attached to its inode", o->path ? o->path : "?");
+		bool df, ds;
+		inode_detach_open(o, &df, &ds);
+	}
 	if (o->pipe) pipe_close(o->pipe);
 	if (o->fd >= 0) close(o->fd);
 	dir_enum_free(o->dir);
+	inode_put(o->stream_inode);
+	inode_put(o->inode);
 	if (o->tree) tree_put(o->tree);
 	if (o->session) session_put(o->session);
+	for (unsigned i = 0; i < o->nretired_paths; i++) free(o->retired_paths[i]);
+	free(o->retired_paths);
 	free(o->path);
 	free(o);
 }
@@ -64,7 +97,7 @@ int open_table_insert(struct smbd_open *o)
 	o->volatile_id = id;
 	o->persistent_id = id;
 	o->ready = true;
-	list_add_tail(&o->link, &g_server.opens);
+	list_add_tail(&o->link, bucket_of(id));
 	smb_mutex_unlock(&g_server.open_lock);
 	return 0;
 }
@@ -73,9 +106,9 @@ struct smbd_open *open_table_lookup(struct smbd_tree *t, uint64_t persistent_id,
 {
 	if (volatile_id == 0) return NULL;
 	struct smbd_open *found = NULL;
-	struct list_head *pos;
+	struct list_head *pos, *b = bucket_of(volatile_id);
 	smb_mutex_lock(&g_server.open_lock);
-	list_for_each(pos, &g_server.opens) {
+	list_for_each(pos, b) {
 		struct smbd_open *o = list_entry(pos, struct smbd_open, link);
 		if (o->volatile_id == volatile_id) {
 			if (o->ready && o->tree == t && o->persistent_id == persistent_id) {
@@ -87,6 +120,25 @@ struct smbd_open *open_table_lookup(struct smbd_tree *t, uint64_t persistent_id,
 	}
 	smb_mutex_unlock(&g_server.open_lock);
 	return found;
+}
+
+bool open_table_any(bool (*fn)(const struct smbd_open *o, void *arg), void *arg)
+{
+	bool hit = false;
+	pthread_once(&open_buckets_once, open_buckets_init);
+	smb_mutex_lock(&g_server.open_lock);
+	for (unsigned i = 0; i < OPEN_BUCKETS && !hit; i++) {
+		struct list_head *pos;
+		list_for_each(pos, &open_buckets[i]) {
+			const struct smbd_open *o = list_entry(pos, struct smbd_open, link);
+			if (o->ready && fn(o, arg)) {
+				hit = true;
+				break;
+			}
+		}
+	}
+	smb_mutex_unlock(&g_server.open_lock);
+	return hit;
 }
 
 bool open_table_remove(struct smbd_open *o)
@@ -106,32 +158,90 @@ bool open_table_remove(struct smbd_open *o)
 	return true;
 }
 
+/* Removes the file (or directory) an open names, as its last close after a
+ * delete became pending (MS-FSA 2.1.5.4).  The name is removed through its
+ * parent directory, opened beneath the share with openat2(RESOLVE_BENEATH),
+ * and only if that name still is this inode: unlinkat never follows a final
+ * symlink, so a link swapped in since CREATE cannot redirect the delete. */
+static void delete_file_of(struct smbd_open *o)
+{
+	const struct smbd_share *sh = o->tree->share;
+	const char *path = __atomic_load_n(&o->path, __ATOMIC_ACQUIRE);
+	const char *colon = o->stream_inode ? strchr(path, ':') : NULL;
+	char *file = colon ? strndup(path, (size_t)(colon - path)) : strdup(path);
+	if (!file) return;
+	if (!file[0]) {   /* the share root is never deleted */
+		free(file);
+		return;
+	}
+	char *slash = strrchr(file, '/');
+	const char *base = slash ? slash + 1 : file;
+	int pfd;
+	if (slash) {
+		*slash = 0;
+		pfd = vfs_open(sh, file, O_PATH | O_DIRECTORY, 0, NULL);
+	} else {
+		pfd = fcntl(sh->root_fd, F_DUPFD_CLOEXEC, 0);
+		if (pfd < 0) pfd = -errno;
+	}
+	if (pfd < 0) {
+		log_debug("delete-on-close of %s: parent: errno %d", path, -pfd);
+		free(file);
+		return;
+	}
+	struct stat sb;
+	if (fstatat(pfd, base, &sb, AT_SYMLINK_NOFOLLOW) < 0 || sb.st_dev != o->inode->dev ||
+	    sb.st_ino != o->inode->ino) {
+		log_debug("delete-on-close of %s: name no longer names the file", path);
+	} else {
+		/* Keep an O_PATH handle on the file to remove its streams after
+		 * its last name is gone. */
+		int keep = openat(pfd, base, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		bool is_dir = S_ISDIR(sb.st_mode);
+		if (unlinkat(pfd, base, is_dir ? AT_REMOVEDIR : 0) < 0) {
+			log_debug("delete-on-close of %s failed: errno %d", path, errno);
+		} else if (keep >= 0 && (is_dir || sb.st_nlink <= 1)) {
+			vfs_streams_remove_all(sh, keep);
+		}
+		if (keep >= 0) close(keep);
+	}
+	close(pfd);
+	free(file);
+}
+
 void open_close_file(struct smbd_open *o)
 {
 	if (o->pipe) {
 		pipe_close(o->pipe);
 		o->pipe = NULL;
 	}
-	const char *stream = open_stream_name(o);
-	if (o->delete_on_close && stream && o->tree && o->tree->share && o->tree->share->root_fd >= 0) {
-		/* A stream open deletes only its stream. */
-		int bfd = open_base_fd(o);
-		if (bfd >= 0) {
-			vfs_stream_unlink(o->tree->share, bfd, stream);
-			close(bfd);
+	/* Unpublish from the inode first (DESIGN.md): from here on no share
+	 * check sees this open; then do the file work outside every lock. */
+	bool delete_file = false, delete_stream = false;
+	inode_detach_open(o, &delete_file, &delete_stream);
+	if ((delete_file || delete_stream) && o->tree && o->tree->share && o->tree->share->root_fd >= 0 &&
+	    o->path) {
+		/* The delete runs as the user of the closing open's session,
+		 * also when the close comes from a teardown that is not
+		 * impersonating (logoff, disconnect): the kernel then checks
+		 * that user's right to remove the name. */
+		bool switched = false;
+		if (o->session && geteuid() == 0 && setfsuid((uid_t)-1) == 0 && o->session->uid != 0) {
+			smbd_impersonate(o->session);
+			switched = true;
 		}
-	} else if (o->delete_on_close && o->tree && o->tree->share && o->tree->share->root_fd >= 0 && o->path &&
-		   o->path[0]) {
-		/* Delete at close, relative to the share root (the path was
-		 * resolved beneath it at CREATE).  The file's streams go with
-		 * its last name. */
-		struct stat sb;
-		bool last_name = o->fd >= 0 && fstat(o->fd, &sb) == 0 && (S_ISDIR(sb.st_mode) || sb.st_nlink <= 1);
-		if (unlinkat(o->tree->share->root_fd, o->path, o->is_dir ? AT_REMOVEDIR : 0) < 0)
-			log_debug("delete-on-close of %s failed: errno %d", o->path, errno);
-		else if (last_name)
-			vfs_streams_remove_all(o->tree->share, o->fd);
+		if (delete_stream && !delete_file) {
+			int bfd = open_base_fd(o);
+			if (bfd >= 0) {
+				vfs_stream_unlink(o->tree->share, bfd, open_stream_name(o));
+				close(bfd);
+			}
+		}
+		if (delete_file) delete_file_of(o);
+		if (switched) smbd_unimpersonate();
 	}
+	if (delete_stream) inode_delete_done(o->stream_inode);
+	if (delete_file) inode_delete_done(o->inode);
 	if (o->fd >= 0) {
 		close(o->fd);
 		o->fd = -1;
@@ -145,15 +255,18 @@ void open_table_close_tree(struct smbd_tree *t)
 	struct list_head victims;
 	list_init(&victims);
 	struct list_head *pos, *n;
+	pthread_once(&open_buckets_once, open_buckets_init);
 	smb_mutex_lock(&g_server.open_lock);
-	list_for_each_safe(pos, n, &g_server.opens) {
-		struct smbd_open *o = list_entry(pos, struct smbd_open, link);
-		if (o->tree != t) continue;
-		list_del(&o->link);
-		o->volatile_id = 0;
-		o->persistent_id = 0;
-		o->ready = false;
-		list_add_tail(&o->link, &victims);
+	for (unsigned i = 0; i < OPEN_BUCKETS; i++) {
+		list_for_each_safe(pos, n, &open_buckets[i]) {
+			struct smbd_open *o = list_entry(pos, struct smbd_open, link);
+			if (o->tree != t) continue;
+			list_del(&o->link);
+			o->volatile_id = 0;
+			o->persistent_id = 0;
+			o->ready = false;
+			list_add_tail(&o->link, &victims);
+		}
 	}
 	smb_mutex_unlock(&g_server.open_lock);
 	/* Outside the lock: close files, then drop the table's references. */

@@ -279,6 +279,20 @@ struct smbd_open {
 	uint32_t mode;             /* FileModeInformation */
 	struct smbd_dir_enum *dir; /* owned */
 	struct smbd_pipe *pipe;    /* owned; non-NULL for IPC$ opens */
+
+	/* Per-file state (inode.c).  inode is the file's (for a stream open:
+	 * the base file's) inode, stream_inode the stream data file's (stream
+	 * opens only).  Both are set before the open is attached and stay
+	 * until the open is freed. */
+	struct smbd_inode *inode;        /* owner: open (1 reference); NULL for pipes */
+	struct smbd_inode *stream_inode; /* owner: open (1 reference); NULL unless a stream open */
+	struct list_head inode_link;     /* inode->opens (MS-FSA File.OpenList), guarded by inode->lock */
+	struct list_head stream_link;    /* stream_inode->opens, guarded by stream_inode->lock */
+	bool inode_attached;             /* linked in the lists above; guarded by inode->lock */
+	/* Earlier values of path replaced by a rename through another handle:
+	 * the loop thread that owns this open may still be reading one, so they
+	 * live until the open is freed.  Guarded by inode->lock. */
+	char **retired_paths; unsigned nretired_paths;
 };
 
 void open_get(struct smbd_open *o);
@@ -298,6 +312,104 @@ void open_close_file(struct smbd_open *o);
 /* Unpublishes and closes every open of a tree (tree disconnect, logoff,
  * connection teardown).  Takes open_lock only to unpublish. */
 void open_table_close_tree(struct smbd_tree *t);
+
+/* ------------------------------------------------------------------- inode
+ *
+ * One struct smbd_inode per open file, keyed by (dev, ino), in a hash table
+ * (inode.c).  It is the MS-FSA "File" (and, for a named stream's data file,
+ * the "Stream"): the opens on it, share modes, delete-pending, and what later
+ * parts of issue 4 hang on it (byte-range locks, oplocks/leases).
+ *
+ * How to use it:
+ *  - inode_lookup() returns an inode with a reference (creating it);
+ *    inode_put() drops it.  Every open attached to an inode holds one
+ *    reference (o->inode / o->stream_inode); a stream inode holds one on its
+ *    base file's inode.
+ *  - Everything below "lock" is guarded by in->lock (rank "inode", or
+ *    "inode_stream" for a stream inode, which nests inside its base's).
+ *    Take it only for short, non-blocking work: no file I/O, no network,
+ *    and never call inode_put() while holding any inode lock (the final put
+ *    takes the inode_table lock, which ranks below).
+ *  - Walk in->opens only under in->lock; entries are struct smbd_open linked
+ *    by inode_link (or stream_link on a stream inode).  An open is linked
+ *    (inode_attach_open) once its access, share_access, create_options,
+ *    is_dir and path are final; CREATE may still fail after that (e.g.
+ *    overwrite error), in which case it is unlinked again before anyone
+ *    sees its FileId.  So readers of the list may use those fields and
+ *    nothing else (fd, ids) without checking o->ready.
+ */
+struct smbd_inode {
+	atomic_int refcount;       /* owners: each open attached to it (1 per o->inode / o->stream_inode);
+	                              each stream inode whose base it is (1); each caller between
+	                              inode_lookup/inode_get and inode_put (1).  Drops to 0 only under
+	                              the inode_table lock (inode_put), so lookups never revive a dying entry. */
+	struct list_head hash_link; /* inode table bucket, guarded by the inode_table lock */
+	dev_t dev; ino_t ino;      /* key; immutable */
+	struct smbd_inode *base;   /* owner: this inode (1 reference) for a stream's data file; else NULL */
+
+	struct smb_mutex lock;     /* rank inode (inode_stream for stream inodes): guards all below */
+	struct list_head opens;    /* attached opens: o->inode_link (o->stream_link on a stream inode) */
+	unsigned nopens;           /* length of opens */
+	bool delete_pending;       /* MS-FSA File.PendingDelete / Stream.PendingDelete: new opens fail with
+	                              STATUS_DELETE_PENDING; the last close deletes the file */
+	bool deleting;             /* the last close is unlinking the file right now */
+
+	/* ---- byte-range locks (brl.c, issue 4 part 2) go here ----
+	 * e.g.  struct list_head locks;  guarded by lock, one entry per granted
+	 * lock; the blocked waiters' list too.  A stream inode has its own. */
+
+	/* ---- oplock / lease state (issue 4, later part) goes here ---- */
+};
+
+/* inode.c */
+/* Finds or creates the inode for (dev, ino); returns it with a reference.
+ * base (a stream's base file, or NULL) is recorded on a new entry.  NULL on
+ * allocation failure. */
+struct smbd_inode *inode_lookup(dev_t dev, ino_t ino, struct smbd_inode *base);
+void inode_get(struct smbd_inode *in);
+/* Drops a reference.  The final one (from any thread, holding no inode
+ * lock) removes the entry from the table and frees memory only. */
+void inode_put(struct smbd_inode *in);
+/* Access bits that take part in share-mode checks (MS-FSA 2.1.5.1.2.2). */
+#define INODE_SHARING_ACCESS (FILE_READ_DATA | FILE_EXECUTE | FILE_WRITE_DATA | FILE_APPEND_DATA | DELETE)
+/* Checks delete-pending and share modes of o (access, share_access,
+ * stream_inode set) against the opens already on o->inode (and
+ * o->stream_inode), and on success links o into their lists, all under
+ * the inode locks so two CREATEs cannot both pass.  Returns STATUS_SUCCESS,
+ * STATUS_DELETE_PENDING or STATUS_SHARING_VIOLATION. */
+uint32_t inode_attach_open(struct smbd_open *o);
+/* Unlinks o from its inodes (under their locks).  When o was the last open
+ * of a stream / file that is delete-pending (or o->delete_on_close makes it
+ * so), returns true in *delete_stream / *delete_file: the caller deletes it
+ * and then calls inode_delete_done().  Safe to call on a detached open. */
+void inode_detach_open(struct smbd_open *o, bool *delete_file, bool *delete_stream);
+void inode_delete_done(struct smbd_inode *in);
+/* Reads the delete-pending state that applies to o (its stream's or file's). */
+bool open_delete_pending(const struct smbd_open *o);
+/* Sets/clears delete-pending on the inode o names (stream inode for stream
+ * opens).  MS-FSA 2.1.5.14.3. */
+void open_set_delete_pending(struct smbd_open *o, bool pending);
+/* Number of attached opens on o's file (all streams) other than o. */
+unsigned inode_other_opens(struct smbd_open *o);
+/* True when an open on o's file other than o lacks FILE_SHARE_DELETE while
+ * holding data/delete access, i.e. the file may not be renamed or deleted
+ * under it (MS-FSA 2.1.5.14.11). */
+bool inode_rename_blocked(struct smbd_open *o);
+/* After o's file was renamed from old_prefix to new path new_path: points
+ * every open of the file (and of its streams) at the new name, under the
+ * inode lock; old strings are retired, not freed (see retired_paths). */
+void inode_update_paths(struct smbd_open *o, const char *new_path);
+
+/* Replaces o->path (takes new_path), retiring the old string. */
+void open_set_path(struct smbd_open *o, char *new_path);
+/* A renamed stream open now reads another stream data file: moves o from its
+ * stream inode to new_sin, whose reference (from inode_lookup) it takes. */
+void inode_move_stream(struct smbd_open *o, struct smbd_inode *new_sin);
+
+/* open.c: calls fn for each published open under the open_table lock
+ * (fn must not block or take locks ranked at or below open_table); stops
+ * when fn returns true and returns true. */
+bool open_table_any(bool (*fn)(const struct smbd_open *o, void *arg), void *arg);
 
 /* ----------------------------------------------------------------- request */
 

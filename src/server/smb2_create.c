@@ -97,6 +97,9 @@ static struct smbd_open *open_alloc(struct smb2_request *req)
 static uint32_t finish(struct smb2_request *req, struct smbd_open *o, struct smb2_create_rsp *rsp)
 {
 	if (open_table_insert(o) < 0) {
+		bool df, ds;
+		o->delete_on_close = false;
+		inode_detach_open(o, &df, &ds);
 		open_put(o);
 		return STATUS_INSUFFICIENT_RESOURCES;
 	}
@@ -311,10 +314,7 @@ static uint32_t create_stream(struct smb2_request *req, const struct smb2_create
 				status = STATUS_ACCESS_DENIED;
 				goto out;
 			}
-			if (ftruncate(sfd, 0) < 0) {
-				status = ntstatus_from_errno(errno);
-				goto out;
-			}
+			/* Truncated once the share modes allow the open (below). */
 			action = disp == FILE_SUPERSEDE ? FILE_SUPERSEDED : FILE_OVERWRITTEN;
 		}
 	} else if (sfd == -ENOENT) {
@@ -360,6 +360,30 @@ static uint32_t create_stream(struct smb2_request *req, const struct smb2_create
 	o->create_options = cr->create_options;
 	o->oplock_level = SMB2_OPLOCK_LEVEL_NONE;
 	o->delete_on_close = cr->create_options & FILE_DELETE_ON_CLOSE;
+
+	/* The stream's own inode carries its share modes and delete-pending;
+	 * the base file's carries the file's (a stream of a delete-pending
+	 * file cannot be opened; deleting the file needs its stream opens to
+	 * share delete).  MS-FSA 2.1.5.1.2. */
+	{
+		struct stat sfst;
+		if (fstat(o->fd, &sfst) < 0) {
+			status = ntstatus_from_errno(errno);
+			goto out;
+		}
+		o->inode = inode_lookup(o->dev, o->ino, NULL);
+		if (o->inode) o->stream_inode = inode_lookup(sfst.st_dev, sfst.st_ino, o->inode);
+		if (!o->inode || !o->stream_inode) {
+			status = STATUS_NO_MEMORY;
+			goto out;
+		}
+	}
+	status = inode_attach_open(o);
+	if (status) goto out;
+	if ((action == FILE_OVERWRITTEN || action == FILE_SUPERSEDED) && ftruncate(o->fd, 0) < 0) {
+		status = ntstatus_from_errno(errno);
+		goto out;
+	}
 
 	if (base_created) {
 		/* ExtA and SecD describe the file, which only now exists. */
@@ -408,7 +432,13 @@ static uint32_t create_stream(struct smb2_request *req, const struct smb2_create
 	status = finish(req, o, &rsp);
 	o = NULL;
 out:
-	if (o) open_put(o);
+	if (o) {
+		bool df, ds;
+		o->delete_on_close = false;
+		inode_detach_open(o, &df, &ds);
+		if (status && base_created && actual && inode_other_opens(o) != 0) base_created = false;
+		open_put(o);
+	}
 	if (status && base_created && actual) unlinkat(sh->root_fd, actual, 0);
 	if (sfd >= 0) close(sfd);
 	if (bfd >= 0) close(bfd);
@@ -474,8 +504,10 @@ uint32_t smb2_create(struct smb2_request *req)
 	uint32_t desired = map_generic(cr->desired_access);
 	bool want_max = desired & MAXIMUM_ALLOWED;
 	desired &= ~MAXIMUM_ALLOWED;
+	/* MS-SMB2 3.3.5.9: FILE_DELETE_ON_CLOSE without DELETE (or
+	 * GENERIC_ALL, mapped above) is refused with ACCESS_DENIED. */
 	if ((cr->create_options & FILE_DELETE_ON_CLOSE) && !(desired & DELETE) && !want_max) {
-		status = STATUS_INVALID_PARAMETER;
+		status = STATUS_ACCESS_DENIED;
 		goto out;
 	}
 	if ((cr->create_options & FILE_DIRECTORY_FILE) && cr->create_disposition != FILE_CREATE &&
@@ -667,15 +699,9 @@ uint32_t smb2_create(struct smb2_request *req)
 			goto out;
 		}
 		action = FILE_OPENED;
-		if (truncate) {
-			if (ftruncate(fd, 0) < 0) {
-				status = ntstatus_from_errno(errno);
-				goto out;
-			}
-			/* MS-FSA 2.1.5.1.2.1: overwrite replaces the attributes. */
-			vfs_set_dos_attributes(fd, (cr->file_attributes & CREATE_ATTRS_STORED) | FILE_ATTRIBUTE_ARCHIVE);
-			action = disp == FILE_SUPERSEDE ? FILE_SUPERSEDED : FILE_OVERWRITTEN;
-		}
+		/* The truncation waits until the share modes allow this open
+		 * (below): a refused open must not have destroyed the data. */
+		if (truncate) action = disp == FILE_SUPERSEDE ? FILE_SUPERSEDED : FILE_OVERWRITTEN;
 		desired = granted;
 	} else {
 		const char *base;
@@ -695,6 +721,11 @@ uint32_t smb2_create(struct smb2_request *req)
 		}
 		is_dir = cr->create_options & FILE_DIRECTORY_FILE;
 		uint32_t attrs = cr->file_attributes & CREATE_ATTRS_STORED;
+		/* MS-FSA 2.1.5.1.1: a new read-only file cannot be delete-on-close. */
+		if ((attrs & FILE_ATTRIBUTE_READONLY) && (cr->create_options & FILE_DELETE_ON_CLOSE)) {
+			status = STATUS_CANNOT_DELETE;
+			goto out;
+		}
 		/* pfd is an O_PATH directory fd, which the *at calls accept. */
 		if (is_dir) {
 			if (mkdirat(pfd, base, 0777) < 0) {
@@ -717,12 +748,6 @@ uint32_t smb2_create(struct smb2_request *req)
 		created_here = true;
 		maximal = FILE_ALL_ACCESS;
 		desired |= want_max ? maximal : 0;
-	}
-
-	if (!is_dir && alloc_size && (action == FILE_CREATED || action == FILE_OVERWRITTEN || action == FILE_SUPERSEDED)) {
-		/* AllocationSize (2.2.13.2.6): reserve space, size unchanged. */
-		if (fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, (off_t)alloc_size) < 0)
-			log_debug("fallocate %llu failed: errno %d", (unsigned long long)alloc_size, errno);
 	}
 
 	r = vfs_fstat(fd, &st);
@@ -753,6 +778,32 @@ uint32_t smb2_create(struct smb2_request *req)
 		o->mode = cr->create_options & (FILE_SYNCHRONOUS_IO_ALERT | FILE_SYNCHRONOUS_IO_NONALERT |
 						FILE_WRITE_THROUGH | FILE_SEQUENTIAL_ONLY |
 						FILE_NO_INTERMEDIATE_BUFFERING);
+
+	/* Share modes and delete-pending (MS-FSA 2.1.5.1.2): the open joins
+	 * its inode's list, or the create fails without having changed the
+	 * file.  A file created here can still meet another open (a racing
+	 * CREATE that found the new name), so it is checked too. */
+	o->inode = inode_lookup(o->dev, o->ino, NULL);
+	if (!o->inode) {
+		status = STATUS_NO_MEMORY;
+		goto out;
+	}
+	status = inode_attach_open(o);
+	if (status) goto out;
+
+	if (action == FILE_OVERWRITTEN || action == FILE_SUPERSEDED) {
+		if (ftruncate(o->fd, 0) < 0) {
+			status = ntstatus_from_errno(errno);
+			goto out;
+		}
+		/* MS-FSA 2.1.5.1.2.1: overwrite replaces the attributes. */
+		vfs_set_dos_attributes(o->fd, (cr->file_attributes & CREATE_ATTRS_STORED) | FILE_ATTRIBUTE_ARCHIVE);
+	}
+	if (!is_dir && alloc_size && action != FILE_OPENED) {
+		/* AllocationSize (2.2.13.2.6): reserve space, size unchanged. */
+		if (fallocate(o->fd, FALLOC_FL_KEEP_SIZE, 0, (off_t)alloc_size) < 0)
+			log_debug("fallocate %llu failed: errno %d", (unsigned long long)alloc_size, errno);
+	}
 
 	if (action != FILE_OPENED) {
 		status = apply_create_contexts(o, o->fd, action, ext_a, sec_d);
@@ -794,8 +845,13 @@ out:
 		log_debug("create '%s' disp %u opts 0x%x access 0x%x: %s", uname ? uname : "?",
 			  cr->create_disposition, cr->create_options, cr->desired_access, ntstatus_name(status));
 	if (o) {
-		/* Built but never published: undo a create we made. */
-		if (created_here && o->path) unlinkat(sh_root, o->path, o->is_dir ? AT_REMOVEDIR : 0);
+		/* Built but never published: leave the inode, then undo a
+		 * create we made (only if no other open found it meanwhile). */
+		bool df, ds;
+		o->delete_on_close = false;
+		inode_detach_open(o, &df, &ds);
+		if (created_here && o->path && (!o->inode || inode_other_opens(o) == 0))
+			unlinkat(sh_root, o->path, o->is_dir ? AT_REMOVEDIR : 0);
 		open_put(o);
 	}
 	if (fd >= 0) close(fd);

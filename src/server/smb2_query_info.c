@@ -54,8 +54,11 @@ static void fill_fileinfo_stat(struct fileinfo_stat *fs, const struct smb_file_s
 	/* Windows counts a directory once, and a delete-pending name as
 	 * already gone (NumberOfLinks drops by one, MS-FSA 2.1.5.11.27). */
 	fs->nlink = st->is_dir ? 1 : st->nlink;
-	if (o->delete_on_close && fs->nlink > 0) fs->nlink--;
-	fs->delete_pending = o->delete_on_close;
+	/* Delete-pending is the file's (or stream's) state, set through any
+	 * handle (inode.c); this handle's own FILE_DELETE_ON_CLOSE counts too. */
+	bool pending = o->delete_on_close || (o->inode && open_delete_pending(o));
+	if (pending && fs->nlink > 0) fs->nlink--;
+	fs->delete_pending = pending;
 	fs->file_id = st->file_id;
 	fs->ea_size = 0;
 	fs->access_flags = o->access;

@@ -104,6 +104,12 @@ uint32_t smb2_session_setup(struct smb2_request *req)
 		s->auth = ntlmssp_server_new(c->cfg->netbios_name, c->cfg->workgroup, host);
 		if (!s->auth) { st = STATUS_INSUFFICIENT_RESOURCES; goto fail; }
 	}
+	/* RFC 4178 5: the mechListMIC covers the mechTypes of the first leg. */
+	if (tok.is_init && tok.mech_types_der &&
+	    ntlmssp_server_set_mech_types(s->auth, tok.mech_types_der, tok.mech_types_der_len) != 0) {
+		st = STATUS_INSUFFICIENT_RESOURCES;
+		goto fail;
+	}
 	struct wbuf token, blob;
 	wbuf_init(&token, 256);
 	wbuf_init(&blob, 256);
@@ -127,6 +133,27 @@ uint32_t smb2_session_setup(struct smb2_request *req)
 			 ntlmssp_server_is_anonymous(s->auth) ? "anonymous" : ntstatus_name(st));
 		if (st != STATUS_INVALID_PARAMETER) st = STATUS_LOGON_FAILURE;
 		goto fail;
+	}
+
+	/* SPNEGO mechListMIC (RFC 4178 5, MS-SPNG 3.3.5.1): verify the
+	 * client's first (client sequence 0), then sign ours (server sequence
+	 * 0).  Only keyed logons have one; guest/anonymous have no key. */
+	uint8_t spnego_mic[16];
+	bool send_spnego_mic = false;
+	if (!tok.raw_ntlmssp && ntlmssp_server_has_session_security(s->auth)) {
+		size_t mech_types_len;
+		const uint8_t *mech_types = ntlmssp_server_mech_types(s->auth, &mech_types_len);
+		if (tok.mic && (!mech_types ||
+				ntlmssp_server_verify_mic(s->auth, mech_types, mech_types_len, tok.mic, tok.mic_len) != 0)) {
+			log_warn("%s: login refused for user '%s': SPNEGO mechListMIC check failed", c->peer_str,
+				 ntlmssp_server_user(s->auth));
+			wbuf_free(&blob);
+			st = STATUS_LOGON_FAILURE;
+			goto fail;
+		}
+		if ((tok.mic || ntlmssp_server_signing_negotiated(s->auth)) && mech_types &&
+		    ntlmssp_server_make_mic(s->auth, mech_types, mech_types_len, spnego_mic) == 0)
+			send_spnego_mic = true;
 	}
 
 	/* Authenticated.  Decide the identity. */
@@ -174,7 +201,8 @@ uint32_t smb2_session_setup(struct smb2_request *req)
 	s->state = SESSION_VALID;
 
 	if (!tok.raw_ntlmssp)
-		spnego_encode_resp(&blob, SPNEGO_ACCEPT_COMPLETED, SPNEGO_MECH_UNKNOWN, NULL, 0);
+		spnego_encode_resp_mic(&blob, SPNEGO_ACCEPT_COMPLETED, SPNEGO_MECH_UNKNOWN, NULL, 0,
+				       send_spnego_mic ? spnego_mic : NULL, sizeof(spnego_mic));
 	uint16_t flags = anonymous ? SMB2_SESSION_FLAG_IS_NULL : guest ? SMB2_SESSION_FLAG_IS_GUEST : 0;
 	smb2_session_setup_rsp_encode(req->out, req->out_hdr_off, flags, blob.p, blob.len);
 	wbuf_free(&blob);

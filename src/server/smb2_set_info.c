@@ -34,34 +34,51 @@
 
 /* --------------------------------------------------------------- helpers */
 
+/* Other opens' paths change under their inode lock when a file is renamed
+ * (inode_update_paths); the old strings stay allocated until the open is
+ * freed, so reading the pointer atomically is enough here. */
+static const char *path_of(const struct smbd_open *o)
+{
+	return __atomic_load_n(&o->path, __ATOMIC_ACQUIRE);
+}
+
+struct opens_match {
+	const struct smbd_open *self;
+	const struct smbd_share *sh;
+	const char *path;
+	size_t n;
+	bool beneath;
+};
+
+static bool match_path(const struct smbd_open *o, void *arg)
+{
+	const struct opens_match *m = arg;
+	const char *p = path_of(o);
+	if (o == m->self || !p || o->pipe || o->tree->share != m->sh) return false;
+	if (m->beneath)
+		return strlen(p) > m->n && p[m->n] == '/' &&
+		       (m->sh->case_sensitive ? strncmp(p, m->path, m->n) == 0 : strncasecmp(p, m->path, m->n) == 0);
+	return m->sh->case_sensitive ? strcmp(p, m->path) == 0 : utf8_casecmp(p, m->path) == 0;
+}
+
 /* True when some other ready open on the same share matches `path` (exactly,
  * or anything beneath it when `beneath`).  Paths are compared the way the
  * share looks names up. */
 static bool share_has_opens(const struct smbd_open *self, const char *path, bool beneath)
 {
-	const struct smbd_share *sh = self->tree->share;
-	size_t n = strlen(path);
-	bool found = false;
-	smb_mutex_lock(&g_server.open_lock);
-	struct list_head *pos;
-	list_for_each(pos, &g_server.opens) {
-		const struct smbd_open *o = list_entry(pos, struct smbd_open, link);
-		if (o == self || !o->ready || !o->path || o->tree->share != sh) continue;
-		if (beneath) {
-			if (strlen(o->path) > n && o->path[n] == '/' &&
-			    (sh->case_sensitive ? strncmp(o->path, path, n) == 0
-						: strncasecmp(o->path, path, n) == 0)) {
-				found = true;
-				break;
-			}
-		} else if (sh->case_sensitive ? strcmp(o->path, path) == 0
-					      : utf8_casecmp(o->path, path) == 0) {
-			found = true;
-			break;
-		}
-	}
-	smb_mutex_unlock(&g_server.open_lock);
-	return found;
+	struct opens_match m = { self, self->tree->share, path, strlen(path), beneath };
+	return open_table_any(match_path, &m);
+}
+
+static bool parent_blocks(const struct smbd_open *o, void *arg)
+{
+	const struct opens_match *m = arg;
+	const char *p = path_of(o);
+	if (o == m->self || !o->is_dir || !p || o->tree->share != m->sh) return false;
+	if (m->sh->case_sensitive ? strcmp(p, m->path) != 0 : utf8_casecmp(p, m->path) != 0) return false;
+	/* Attribute-only handles take part in no sharing check. */
+	bool data_access = o->access & INODE_SHARING_ACCESS;
+	return data_access && ((o->access & DELETE) || !(o->share_access & FILE_SHARE_DELETE));
 }
 
 /* Windows refuses to rename a file while its directory is open by a handle
@@ -70,25 +87,8 @@ static bool share_has_opens(const struct smbd_open *self, const char *path, bool
  * delete or rename the directory itself.  Returns true when such a handle exists. */
 static bool parent_open_blocks_rename(const struct smbd_open *self, const char *parent)
 {
-	const struct smbd_share *sh = self->tree->share;
-	bool found = false;
-	smb_mutex_lock(&g_server.open_lock);
-	struct list_head *pos;
-	list_for_each(pos, &g_server.opens) {
-		const struct smbd_open *o = list_entry(pos, struct smbd_open, link);
-		if (o == self || !o->ready || !o->is_dir || !o->path || o->tree->share != sh) continue;
-		if (sh->case_sensitive ? strcmp(o->path, parent) != 0 : utf8_casecmp(o->path, parent) != 0)
-			continue;
-		/* Attribute-only handles take part in no sharing check. */
-		bool data_access = o->access & (FILE_READ_DATA | FILE_WRITE_DATA | FILE_APPEND_DATA |
-						FILE_EXECUTE | DELETE);
-		if (data_access && ((o->access & DELETE) || !(o->share_access & FILE_SHARE_DELETE))) {
-			found = true;
-			break;
-		}
-	}
-	smb_mutex_unlock(&g_server.open_lock);
-	return found;
+	struct opens_match m = { self, self->tree->share, parent, strlen(parent), false };
+	return open_table_any(parent_blocks, &m);
 }
 
 /* Splits a share-relative path into a malloc'd parent ("" for the root) and
@@ -234,11 +234,15 @@ static uint32_t set_basic_fd(int fd, const struct fileinfo_basic_set *bp, const 
 	return STATUS_SUCCESS;
 }
 
+/* FileDispositionInformation (MS-FSA 2.1.5.14.3): sets or clears
+ * delete-pending on the file (or, for a stream open, the stream).  It is
+ * state of the inode, not of this handle: later opens fail with
+ * STATUS_DELETE_PENDING and the last close of any handle deletes. */
 static uint32_t set_disposition(struct smbd_open *o, bool delete_pending, bool ignore_readonly)
 {
 	if (!(o->access & DELETE)) return STATUS_ACCESS_DENIED;
 	if (!delete_pending) {
-		o->delete_on_close = false;
+		open_set_delete_pending(o, false);
 		return STATUS_SUCCESS;
 	}
 	if (!o->path[0]) return STATUS_ACCESS_DENIED;   /* the share root */
@@ -266,7 +270,7 @@ static uint32_t set_disposition(struct smbd_open *o, bool delete_pending, bool i
 		closedir(d);
 		if (!empty) return STATUS_DIRECTORY_NOT_EMPTY;
 	}
-	o->delete_on_close = true;
+	open_set_delete_pending(o, true);
 	return STATUS_SUCCESS;
 }
 
@@ -326,11 +330,14 @@ static uint32_t set_stream_rename(struct smbd_open *o, const struct fileinfo_ren
 		char *np = malloc(plen);
 		if (np) {
 			snprintf(np, plen, "%.*s%s", (int)(cur - o->path), o->path, stream);
-			smb_mutex_lock(&g_server.open_lock);
-			char *old = o->path;
-			o->path = np;
-			smb_mutex_unlock(&g_server.open_lock);
-			free(old);
+			/* The open now reads another data file: move it to that
+			 * file's stream inode, then switch name and fd. */
+			struct stat dst_st;
+			struct smbd_inode *nsin = fstat(dst, &dst_st) == 0 && o->inode
+							  ? inode_lookup(dst_st.st_dev, dst_st.st_ino, o->inode)
+							  : NULL;
+			if (nsin) inode_move_stream(o, nsin);
+			open_set_path(o, np);
 			close(o->fd);
 			o->fd = dst;
 			dst = -1;
@@ -390,6 +397,13 @@ static uint32_t set_rename_or_link(struct smbd_open *o, const uint8_t *buf, size
 		free(final);
 		return STATUS_ACCESS_DENIED;
 	}
+	/* Another handle on the file that reads, writes or deletes without
+	 * sharing delete keeps its name (MS-FSA 2.1.5.1.2.2 applied to the
+	 * rename's DELETE). */
+	if (!link && inode_rename_blocked(o)) {
+		free(final);
+		return STATUS_SHARING_VIOLATION;
+	}
 
 	const char *old_base, *new_base;
 	char *old_parent = split_parent(o->path, &old_base);
@@ -429,14 +443,9 @@ static uint32_t set_rename_or_link(struct smbd_open *o, const uint8_t *buf, size
 		goto out;
 	}
 	if (!link) {
-		/* The open now lives under the new name.  Swap the pointer under
-		 * open_lock because share_has_opens() reads other opens' paths. */
-		smb_mutex_lock(&g_server.open_lock);
-		char *old = o->path;
-		o->path = final;
-		smb_mutex_unlock(&g_server.open_lock);
-		free(old);
-		final = NULL;
+		/* Every open of the file (and of its streams) now lives under the
+		 * new name (inode_update_paths, under the inode lock). */
+		inode_update_paths(o, final);
 	}
 	status = STATUS_SUCCESS;
 out:

@@ -83,6 +83,12 @@ static int decode_init(const struct asn1_elem *init, struct spnego_token *tok)
 			struct rbuf fr = asn1_contents(&f);
 			struct asn1_elem list;
 			if (asn1_read_tag(&fr, ASN1_SEQUENCE, &list) != 0) return -1;
+			/* The [0] wrapper holds exactly the SEQUENCE; its DER bytes
+			 * (tag, length, contents) are what mechListMIC signs
+			 * (RFC 4178 5), so keep a view of them. */
+			if (rbuf_left(&fr) != 0) return -1;
+			tok->mech_types_der = f.val;
+			tok->mech_types_der_len = f.len;
 			struct rbuf lr = asn1_contents(&list);
 			while (rbuf_left(&lr) > 0) {
 				struct asn1_elem oid;
@@ -234,6 +240,12 @@ void spnego_encode_neg_hints(struct wbuf *w, bool with_krb5)
 void spnego_encode_resp(struct wbuf *w, enum spnego_neg_state state, enum spnego_mech supported_mech,
 			const uint8_t *token, size_t token_len)
 {
+	spnego_encode_resp_mic(w, state, supported_mech, token, token_len, NULL, 0);
+}
+
+void spnego_encode_resp_mic(struct wbuf *w, enum spnego_neg_state state, enum spnego_mech supported_mech,
+			    const uint8_t *token, size_t token_len, const uint8_t *mic, size_t mic_len)
+{
 	size_t resp = asn1_begin(w, ASN1_CONTEXT(1));
 	size_t seq = asn1_begin(w, ASN1_SEQUENCE);
 	size_t f0 = asn1_begin(w, ASN1_CONTEXT(0));
@@ -248,6 +260,11 @@ void spnego_encode_resp(struct wbuf *w, enum spnego_neg_state state, enum spnego
 		size_t f2 = asn1_begin(w, ASN1_CONTEXT(2));
 		asn1_write(w, ASN1_OCTET_STRING, token, token_len);
 		asn1_end(w, f2);
+	}
+	if (mic) {
+		size_t f3 = asn1_begin(w, ASN1_CONTEXT(3));
+		asn1_write(w, ASN1_OCTET_STRING, mic, mic_len);
+		asn1_end(w, f3);
 	}
 	asn1_end(w, seq);
 	asn1_end(w, resp);

@@ -29,6 +29,11 @@ struct spnego_token {
 	const uint8_t *mic;          /* mechListMIC, NULL if absent */
 	size_t mic_len;
 	bool raw_ntlmssp;            /* input was a bare NTLMSSP message, not SPNEGO */
+	/* negTokenInit: the complete DER encoding (tag, length, contents) of
+	 * the mechTypes SEQUENCE, pointing into the input; the mechListMIC is
+	 * computed over exactly these bytes (RFC 4178 5).  NULL if absent. */
+	const uint8_t *mech_types_der;
+	size_t mech_types_der_len;
 };
 
 /* Parses a security buffer from a client: a GSS-API wrapped negTokenInit, a
@@ -42,6 +47,11 @@ void spnego_encode_neg_hints(struct wbuf *w, bool with_krb5);
  * the first response), optional responseToken. */
 void spnego_encode_resp(struct wbuf *w, enum spnego_neg_state state, enum spnego_mech supported_mech,
 			const uint8_t *token, size_t token_len);
+/* The same with a mechListMIC [3] (omitted when mic is NULL): the
+ * accept-completed response of a mechanism with integrity (RFC 4178 5,
+ * MS-SPNG 3.3.5.1), and the client's last negTokenResp. */
+void spnego_encode_resp_mic(struct wbuf *w, enum spnego_neg_state state, enum spnego_mech supported_mech,
+			    const uint8_t *token, size_t token_len, const uint8_t *mic, size_t mic_len);
 /* Client side: negTokenInit with one mechanism and its token / negTokenResp. */
 void spnego_encode_init(struct wbuf *w, enum spnego_mech mech, const uint8_t *token, size_t token_len);
 

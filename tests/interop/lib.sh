@@ -139,6 +139,7 @@ smbkit_start() {
 			--log-level "$SMBKIT_LOG_LEVEL" \
 			</dev/null >>"$SMBKIT_LOG" 2>&1 &
 		SMBKIT_PID=$!
+		export SMBKIT_PID
 		SMBKIT_STOPPED=0
 		# Poll every 0.1 s: the port opening is the readiness signal; the
 		# process dying first means a start-up error (or a lost port race).

@@ -35,7 +35,8 @@ npass=0 nfail=0 ntodo=0
 cleanup_work() { rm -rf "$WORK"; }
 if [[ $OWN_SERVER == 1 ]]; then
 	# lib.sh's EXIT trap stops the server; chain the scratch cleanup first.
-	trap 'cleanup_work; smbkit_cleanup' EXIT
+	# (exit $rc) hands the script's status on to smbkit_cleanup.
+	trap 'rc=$?; cleanup_work; (exit $rc); smbkit_cleanup' EXIT
 else
 	trap cleanup_work EXIT
 fi

@@ -500,6 +500,156 @@ static void test_av_pairs(void **state)
 	wbuf_free(&w);
 }
 
+
+/* ---- session security (MS-NLMP 3.4) ---- */
+
+/* MS-NLMP 4.2.4.4 (GSS_WrapEx, NTLMv2 with extended session security):
+ * RandomSessionKey 55*16, the 4.2.4 flags, SeqNum 0, "Plaintext". */
+static void test_nlmp_seal_vector(void **state)
+{
+	(void)state;
+	const uint32_t flags = 0xe28a8233u; /* 4.2.4: KEY_EXCH, 56, 128, VERSION, ..., ESS, SIGN, SEAL */
+	uint8_t key[16], k[16];
+	memset(key, 0x55, 16);
+	assert_int_equal(ntlm_sealkey(flags, key, true, k), 0);
+	assert_hex(k, 16, "59f600973cc4960a25480a7c196e4c58");
+	ntlm_signkey(key, true, k);
+	assert_hex(k, 16, "4788dc861b4782f35d43fd98fe1a2d39");
+
+	static const uint8_t plain[] = { 'P', 0, 'l', 0, 'a', 0, 'i', 0, 'n', 0, 't', 0, 'e', 0, 'x', 0, 't', 0 };
+	uint8_t msg[sizeof(plain)], sig[16];
+	memcpy(msg, plain, sizeof(plain));
+	struct ntlm_session_sec client, server;
+	assert_int_equal(ntlm_sec_init(&client, flags, key, true), 0);
+	assert_int_equal(ntlm_sec_seal(&client, msg, sizeof(msg), sig), 0);
+	assert_hex(msg, sizeof(msg), "54e50165bf1936dc996020c1811b0f06fb5f");
+	assert_hex(sig, 16, "010000007fb38ec5c55d497600000000");
+
+	/* The server's incoming direction undoes it; a second copy of the same
+	 * message (replay: sequence number 0 again) is refused. */
+	assert_int_equal(ntlm_sec_init(&server, flags, key, false), 0);
+	uint8_t copy[sizeof(msg)];
+	memcpy(copy, msg, sizeof(msg));
+	assert_int_equal(ntlm_sec_unseal(&server, msg, sizeof(msg), sig, 16), 0);
+	assert_memory_equal(msg, plain, sizeof(plain));
+	assert_int_not_equal(ntlm_sec_unseal(&server, copy, sizeof(copy), sig, 16), 0);
+	ntlm_sec_free(&client);
+	ntlm_sec_free(&server);
+
+	/* 56- and 40-bit sealing keys hash fewer key bytes; no ESS, no keys. */
+	uint8_t k56[16], k40[16];
+	assert_int_equal(ntlm_sealkey(flags & ~NTLMSSP_NEGOTIATE_128, key, true, k56), 0);
+	assert_int_equal(ntlm_sealkey(flags & ~(NTLMSSP_NEGOTIATE_128 | NTLMSSP_NEGOTIATE_56), key, true, k40), 0);
+	assert_memory_not_equal(k56, k40, 16);
+	assert_int_not_equal(ntlm_sealkey(flags & ~NTLMSSP_NEGOTIATE_EXTENDED_SESSIONSECURITY, key, true, k), 0);
+	assert_int_not_equal(ntlm_sec_init(&client, flags & ~NTLMSSP_NEGOTIATE_EXTENDED_SESSIONSECURITY, key, true), 0);
+}
+
+/* The published Windows exchange carries both SPNEGO mechListMICs: the
+ * client's over the mechTypes of its negTokenInit (client sequence 0), and
+ * the server's in the final accept-completed (server sequence 0). */
+static void test_windows_mech_list_mic(void **state)
+{
+	(void)state;
+	size_t n1, n2, n3;
+	uint8_t *p1 = hex_decode(trace_ss_req1, &n1);
+	uint8_t *p2 = hex_decode(trace_ss_req2, &n2);
+	uint8_t *p3 = hex_decode(trace_ss_rsp2, &n3);
+	struct spnego_token init, resp, fin;
+	assert_int_equal(spnego_decode(p1 + get_le16(p1 + 76), get_le16(p1 + 78), &init), 0);
+	assert_int_equal(spnego_decode(p2 + get_le16(p2 + 76), get_le16(p2 + 78), &resp), 0);
+	assert_int_equal(spnego_decode(p3 + get_le16(p3 + 68), get_le16(p3 + 70), &fin), 0);
+	assert_non_null(init.mech_types_der);
+	assert_int_equal(init.mech_types_der[0], 0x30);
+	assert_non_null(resp.mic);
+	assert_non_null(fin.mic);
+
+	struct ntlmssp_authenticate_msg am;
+	assert_int_equal(ntlmssp_decode_authenticate(resp.mech_token, resp.mech_token_len, &am), 0);
+	uint8_t key[16];
+	hex_fixed("270E1BA896585EEB7AF3472D3B4C75A7", key, 16);
+
+	struct ntlm_session_sec server;
+	assert_int_equal(ntlm_sec_init(&server, am.flags, key, false), 0);
+	assert_int_equal(ntlm_sec_verify(&server, init.mech_types_der, init.mech_types_der_len, resp.mic,
+					 resp.mic_len), 0);
+	uint8_t sig[16];
+	assert_int_equal(ntlm_sec_sign(&server, init.mech_types_der, init.mech_types_der_len, sig), 0);
+	assert_int_equal(fin.mic_len, 16);
+	assert_memory_equal(sig, fin.mic, 16);
+	ntlm_sec_free(&server);
+
+	/* A tampered mechTypes list does not verify. */
+	uint8_t *bad = malloc(init.mech_types_der_len);
+	memcpy(bad, init.mech_types_der, init.mech_types_der_len);
+	bad[init.mech_types_der_len - 1] ^= 1;
+	assert_int_equal(ntlm_sec_init(&server, am.flags, key, false), 0);
+	assert_int_not_equal(ntlm_sec_verify(&server, bad, init.mech_types_der_len, resp.mic, resp.mic_len), 0);
+	ntlm_sec_free(&server);
+	free(bad);
+	free(p1);
+	free(p2);
+	free(p3);
+}
+
+/* Our client and server exchange mechListMICs both ways. */
+static void test_exchange_mech_list_mic(void **state)
+{
+	(void)state;
+	struct exchange x = run_exchange(ntlmssp_client_new("Alice", "WORKGROUP", "S3cret pässwörd", "LAPTOP"),
+					 alice, false, NULL);
+	assert_int_equal(x.status, STATUS_SUCCESS);
+	assert_true(ntlmssp_server_has_session_security(x.s));
+	assert_true(ntlmssp_server_signing_negotiated(x.s));
+
+	static const uint8_t mech_types[] = { 0x30, 0x0c, 0x06, 0x0a, 0x2b, 0x06, 0x01, 0x04, 0x01,
+					      0x82, 0x37, 0x02, 0x02, 0x0a };
+	assert_int_equal(ntlmssp_server_set_mech_types(x.s, mech_types, sizeof(mech_types)), 0);
+	size_t mtl;
+	const uint8_t *mt = ntlmssp_server_mech_types(x.s, &mtl);
+	assert_int_equal(mtl, sizeof(mech_types));
+	assert_memory_equal(mt, mech_types, mtl);
+
+	uint8_t cmic[16], smic[16];
+	assert_int_equal(ntlmssp_client_make_mic(x.c, mt, mtl, cmic), 0);
+	assert_int_equal(get_le32(cmic), 1);
+	assert_int_equal(get_le32(cmic + 12), 0);
+	/* Wrong length, then the real one: a failed check still consumes
+	 * sequence number 0, so the retry is refused too. */
+	assert_int_not_equal(ntlmssp_server_verify_mic(x.s, mt, mtl, cmic, 15), 0);
+	assert_int_not_equal(ntlmssp_server_verify_mic(x.s, mt, mtl, cmic, 16), 0);
+	end_exchange(&x);
+
+	x = run_exchange(ntlmssp_client_new("Alice", "WORKGROUP", "S3cret pässwörd", "LAPTOP"), alice, false, NULL);
+	assert_int_equal(ntlmssp_server_set_mech_types(x.s, mech_types, sizeof(mech_types)), 0);
+	assert_int_equal(ntlmssp_client_make_mic(x.c, mech_types, sizeof(mech_types), cmic), 0);
+	assert_int_equal(ntlmssp_server_verify_mic(x.s, mech_types, sizeof(mech_types), cmic, 16), 0);
+	assert_int_equal(ntlmssp_server_make_mic(x.s, mech_types, sizeof(mech_types), smic), 0);
+	/* Different keys per direction: the two MICs differ. */
+	assert_memory_not_equal(cmic + 4, smic + 4, 8);
+	assert_int_equal(ntlmssp_client_verify_mic(x.c, mech_types, sizeof(mech_types), smic, 16), 0);
+	/* Sequence numbers moved on: a second message uses 1. */
+	uint8_t msg[] = "sealed payload";
+	uint8_t sig[16];
+	assert_int_equal(ntlmssp_client_seal(x.c, msg, sizeof(msg), sig), 0);
+	assert_int_equal(get_le32(sig + 12), 1);
+	end_exchange(&x);
+
+	/* Anonymous and guest logons have no key and no session security. */
+	x = run_exchange(ntlmssp_client_new("", NULL, NULL, NULL), alice, false, NULL);
+	assert_int_equal(x.status, STATUS_SUCCESS);
+	assert_false(ntlmssp_server_has_session_security(x.s));
+	assert_int_not_equal(ntlmssp_server_make_mic(x.s, mech_types, sizeof(mech_types), smic), 0);
+	assert_int_not_equal(ntlmssp_client_make_mic(x.c, mech_types, sizeof(mech_types), cmic), 0);
+	end_exchange(&x);
+	x = run_exchange(ntlmssp_client_new("bob", NULL, "pw", NULL), alice, true, NULL);
+	assert_int_equal(x.status, STATUS_SUCCESS);
+	assert_true(ntlmssp_server_is_guest(x.s));
+	assert_false(ntlmssp_server_signing_negotiated(x.s));
+	assert_int_not_equal(ntlmssp_server_verify_mic(x.s, mech_types, sizeof(mech_types), cmic, 16), 0);
+	end_exchange(&x);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -515,6 +665,9 @@ int main(void)
 		cmocka_unit_test(test_out_of_order),
 		cmocka_unit_test(test_malformed_authenticate),
 		cmocka_unit_test(test_av_pairs),
+		cmocka_unit_test(test_nlmp_seal_vector),
+		cmocka_unit_test(test_windows_mech_list_mic),
+		cmocka_unit_test(test_exchange_mech_list_mic),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

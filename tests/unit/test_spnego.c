@@ -250,6 +250,76 @@ static void test_asn1_long_form(void **state)
 	wbuf_free(&w);
 }
 
+
+/* mechTypes DER (what mechListMIC covers) and negTokenResp with a MIC. */
+static void test_mech_list_mic(void **state)
+{
+	(void)state;
+	struct wbuf w;
+	struct spnego_token t;
+	static const uint8_t tok[] = "NTLMSSP";
+	wbuf_init(&w, 0);
+	spnego_encode_init(&w, SPNEGO_MECH_NTLMSSP, tok, sizeof(tok));
+	assert_int_equal(spnego_decode(w.p, w.len, &t), 0);
+	static const uint8_t ntlm_types[] = { 0x30, 0x0c, 0x06, 0x0a, 0x2b, 0x06, 0x01, 0x04, 0x01,
+					      0x82, 0x37, 0x02, 0x02, 0x0a };
+	assert_non_null(t.mech_types_der);
+	assert_int_equal(t.mech_types_der_len, sizeof(ntlm_types));
+	assert_memory_equal(t.mech_types_der, ntlm_types, sizeof(ntlm_types));
+	assert_true(t.mech_types_der >= w.p && t.mech_types_der + t.mech_types_der_len <= w.p + w.len);
+	wbuf_free(&w);
+
+	/* Windows' first SESSION_SETUP: the same single-NTLMSSP list. */
+	size_t n, bl;
+	uint8_t *p = hex_decode(trace_ss_req1, &n);
+	const uint8_t *b = req_blob(p, n, &bl);
+	assert_int_equal(spnego_decode(b, bl, &t), 0);
+	assert_int_equal(t.mech_types_der_len, sizeof(ntlm_types));
+	assert_memory_equal(t.mech_types_der, ntlm_types, sizeof(ntlm_types));
+	free(p);
+
+	/* A negTokenResp has no mechTypes. */
+	wbuf_init(&w, 0);
+	uint8_t mic[16];
+	for (int i = 0; i < 16; i++) mic[i] = (uint8_t)(0xA0 + i);
+	spnego_encode_resp_mic(&w, SPNEGO_ACCEPT_INCOMPLETE, SPNEGO_MECH_NTLMSSP, tok, sizeof(tok), mic, 16);
+	assert_int_equal(spnego_decode(w.p, w.len, &t), 0);
+	assert_null(t.mech_types_der);
+	assert_int_equal(t.neg_state, SPNEGO_ACCEPT_INCOMPLETE);
+	assert_int_equal(t.supported_mech, SPNEGO_MECH_NTLMSSP);
+	assert_int_equal(t.mech_token_len, sizeof(tok));
+	assert_int_equal(t.mic_len, 16);
+	assert_memory_equal(t.mic, mic, 16);
+	wbuf_free(&w);
+
+	/* Our accept-completed with a MIC is byte-identical to Windows'. */
+	p = hex_decode(trace_ss_rsp2, &n);
+	b = rsp_blob(p, n, &bl);
+	assert_int_equal(spnego_decode(b, bl, &t), 0);
+	wbuf_init(&w, 0);
+	spnego_encode_resp_mic(&w, SPNEGO_ACCEPT_COMPLETED, SPNEGO_MECH_UNKNOWN, NULL, 0, t.mic, t.mic_len);
+	assert_int_equal(w.len, bl);
+	assert_memory_equal(w.p, b, bl);
+	wbuf_free(&w);
+	free(p);
+
+	/* Without a MIC it is the plain encoder's output. */
+	struct wbuf w2;
+	wbuf_init(&w, 0);
+	wbuf_init(&w2, 0);
+	spnego_encode_resp_mic(&w, SPNEGO_ACCEPT_COMPLETED, SPNEGO_MECH_UNKNOWN, NULL, 0, NULL, 0);
+	spnego_encode_resp(&w2, SPNEGO_ACCEPT_COMPLETED, SPNEGO_MECH_UNKNOWN, NULL, 0);
+	assert_int_equal(w.len, w2.len);
+	assert_memory_equal(w.p, w2.p, w.len);
+	wbuf_free(&w);
+	wbuf_free(&w2);
+
+	/* mechTypes [0] holding more than the SEQUENCE is malformed. */
+	static const uint8_t trailing[] = { 0xa0, 0x12, 0x30, 0x10, 0xa0, 0x0e, 0x30, 0x0a, 0x06, 0x08,
+					    0x2a, 0x86, 0x48, 0x86, 0xf7, 0x12, 0x01, 0x02, 0x05, 0x00 };
+	assert_int_equal(spnego_decode(trailing, sizeof(trailing), &t), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -260,6 +330,7 @@ int main(void)
 		cmocka_unit_test(test_resp_without_token),
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_asn1_long_form),
+		cmocka_unit_test(test_mech_list_mic),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
