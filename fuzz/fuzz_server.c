@@ -79,6 +79,15 @@ static void die(const char *what)
 	abort();
 }
 
+static void reset_share(void);
+
+/* libFuzzer leaves through exit(): remove the temporary share then. */
+static void remove_share_dir(void)
+{
+	reset_share();
+	rmdir(share_dir);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
@@ -96,6 +105,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	snprintf(share_dir, sizeof(share_dir), "%s/smbkit-fuzz-XXXXXX", tmp && *tmp ? tmp : "/tmp");
 	if (!mkdtemp(share_dir)) die("mkdtemp");
 	chmod(share_dir, 0777);
+	atexit(remove_share_dir);
 
 	char err[512] = "";
 	struct smbd_config *cfg = config_new_default();

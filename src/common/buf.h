@@ -81,6 +81,7 @@ static inline uint64_t rbuf_u64(struct rbuf *b)
 static inline const uint8_t *rbuf_ptr(struct rbuf *b, size_t n)
 {
 	if (!rbuf_has(b, n)) return NULL;
+	if (!b->p) return NULL;   /* empty buffer (only n == 0 gets here): no arithmetic on NULL */
 	const uint8_t *q = b->p + b->off; b->off += n; return q;
 }
 static inline void rbuf_copy(struct rbuf *b, void *dst, size_t n)
