@@ -2,7 +2,7 @@
 # The test command: installs what is missing, builds, runs every tier, prints
 # a summary and exits non-zero on any failure.  CI runs exactly this.
 #
-#   scripts/test.sh [TIER...]      TIER: unit smbclient impacket torture malformed all
+#   scripts/test.sh [TIER...]      TIER: unit smbclient encryption impacket torture malformed fuzz all
 #                                  (default: all)
 #
 # Two builds are tested:
@@ -22,8 +22,8 @@ set -uo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 
-ALL_TIERS=(unit smbclient impacket torture malformed)
-ASAN_TIERS=" unit smbclient impacket malformed "
+ALL_TIERS=(unit smbclient encryption impacket torture malformed fuzz)
+ASAN_TIERS=" unit smbclient encryption impacket malformed "
 # smbtorture under ASan takes about a minute more and covers far more of
 # the request paths than the other tiers.
 [[ "${SMBKIT_ASAN_TORTURE:-1}" != 0 ]] && ASAN_TIERS+="torture "
@@ -32,7 +32,7 @@ tiers=()
 for arg in "${@:-all}"; do
 	case $arg in
 	all) tiers+=("${ALL_TIERS[@]}") ;;
-	unit | smbclient | impacket | torture | malformed) tiers+=("$arg") ;;
+	unit | smbclient | encryption | impacket | torture | malformed | fuzz) tiers+=("$arg") ;;
 	-h | --help)
 		sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'
 		exit 0
@@ -138,9 +138,14 @@ run_tier() {
 		case $tier in
 		unit) timeout -k 15 600 meson test -C "$dir" --suite unit --print-errorlogs --num-processes 2 ;;
 		smbclient) "${interop[@]}" bash tests/interop/test_smbclient.sh ;;
+		# test_encryption.sh starts its own servers from config files.
+		encryption) timeout -k 15 "${SMBKIT_TIER_TIMEOUT:-1200}" bash tests/interop/test_encryption.sh ;;
 		impacket) "${interop[@]}" /usr/bin/python3 tests/interop/test_impacket.py ;;
 		malformed) "${interop[@]}" /usr/bin/python3 tests/interop/test_malformed.py ;;
 		torture) "${interop[@]}" env TORTURE_OUT="$dir/test-logs/torture-$build" bash tests/torture/run.sh ;;
+		# libFuzzer targets (their own clang build in build-fuzz/): regressions
+		# replayed, then each target for a bounded time.
+		fuzz) timeout -k 15 900 bash scripts/fuzz.sh "${SMBKIT_FUZZ_SECONDS:-20}" ;;
 		esac
 	) 2>&1 | tee "$out"
 	rc=${PIPESTATUS[0]}
@@ -157,6 +162,8 @@ for build in "${builds[@]}"; do
 		if [[ $build == asan && "$ASAN_TIERS" != *" $tier "* ]]; then
 			continue
 		fi
+		# Tiers with a build of their own run once.
+		if [[ $build == asan && $tier == fuzz ]]; then continue; fi
 		run_tier "$tier" "$build"
 	done
 done

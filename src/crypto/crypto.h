@@ -68,4 +68,35 @@ int smb2_sign_in_place(uint16_t algo, const uint8_t key[16], uint8_t *msg, size_
 /* Verifies the signature in msg; returns true if it matches. Constant-time compare. */
 bool smb2_verify_signature(uint16_t algo, const uint8_t key[16], const uint8_t *msg, size_t len);
 
+/* ---- SMB3 encryption (MS-SMB2 3.1.4.3), encrypt.c ----
+ * cipher is an SMB2_ENCRYPTION_* id: AES-128-CCM, AES-128-GCM, AES-256-CCM,
+ * AES-256-GCM.  All use a 16-byte tag. */
+
+/* Nonce bytes the cipher uses (11 for CCM, 12 for GCM), 0 if unknown. */
+size_t smb3_cipher_nonce_len(uint16_t cipher);
+/* Key bytes (16 or 32), 0 if unknown. */
+size_t smb3_cipher_key_len(uint16_t cipher);
+/* "AES-128-GCM" etc. for logs and configuration, NULL if unknown. */
+const char *smb3_cipher_name(uint16_t cipher);
+
+/* AEAD over one buffer.  key has smb3_cipher_key_len(cipher) bytes and
+ * nonce smb3_cipher_nonce_len(cipher) bytes; in and out may be equal.
+ * Returns 0; decrypt returns -1 when the tag does not match (out is then
+ * wiped) or on any error. */
+int smb3_aead_encrypt(uint16_t cipher, const uint8_t *key, const uint8_t *nonce, const uint8_t *aad,
+		      size_t aad_len, const uint8_t *in, size_t len, uint8_t *out, uint8_t tag[16]);
+int smb3_aead_decrypt(uint16_t cipher, const uint8_t *key, const uint8_t *nonce, const uint8_t *aad,
+		      size_t aad_len, const uint8_t *in, size_t len, uint8_t *out, const uint8_t tag[16]);
+
+/* Whole-message helpers with the SMB2 TRANSFORM_HEADER (wire/transform.h).
+ * smb3_encrypt_message writes the 52-byte transform header and the
+ * ciphertext of msg to out (52 + len bytes); nonce16 is the 16-byte Nonce
+ * field (the bytes past the cipher's nonce length must be zero).
+ * smb3_decrypt_message takes a whole received transform message (already
+ * validated by smb2_transform_decode) and writes the plaintext
+ * (len - 52 bytes) to out.  Return 0 or -1. */
+int smb3_encrypt_message(uint16_t cipher, const uint8_t *key, uint64_t session_id, const uint8_t nonce16[16],
+			 const uint8_t *msg, size_t len, uint8_t *out);
+int smb3_decrypt_message(uint16_t cipher, const uint8_t *key, const uint8_t *tmsg, size_t tlen, uint8_t *out);
+
 #endif

@@ -32,6 +32,7 @@ struct smbd_async {
 	uint16_t command;
 	uint16_t credit_charge;
 	uint32_t request_flags;        /* for the signing decision of the final response */
+	bool encrypt;                  /* final response goes encrypted with session's key (3.3.4.1.4) */
 	bool ending;                   /* cancel function running: ignore re-entry */
 };
 
@@ -73,6 +74,12 @@ uint32_t smbd_go_async(struct smb2_request *req, struct smbd_open *open, smbd_as
 	a->command = req->hdr.command;
 	a->credit_charge = req->hdr.credit_charge;
 	a->request_flags = req->hdr.flags;
+	/* The final response is encrypted when the request was, or when the
+	 * session or share encrypts everything (MS-SMB2 3.3.4.1.4).  The
+	 * dispatcher guarantees an encrypted request's session is
+	 * req->session. */
+	a->encrypt = a->session && a->session->keyed && c->cipher &&
+		(req->encrypted_by || a->session->encrypt_data || (a->tree && a->tree->encrypt_data));
 	list_add_tail(&a->link, &c->async_list);
 	c->nasync++;
 	req->async = a;
@@ -105,7 +112,7 @@ void smbd_async_complete(struct smbd_async *a, uint32_t status, const uint8_t *b
 			smb2_error_rsp_encode(&w);
 		/* Responses end on an 8-byte boundary like compound elements do. */
 		wbuf_align(&w, 0, 8);
-		bool sign = async_should_sign(a);
+		bool sign = !a->encrypt && async_should_sign(a);
 		/* 3.3.4.3 / 3.3.4.4: the final response of an async request carries
 		 * its AsyncId and grants no credits (they came with the interim). */
 		struct smb2_hdr rh = {
@@ -124,7 +131,8 @@ void smbd_async_complete(struct smbd_async *a, uint32_t status, const uint8_t *b
 				smb2_sign_in_place(c->signing_algo, a->session->keys.signing, w.p, w.len);
 			size_t len;
 			uint8_t *buf = wbuf_steal(&w, &len);
-			conn_send(c, buf, len);
+			if (a->encrypt) conn_send_encrypted(c, a->session, buf, len);
+			else conn_send(c, buf, len);
 		} else {
 			log_warn("%s: could not build the final response of async %s", c->peer_str,
 				 smb2_command_name(a->command));

@@ -10,7 +10,7 @@
  * File syntax follows Samba's smb.conf where the two overlap, so that an
  * administrator can carry a simple Samba configuration over.  Everything
  * this server does not understand is an error naming FILE:LINE rather than
- * being ignored: silently dropping "hosts allow" or "smb encrypt" would leave
+ * being ignored: silently dropping "hosts allow" or "valid users" would leave
  * the admin believing in protection that is not there.
  * docs/configuration.md is the reference for every key accepted here.
  */
@@ -185,6 +185,13 @@ struct smbd_config *config_new_default(void)
 	c->server_string = strdup("smbkit");
 	c->guest_account = strdup("nobody");
 	c->signing_required = false;
+	c->encrypt = SMBD_ENCRYPT_IF_REQUIRED;
+	/* Samba's default preference: GCM before CCM (faster), 128 before 256. */
+	c->ciphers[0] = SMB2_ENCRYPTION_AES128_GCM;
+	c->ciphers[1] = SMB2_ENCRYPTION_AES128_CCM;
+	c->ciphers[2] = SMB2_ENCRYPTION_AES256_GCM;
+	c->ciphers[3] = SMB2_ENCRYPTION_AES256_CCM;
+	c->nciphers = 4;
 	c->max_connections = 1024;
 	c->max_sessions_per_conn = 64;
 	c->max_opens_per_conn = 16384;
@@ -352,6 +359,66 @@ static int valid_user_item(void *arg, const char *item, char *msg, size_t msglen
 	return 0;
 }
 
+/* "server smb encrypt" values as Samba spells them.  Returns 0 or -1. */
+static int parse_encrypt(const char *s, enum smbd_encrypt *out)
+{
+	static const struct { const char *name; enum smbd_encrypt level; } names[] = {
+		{ "off", SMBD_ENCRYPT_OFF }, { "no", SMBD_ENCRYPT_OFF }, { "false", SMBD_ENCRYPT_OFF },
+		{ "disabled", SMBD_ENCRYPT_OFF },
+		{ "default", SMBD_ENCRYPT_IF_REQUIRED }, { "if_required", SMBD_ENCRYPT_IF_REQUIRED },
+		{ "auto", SMBD_ENCRYPT_IF_REQUIRED },
+		{ "desired", SMBD_ENCRYPT_DESIRED },
+		{ "required", SMBD_ENCRYPT_REQUIRED }, { "mandatory", SMBD_ENCRYPT_REQUIRED },
+	};
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (!strcasecmp(s, names[i].name)) { *out = names[i].level; return 0; }
+	return -1;
+}
+
+static const struct { const char *name; uint16_t id; } cipher_names[] = {
+	{ "AES-128-CCM", SMB2_ENCRYPTION_AES128_CCM }, { "AES-128-GCM", SMB2_ENCRYPTION_AES128_GCM },
+	{ "AES-256-CCM", SMB2_ENCRYPTION_AES256_CCM }, { "AES-256-GCM", SMB2_ENCRYPTION_AES256_GCM },
+};
+
+struct cipher_list { uint16_t ids[4]; unsigned n; bool removal; bool addition; };
+
+/* One item of "server smb3 encryption algorithms": a name adds it (in
+ * preference order), "-NAME" removes it from the default list, as in
+ * Samba.  The two forms cannot be mixed. */
+static int cipher_item(void *arg, const char *item, char *msg, size_t msglen)
+{
+	struct cipher_list *l = arg;
+	bool remove = item[0] == '-';
+	const char *name = remove ? item + 1 : item;
+	uint16_t id = 0;
+	for (size_t i = 0; i < sizeof(cipher_names) / sizeof(cipher_names[0]); i++)
+		if (!strcasecmp(name, cipher_names[i].name)) id = cipher_names[i].id;
+	if (!id) {
+		snprintf(msg, msglen, "'server smb3 encryption algorithms': unknown algorithm '%s' "
+			 "(AES-128-CCM, AES-128-GCM, AES-256-CCM, AES-256-GCM)", name);
+		return -1;
+	}
+	if (remove ? l->addition : l->removal) {
+		snprintf(msg, msglen, "'server smb3 encryption algorithms': list either algorithms or -removals, not both");
+		return -1;
+	}
+	if (remove) {
+		l->removal = true;
+		for (unsigned i = 0; i < l->n; i++) {
+			if (l->ids[i] != id) continue;
+			memmove(&l->ids[i], &l->ids[i + 1], (l->n - i - 1) * sizeof(l->ids[0]));
+			l->n--;
+			break;
+		}
+		return 0;
+	}
+	l->addition = true;
+	for (unsigned i = 0; i < l->n; i++)
+		if (l->ids[i] == id) return 0;   /* repeated: first position wins */
+	l->ids[l->n++] = id;
+	return 0;
+}
+
 /* -------------------------------------------------------------- ini parser */
 
 enum section_kind { SECTION_NONE, SECTION_GLOBAL, SECTION_SHARE };
@@ -511,7 +578,7 @@ static void normalize_key(const char *in, char *out, size_t outlen)
  * refused rather than ignored: each of them promises a protection or a
  * behaviour that this version would silently not deliver. */
 static const char *const not_yet_supported[] = {
-	"smbencrypt", "serversmbencrypt", "hostsallow", "allowhosts", "hostsdeny", "denyhosts",
+	"hostsallow", "allowhosts", "hostsdeny", "denyhosts",
 	"invalidusers", "readlist", "writelist", "adminusers", "forceuser", "forcegroup",
 	"createmask", "createmode", "directorymask", "directorymode", "forcecreatemode",
 	"forcedirectorymode", "vetofiles", "hidefiles", "oplocks", "leases", "smb2leases",
@@ -609,6 +676,31 @@ static void global_key(struct parse_ctx *x, const char *key, const char *nkey, c
 			 !strcasecmp(value, "if_required") || !strcasecmp(value, "default"))
 			c->signing_required = false;
 		else ctx_fail(x, "'server signing' must be mandatory, required, auto, if_required or disabled, not '%s'", value);
+	} else if (!strcmp(nkey, "serversmbencrypt") || !strcmp(nkey, "smbencrypt")) {
+		/* "smb encrypt" is the pre-4.17 Samba name of the same option. */
+		if (parse_encrypt(value, &c->encrypt) != 0)
+			ctx_fail(x, "'%s' must be off, if_required, desired or required, not '%s'", key, value);
+	} else if (!strcmp(nkey, "serversmb3encryptionalgorithms")) {
+		struct cipher_list l = { .n = 4 };
+		l.ids[0] = SMB2_ENCRYPTION_AES128_GCM;
+		l.ids[1] = SMB2_ENCRYPTION_AES128_CCM;
+		l.ids[2] = SMB2_ENCRYPTION_AES256_GCM;
+		l.ids[3] = SMB2_ENCRYPTION_AES256_CCM;
+		/* A list of names replaces the default: start empty once the
+		 * first non-removal item is seen. */
+		const char *p = value;
+		while (*p == ' ' || *p == '\t' || *p == ',') p++;
+		if (*p && *p != '-') l.n = 0;
+		if (for_each_item(value, cipher_item, &l, msg, sizeof(msg)) != 0) {
+			ctx_fail(x, "%s", msg);
+			return;
+		}
+		if (l.n == 0) {
+			ctx_fail(x, "'%s' leaves no algorithm; set 'server smb encrypt = off' to disable encryption", key);
+			return;
+		}
+		memcpy(c->ciphers, l.ids, sizeof(l.ids));
+		c->nciphers = l.n;
 	} else if (!strcmp(nkey, "listen")) {
 		char **v = NULL;
 		if (for_each_item(value, listen_item, &v, msg, sizeof(msg)) != 0) {
@@ -677,6 +769,12 @@ static void share_key(struct parse_ctx *x, const char *key, const char *nkey, co
 		if (want_bool(x, key, value, &b)) s->browseable = b;
 	} else if (!strcmp(nkey, "comment")) {
 		if (set_str(&s->comment, value) != 0) ctx_fail(x, "out of memory");
+	} else if (!strcmp(nkey, "smbencrypt") || !strcmp(nkey, "serversmbencrypt")) {
+		/* Per share only "desired" and "required" act (Samba: off and
+		 * if_required on a share have no effect). */
+		if (parse_encrypt(value, &s->encrypt) != 0)
+			ctx_fail(x, "share [%s]: '%s' must be off, if_required, desired or required, not '%s'", s->name,
+				 key, value);
 	} else if (!strcmp(nkey, "casesensitive")) {
 		/* "auto" lets Samba ask the client; SMB2 clients expect
 		 * case-insensitive names, which is what auto gives them. */

@@ -17,6 +17,7 @@
 #include "server/loop.h"
 #include "server/server.h"
 #include "transport/tcp.h"
+#include "wire/transform.h"
 
 struct send_item {
 	struct list_head link;
@@ -207,6 +208,44 @@ void conn_send(struct smbd_conn *c, uint8_t *buf, size_t len)
 	free(buf);
 	it->buf = framed;
 	it->len = len + 4;
+	it->off = 0;
+	smb_mutex_lock(&c->send_lock);
+	list_add_tail(&it->link, &c->sendq);
+	priv(c)->sendq_bytes += it->len;
+	smb_mutex_unlock(&c->send_lock);
+	conn_flush(c);
+}
+
+/* Nonces (MS-SMB2 2.2.41: never reused within a session): the first 8
+ * bytes are the session's encrypt_nonce counter, which only grows (atomic,
+ * so senders on any thread get distinct values) and would need 2^64
+ * messages to wrap; the rest of the cipher's 11/12 bytes and the 16-byte
+ * field's padding stay zero.  The key is the session's own server-to-client
+ * key, which no other session shares and the client never encrypts with
+ * (it uses the client-to-server key), so (key, nonce) pairs never repeat. */
+void conn_send_encrypted(struct smbd_conn *c, struct smbd_session *s, uint8_t *buf, size_t len)
+{
+	uint8_t nonce16[16] = { 0 };
+	uint64_t n = atomic_fetch_add(&s->encrypt_nonce, 1);
+	put_le64(nonce16, n);
+	size_t tlen = SMB2_TRANSFORM_HDR_SIZE + len;
+	struct send_item *it = malloc(sizeof(*it));
+	uint8_t *framed = malloc(tlen + 4);
+	/* The transform's SessionId is the one in the (first) response header:
+	 * s->id is already 0 when a LOGOFF response is sent. */
+	uint64_t session_id = len >= SMB2_HDR_SIZE ? get_le64(buf + 40) : 0;
+	if (!it || !framed || len > UINT32_MAX || len < SMB2_HDR_SIZE ||
+	    smb3_encrypt_message(c->cipher, s->keys.encrypt, session_id, nonce16, buf, len, framed + 4) != 0) {
+		free(it);
+		free(framed);
+		free(buf);
+		conn_disconnect(c, "could not encrypt a response");
+		return;
+	}
+	free(buf);
+	tcp_frame_header(framed, tlen);
+	it->buf = framed;
+	it->len = tlen + 4;
 	it->off = 0;
 	smb_mutex_lock(&c->send_lock);
 	list_add_tail(&it->link, &c->sendq);

@@ -12,6 +12,7 @@
 
 #include "server/loop.h"
 #include "server/server.h"
+#include "wire/transform.h"
 
 /* async.c */
 void smbd_async_cancel_request(struct smbd_conn *c, const struct smb2_hdr *h);
@@ -194,6 +195,71 @@ static bool should_sign_response(const struct smb2_request *req, const struct sm
 	return false;
 }
 
+/* Should this response go encrypted although its request was not
+ * (MS-SMB2 3.3.4.1.4)?  Session.EncryptData covers everything but NEGOTIATE
+ * and SESSION_SETUP; a share's EncryptData everything but those and
+ * TREE_CONNECT.  Returns the session whose key encrypts it, or NULL. */
+static struct smbd_session *response_encrypt_session(const struct smbd_conn *c, uint16_t command,
+						      struct smbd_session *s, const struct smbd_tree *t)
+{
+	if (!c->cipher || !s || !s->keyed || s->state != SESSION_VALID) return NULL;
+	if (command == SMB2_NEGOTIATE || command == SMB2_SESSION_SETUP) return NULL;
+	if (s->encrypt_data) return s;
+	if (t && t->encrypt_data && command != SMB2_TREE_CONNECT) return s;
+	return NULL;
+}
+
+static void dispatch_plain(struct smbd_conn *c, const uint8_t *msg, size_t len, struct smbd_session *enc);
+
+/* A TRANSFORM_HEADER message (MS-SMB2 3.3.5.2.1.1): every failure here
+ * drops the connection, as Windows does; nothing is answered to a message
+ * that cannot be authenticated. */
+static void dispatch_encrypted(struct smbd_conn *c, const uint8_t *msg, size_t len)
+{
+	if (c->state == CONN_NEW || c->dialect < SMB2_DIALECT_300 || !c->cipher) {
+		conn_disconnect(c, "encrypted message received but encryption is not negotiated");
+		return;
+	}
+	struct smb2_transform_hdr th;
+	if (smb2_transform_decode(msg, len, &th) != STATUS_SUCCESS) {
+		conn_disconnect(c, "malformed SMB2 TRANSFORM_HEADER");
+		return;
+	}
+	/* The session must be this connection's and have keys: anonymous and
+	 * guest sessions have none (3.3.5.2.1.1 <258>: Windows disconnects). */
+	struct smbd_session *s = session_lookup(th.session_id);
+	if (!s || s->conn != c || !s->keyed || s->state == SESSION_IN_PROGRESS) {
+		if (s) session_put(s);
+		conn_disconnect(c, "encrypted message for an unknown or unkeyed session");
+		return;
+	}
+	uint8_t *plain = malloc(th.original_size);
+	if (!plain) {
+		session_put(s);
+		conn_disconnect(c, "out of memory");
+		return;
+	}
+	if (smb3_decrypt_message(c->cipher, s->keys.decrypt, msg, len, plain) != 0) {
+		log_warn("%s: message for session %#llx failed decryption", c->peer_str, (unsigned long long)th.session_id);
+		free(plain);
+		session_put(s);
+		conn_disconnect(c, "decryption failed");
+		return;
+	}
+	/* Only a plain SMB2 message may be inside (no nested transform or
+	 * compression), and it must name the session that decrypted it. */
+	if (get_le32(plain) != SMB2_PROTOCOL_ID || get_le64(plain + 40) != th.session_id) {
+		free(plain);
+		session_put(s);
+		conn_disconnect(c, "decrypted message is not an SMB2 request of its session");
+		return;
+	}
+	dispatch_plain(c, plain, th.original_size, s);
+	explicit_bzero(plain, th.original_size);   /* no decrypted requests left in freed memory */
+	free(plain);
+	session_put(s);
+}
+
 void dispatch_message(struct smbd_conn *c, const uint8_t *msg, size_t len)
 {
 	if (len >= 4 && get_le32(msg) == SMB1_PROTOCOL_ID) {
@@ -202,13 +268,20 @@ void dispatch_message(struct smbd_conn *c, const uint8_t *msg, size_t len)
 		return;
 	}
 	if (len >= 4 && get_le32(msg) == SMB2_TRANSFORM_ID) {
-		conn_disconnect(c, "encrypted message received but encryption is not negotiated");
+		dispatch_encrypted(c, msg, len);
 		return;
 	}
 	if (len < SMB2_HDR_SIZE || get_le32(msg) != SMB2_PROTOCOL_ID) {
 		conn_disconnect(c, "not an SMB2 message");
 		return;
 	}
+	dispatch_plain(c, msg, len, NULL);
+}
+
+/* Processes a plain SMB2 message; enc is the session that decrypted it
+ * (the caller holds a reference), or NULL. */
+static void dispatch_plain(struct smbd_conn *c, const uint8_t *msg, size_t len, struct smbd_session *enc)
+{
 
 	struct wbuf out;
 	wbuf_init(&out, 512);
@@ -224,6 +297,13 @@ void dispatch_message(struct smbd_conn *c, const uint8_t *msg, size_t len)
 	uint64_t related_p = 0, related_v = 0;
 	bool drop = false;
 	bool first = true;
+	/* Session whose key encrypts the whole response message (one
+	 * TRANSFORM_HEADER covers the compound); reference when set. */
+	struct smbd_session *encrypt_with = NULL;
+	if (enc) {
+		session_get(enc);
+		encrypt_with = enc;
+	}
 
 	while (off < len) {
 		struct smb2_hdr h;
@@ -282,6 +362,7 @@ void dispatch_message(struct smbd_conn *c, const uint8_t *msg, size_t len)
 		req.related_persistent = &related_p;
 		req.related_volatile = &related_v;
 		req.last_in_chain = h.next_command == 0;
+		req.encrypted_by = enc;
 
 		bool related = (h.flags & SMB2_FLAGS_RELATED_OPERATIONS) != 0;
 		uint32_t status = STATUS_SUCCESS;
@@ -320,6 +401,15 @@ void dispatch_message(struct smbd_conn *c, const uint8_t *msg, size_t len)
 			if (!have_related_fid) status = last_status;
 		}
 
+		/* Inside an encrypted message every command acts for the session
+		 * that decrypted it (3.3.5.2.9); SessionId 0 (a new SESSION_SETUP,
+		 * ECHO) names none. */
+		if (enc && req.hdr.session_id && req.hdr.session_id != enc->id) {
+			drop = true;
+			conn_disconnect(c, "encrypted request names another session");
+			break;
+		}
+
 		/* Session (3.3.5.2.9). */
 		struct smbd_session *s = NULL;
 		if (status == STATUS_SUCCESS && d->need_session) {
@@ -331,8 +421,17 @@ void dispatch_message(struct smbd_conn *c, const uint8_t *msg, size_t len)
 			s = session_lookup(req.hdr.session_id);
 			if (!s || s->conn != c) status = STATUS_USER_SESSION_DELETED;
 		}
-		/* Signature (3.3.5.2.4). */
-		if (status == STATUS_SUCCESS && s && s->state == SESSION_VALID && s->keyed) {
+		/* Encryption required for the session (3.3.5.2.9): a client
+		 * that was told to encrypt and does not is refused. */
+		if (status == STATUS_SUCCESS && !enc && s && s->state == SESSION_VALID && s->encrypt_required &&
+		    h.command != SMB2_SESSION_SETUP) {
+			log_warn("%s: unencrypted %s on a session that requires encryption", c->peer_str,
+				 smb2_command_name(h.command));
+			status = STATUS_ACCESS_DENIED;
+		}
+		/* Signature (3.3.5.2.4); an encrypted request is authenticated by
+		 * its AEAD tag instead. */
+		if (status == STATUS_SUCCESS && !enc && s && s->state == SESSION_VALID && s->keyed) {
 			if (h.flags & SMB2_FLAGS_SIGNED) {
 				if (!smb2_verify_signature(c->signing_algo, s->keys.signing, m, mlen)) {
 					log_warn("%s: bad signature on %s, request refused", c->peer_str, smb2_command_name(h.command));
@@ -349,6 +448,13 @@ void dispatch_message(struct smbd_conn *c, const uint8_t *msg, size_t len)
 		if (status == STATUS_SUCCESS && d->need_tree) {
 			t = tree_lookup(s, req.hdr.tree_id);
 			if (!t) status = STATUS_NETWORK_NAME_DELETED;
+			/* 3.3.5.2.11: a share that requires encryption refuses
+			 * unencrypted requests. */
+			else if (!enc && t->encrypt_required) {
+				log_warn("%s: unencrypted %s on share '%s', which requires encryption", c->peer_str,
+					 smb2_command_name(h.command), t->share->name);
+				status = STATUS_ACCESS_DENIED;
+			}
 		}
 		req.session = s;
 		req.tree = t;
@@ -406,8 +512,16 @@ void dispatch_message(struct smbd_conn *c, const uint8_t *msg, size_t len)
 			rh.flags |= SMB2_FLAGS_ASYNC_COMMAND;
 			rh.async_id = smbd_async_id(req.async);
 		}
-		/* 3.3.4.2: interim responses are not signed. */
-		bool sign = !interim && should_sign_response(&req, rs, status);
+		if (!encrypt_with) {
+			struct smbd_session *es = response_encrypt_session(c, h.command, rs, t);
+			if (es) {
+				session_get(es);
+				encrypt_with = es;
+			}
+		}
+		/* 3.3.4.2: interim responses are not signed; an encrypted
+		 * message is not signed either (its AEAD tag covers it). */
+		bool sign = !interim && !encrypt_with && should_sign_response(&req, rs, status);
 		if (sign) rh.flags |= SMB2_FLAGS_SIGNED;
 		if (!out.err) smb2_hdr_encode(out.p + hoff, &rh);
 
@@ -481,14 +595,27 @@ void dispatch_message(struct smbd_conn *c, const uint8_t *msg, size_t len)
 			if (i + 1 < nslots) put_le32(out.p + slots[i].off + 20, (uint32_t)slots[i].len);
 		}
 		for (unsigned i = 0; i < nslots; i++) {
+			if (encrypt_with) {
+				/* An earlier slot was signed before a later one decided
+				 * that the message goes encrypted: unsign it. */
+				if (slots[i].sign) {
+					uint8_t *hp = out.p + slots[i].off;
+					put_le32(hp + 16, get_le32(hp + 16) & ~SMB2_FLAGS_SIGNED);
+				}
+				continue;
+			}
 			if (slots[i].sign)
 				smb2_sign_in_place(c->signing_algo, slots[i].sign_session->keys.signing,
 						   out.p + slots[i].off, slots[i].len);
 		}
 		size_t olen;
 		uint8_t *buf = wbuf_steal(&out, &olen);
-		conn_send(c, buf, olen);
+		/* 3.3.4.1.4: the response to an encrypted request, and responses
+		 * on an encrypting session or share, go in a TRANSFORM_HEADER. */
+		if (encrypt_with) conn_send_encrypted(c, encrypt_with, buf, olen);
+		else conn_send(c, buf, olen);
 	}
+	if (encrypt_with) session_put(encrypt_with);
 	for (unsigned i = 0; i < nslots; i++)
 		if (slots[i].sign_session) session_put(slots[i].sign_session);
 	wbuf_free(&out);

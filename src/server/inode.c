@@ -314,11 +314,22 @@ void inode_update_paths(struct smbd_open *o, const char *new_path)
 	if (!in) return;
 	struct list_head *pos;
 	smb_mutex_lock(&in->lock);
+	/* Only the opens that reached the file through the renamed name move:
+	 * same share (another share may reach it by another relative path)
+	 * and same old name (another hard link keeps its own). */
+	char *old = strdup(o->path ? o->path : "");
+	if (!old) {
+		smb_mutex_unlock(&in->lock);
+		return;
+	}
+	const struct smbd_share *sh = o->tree ? o->tree->share : NULL;
 	list_for_each(pos, &in->opens) {
 		struct smbd_open *x = list_entry(pos, struct smbd_open, inode_link);
-		if (!x->path) continue;
+		if (!x->path || x == o || !x->tree || x->tree->share != sh) continue;
 		/* A stream open's path is "file:stream": keep the stream part. */
 		const char *colon = x->stream_inode ? strchr(x->path, ':') : NULL;
+		size_t flen = colon ? (size_t)(colon - x->path) : strlen(x->path);
+		if (flen != strlen(old) || memcmp(x->path, old, flen) != 0) continue;
 		size_t n = strlen(new_path) + (colon ? strlen(colon) : 0) + 1;
 		char *np = malloc(n);
 		if (!np) continue;
@@ -326,10 +337,11 @@ void inode_update_paths(struct smbd_open *o, const char *new_path)
 		if (colon) strcat(np, colon);
 		swap_path(x, np);
 	}
-	if (!o->inode_attached && o->path) {
+	if (o->path) {
 		char *np = strdup(new_path);
 		if (np) swap_path(o, np);
 	}
+	free(old);
 	smb_mutex_unlock(&in->lock);
 }
 

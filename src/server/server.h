@@ -40,6 +40,15 @@ struct ntlmssp_server;
 
 /* ------------------------------------------------------------------ config */
 
+/* "server smb encrypt" / "smb encrypt" levels, Samba's meaning
+ * (docs/configuration.md): */
+enum smbd_encrypt {
+	SMBD_ENCRYPT_OFF,          /* global: encryption is not negotiated at all */
+	SMBD_ENCRYPT_IF_REQUIRED,  /* default: negotiated, used when the client asks */
+	SMBD_ENCRYPT_DESIRED,      /* sessions (global) / tree connects (share) are told to encrypt */
+	SMBD_ENCRYPT_REQUIRED,     /* as desired, and clients that cannot encrypt are refused */
+};
+
 struct smbd_share {
 	atomic_int refcount;   /* owners: the config that lists it (1); each tree connect (1) */
 	char *name;            /* as configured; matched case-insensitively */
@@ -52,6 +61,7 @@ struct smbd_share {
 	bool browseable;
 	bool case_sensitive;   /* false: names are looked up case-insensitively */
 	char **valid_users;    /* NULL-terminated; NULL = everyone */
+	enum smbd_encrypt encrypt;  /* "smb encrypt" of this share (only desired/required act) */
 };
 
 struct smbd_user {
@@ -72,6 +82,10 @@ struct smbd_config {
 	bool map_guest;        /* --guest: unknown users and anonymous become guest */
 	char *guest_account;   /* Unix account for guests (default "nobody") */
 	bool signing_required;
+	enum smbd_encrypt encrypt;   /* "server smb encrypt" in [global] */
+	/* "server smb3 encryption algorithms": SMB2_ENCRYPTION_* ids in server
+	 * preference order (3.1.1 negotiation); 3.0/3.0.2 need AES-128-CCM in it. */
+	uint16_t ciphers[4]; unsigned nciphers;
 	unsigned max_connections;
 	unsigned max_sessions_per_conn;
 	unsigned max_opens_per_conn;
@@ -151,7 +165,8 @@ struct smbd_conn {
 	uint16_t client_dialects[16]; unsigned nclient_dialects;   /* for VALIDATE_NEGOTIATE */
 	uint32_t server_capabilities;
 	uint16_t server_security_mode;
-	uint16_t cipher;                     /* 0 = none negotiated */
+	uint16_t cipher;                     /* SMB2_ENCRYPTION_*; 0 = no encryption on this connection
+	                                        (3.0/3.0.2 with CAP_ENCRYPTION: AES-128-CCM) */
 	uint16_t signing_algo;               /* SMB2_SIGNING_* */
 	uint8_t preauth_hash[64];            /* 3.1.1 connection preauth integrity hash */
 	bool signing_required;
@@ -184,6 +199,10 @@ void conn_put(struct smbd_conn *c);
 /* Queues a whole SMB2 message (without the 4-byte transport header) for
  * sending; takes ownership of buf (malloc'd). */
 void conn_send(struct smbd_conn *c, uint8_t *buf, size_t len);
+/* Like conn_send, but wraps the message in an SMB2 TRANSFORM_HEADER,
+ * encrypted with s's keys.encrypt and c->cipher (MS-SMB2 3.1.4.3).  Frees
+ * buf.  On failure the connection is dropped (nothing unencrypted goes out). */
+void conn_send_encrypted(struct smbd_conn *c, struct smbd_session *s, uint8_t *buf, size_t len);
 /* Marks the connection for disconnect after pending output is flushed. */
 void conn_disconnect(struct smbd_conn *c, const char *why);
 
@@ -215,7 +234,13 @@ struct smbd_session {
 	bool signing_required;     /* sign every message of this session */
 	bool keyed;                /* keys derived at the first authentication (not anonymous/guest);
 	                              kept across re-authentication, even an anonymous one */
-	bool encrypt_data;         /* (issue 5) */
+	bool encrypt_data;         /* Session.EncryptData: SESSION_FLAG_ENCRYPT_DATA was sent; every
+	                              response but NEGOTIATE/SESSION_SETUP goes encrypted */
+	bool encrypt_required;     /* global "required": unencrypted requests get ACCESS_DENIED */
+	/* Nonce source for messages this server encrypts with keys.encrypt:
+	 * a counter that only grows, so a nonce never repeats under one key
+	 * (each session has its own keys, see conn_send_encrypted). */
+	atomic_uint_fast64_t encrypt_nonce;
 
 	struct list_head trees;    /* guarded by lock */
 	uint32_t next_tree_id;     /* guarded by lock */
@@ -244,6 +269,8 @@ struct smbd_tree {
 	struct smbd_share *share;  /* owner: tree (1 reference) */
 	bool read_only;
 	uint32_t maximal_access;
+	bool encrypt_data;         /* TreeConnect/Share.EncryptData: SHAREFLAG_ENCRYPT_DATA was sent */
+	bool encrypt_required;     /* share "required": unencrypted requests get ACCESS_DENIED */
 };
 
 void tree_get(struct smbd_tree *t);
@@ -395,9 +422,10 @@ unsigned inode_other_opens(struct smbd_open *o);
  * holding data/delete access, i.e. the file may not be renamed or deleted
  * under it (MS-FSA 2.1.5.14.11). */
 bool inode_rename_blocked(struct smbd_open *o);
-/* After o's file was renamed from old_prefix to new path new_path: points
- * every open of the file (and of its streams) at the new name, under the
- * inode lock; old strings are retired, not freed (see retired_paths). */
+/* After o's file was renamed to new_path: points o and every other open of
+ * the file (and of its streams) that used the same share and old name at
+ * new_path, under the inode lock; old strings are retired, not freed (see
+ * retired_paths). */
 void inode_update_paths(struct smbd_open *o, const char *new_path);
 
 /* Replaces o->path (takes new_path), retiring the old string. */
@@ -436,6 +464,10 @@ struct smb2_request {
 	bool last_in_chain;
 	/* Set by smbd_go_async(): the request answers with an interim response. */
 	struct smbd_async *async;
+	/* The request arrived in a TRANSFORM_HEADER decrypted with this
+	 * session's keys (Request.IsEncrypted, MS-SMB2 3.3.5.2.1.1): its
+	 * responses, interim and final, go encrypted with the same session. */
+	struct smbd_session *encrypted_by;  /* not counted: the dispatcher holds a reference */
 };
 
 /* Resolves a request FileId (handling compound related ids) to an open on

@@ -68,6 +68,17 @@ uint32_t smb2_negotiate(struct smb2_request *req)
 	uint8_t preauth_data[38];   /* HashAlgorithmCount, SaltLength, alg, salt[32] */
 	uint8_t signing_data[4];
 	uint8_t compression_data[10];
+	uint8_t encryption_data[4];
+	c->cipher = 0;
+	/* SMB 3.0/3.0.2 (3.3.5.4): CAP_ENCRYPTION when the client offers it and
+	 * encryption is on; those dialects only know AES-128-CCM, so the admin's
+	 * cipher list must contain it. */
+	if ((dialect == SMB2_DIALECT_300 || dialect == SMB2_DIALECT_302) && c->cfg->encrypt != SMBD_ENCRYPT_OFF &&
+	    (r.capabilities & SMB2_GLOBAL_CAP_ENCRYPTION)) {
+		for (unsigned k = 0; k < c->cfg->nciphers; k++)
+			if (c->cfg->ciphers[k] == SMB2_ENCRYPTION_AES128_CCM) c->cipher = SMB2_ENCRYPTION_AES128_CCM;
+		if (c->cipher) rsp.capabilities |= SMB2_GLOBAL_CAP_ENCRYPTION;
+	}
 	c->signing_algo = dialect >= SMB2_DIALECT_300 ? SMB2_SIGNING_AES_CMAC : SMB2_SIGNING_HMAC_SHA256;
 	if (dialect == SMB2_DIALECT_311) {
 		bool have_preauth = false, have_enc = false, have_sign = false, have_comp = false;
@@ -89,15 +100,24 @@ uint32_t smb2_negotiate(struct smb2_request *req)
 				break;
 			}
 			case SMB2_ENCRYPTION_CAPABILITIES: {
-				/* Encryption is not offered yet (it arrives with the security
-				 * issue): the context is validated and answered with no
-				 * response context, and CAP_ENCRYPTION stays clear. */
+				/* 3.3.5.4: pick the server's most preferred cipher that
+				 * the client lists (the client's order does not matter);
+				 * with no overlap, or encryption off, answer cipher 0.
+				 * CAP_ENCRYPTION is a 3.0.x flag and stays clear. */
 				if (have_enc) goto bad;
 				have_enc = true;
 				uint16_t n = rbuf_u16(&b);
 				if (n == 0) goto bad;
-				for (unsigned k = 0; k < n; k++) rbuf_u16(&b);
-				if (b.err) goto bad;
+				const uint8_t *list = rbuf_ptr(&b, (size_t)n * 2);
+				if (!list || b.err) goto bad;
+				if (c->cfg->encrypt != SMBD_ENCRYPT_OFF) {
+					for (unsigned p = 0; p < c->cfg->nciphers && !c->cipher; p++)
+						for (unsigned k = 0; k < n; k++)
+							if (get_le16(list + 2 * k) == c->cfg->ciphers[p]) {
+								c->cipher = c->cfg->ciphers[p];
+								break;
+							}
+				}
 				break;
 			}
 			case SMB2_SIGNING_CAPABILITIES: {
@@ -148,6 +168,12 @@ uint32_t smb2_negotiate(struct smb2_request *req)
 			rsp.contexts[rsp.ncontexts++] = (struct smb2_neg_context){ SMB2_SIGNING_CAPABILITIES, 4, signing_data };
 			c->signing_algo = signing;
 		}
+		if (have_enc) {
+			/* CipherCount 1 and the chosen cipher (2.2.3.1.2). */
+			put_le16(encryption_data, 1);
+			put_le16(encryption_data + 2, c->cipher);
+			rsp.contexts[rsp.ncontexts++] = (struct smb2_neg_context){ SMB2_ENCRYPTION_CAPABILITIES, 4, encryption_data };
+		}
 		if (have_comp) {
 			/* CompressionAlgorithmCount 1, Padding, Flags 0, NONE (0). */
 			memset(compression_data, 0, sizeof(compression_data));
@@ -173,7 +199,8 @@ uint32_t smb2_negotiate(struct smb2_request *req)
 	c->state = CONN_NEGOTIATED;
 	smb2_negotiate_rsp_encode(req->out, req->out_hdr_off, &rsp);
 	wbuf_free(&blob);
-	log_debug("%s: negotiated dialect %x", c->peer_str, dialect);
+	log_debug("%s: negotiated dialect %x, cipher %s", c->peer_str, dialect,
+		  c->cipher ? smb3_cipher_name(c->cipher) : "none");
 	return STATUS_SUCCESS;
 bad:
 	wbuf_free(&blob);

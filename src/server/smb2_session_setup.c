@@ -179,6 +179,17 @@ uint32_t smb2_session_setup(struct smb2_request *req)
 		s->uid = geteuid();
 		s->gid = getegid();
 	}
+	/* Global "server smb encrypt = required" (Samba's meaning): a client
+	 * that cannot encrypt never gets in, and neither do anonymous and
+	 * guest logons, which have no key to encrypt with (MS-SMB2 3.3.5.5.3:
+	 * EncryptData with RejectUnencryptedAccess refuses such sessions). */
+	if (c->cfg->encrypt == SMBD_ENCRYPT_REQUIRED && (!c->cipher || anonymous || guest)) {
+		log_warn("%s: login of '%s' refused: encryption is required and the %s", c->peer_str,
+			 anonymous ? "anonymous" : user, !c->cipher ? "client did not negotiate it" : "session has no key");
+		wbuf_free(&blob);
+		st = STATUS_ACCESS_DENIED;
+		goto fail;
+	}
 	free(s->user);
 	free(s->domain);
 	s->user = strdup(anonymous ? "" : user);
@@ -195,6 +206,12 @@ uint32_t smb2_session_setup(struct smb2_request *req)
 		 * anonymous or guest sessions, which have no key). */
 		s->signing_required = !anonymous && !guest &&
 			(c->signing_required || (r.security_mode & SMB2_NEGOTIATE_SIGNING_REQUIRED));
+		/* 3.3.5.5.3: global EncryptData and a client that can encrypt ->
+		 * Session.EncryptData and SESSION_FLAG_ENCRYPT_DATA. */
+		if (s->keyed && c->cipher && c->cfg->encrypt >= SMBD_ENCRYPT_DESIRED) {
+			s->encrypt_data = true;
+			s->encrypt_required = c->cfg->encrypt == SMBD_ENCRYPT_REQUIRED;
+		}
 	}
 	ntlmssp_server_free(s->auth);
 	s->auth = NULL;
@@ -204,12 +221,13 @@ uint32_t smb2_session_setup(struct smb2_request *req)
 		spnego_encode_resp_mic(&blob, SPNEGO_ACCEPT_COMPLETED, SPNEGO_MECH_UNKNOWN, NULL, 0,
 				       send_spnego_mic ? spnego_mic : NULL, sizeof(spnego_mic));
 	uint16_t flags = anonymous ? SMB2_SESSION_FLAG_IS_NULL : guest ? SMB2_SESSION_FLAG_IS_GUEST : 0;
+	if (s->encrypt_data) flags |= SMB2_SESSION_FLAG_ENCRYPT_DATA;
 	smb2_session_setup_rsp_encode(req->out, req->out_hdr_off, flags, blob.p, blob.len);
 	wbuf_free(&blob);
 	log_info("%s: %s%s '%s' (unix %s) session %#llx, dialect %x%s", c->peer_str,
 		 reauth ? "re-authenticated " : "login ", anonymous ? "anonymous" : guest ? "guest" : "user",
 		 s->user, unix_name, (unsigned long long)s->id, c->dialect,
-		 s->signing_required ? ", signed" : "");
+		 s->encrypt_data ? ", encrypted" : s->signing_required ? ", signed" : "");
 	return STATUS_SUCCESS;
 
 fail:

@@ -52,6 +52,17 @@ uint32_t smb2_tree_connect(struct smb2_request *req)
 		st = STATUS_ACCESS_DENIED;
 		goto out;
 	}
+	/* Share encryption (MS-SMB2 3.3.5.7, Samba's "smb encrypt"): a share
+	 * that requires it refuses a connection that cannot encrypt, and
+	 * anonymous/guest sessions, which have no key; with encryption off
+	 * globally nobody can encrypt, so nobody gets in. */
+	bool can_encrypt = c->cipher && s->keyed && c->cfg->encrypt != SMBD_ENCRYPT_OFF;
+	if (sh->encrypt == SMBD_ENCRYPT_REQUIRED && !can_encrypt) {
+		log_warn("%s: tree connect of %s to '%s' refused: the share requires encryption", c->peer_str, who,
+			 sh->name);
+		st = STATUS_ACCESS_DENIED;
+		goto out;
+	}
 	if (s->ntrees >= MAX_TREES_PER_SESSION) {
 		st = STATUS_INSUFFICIENT_RESOURCES;
 		goto out;
@@ -62,6 +73,8 @@ uint32_t smb2_tree_connect(struct smb2_request *req)
 		st = STATUS_INSUFFICIENT_RESOURCES;
 		goto out;
 	}
+	t->encrypt_data = can_encrypt && sh->encrypt >= SMBD_ENCRYPT_DESIRED;
+	t->encrypt_required = sh->encrypt == SMBD_ENCRYPT_REQUIRED || s->encrypt_required;
 	t->maximal_access = sh->ipc ? (FILE_GENERIC_READ | FILE_GENERIC_WRITE)
 		: ro ? (FILE_GENERIC_READ | FILE_GENERIC_EXECUTE) : FILE_ALL_ACCESS;
 	struct smb2_tree_connect_rsp rsp = {
@@ -70,9 +83,11 @@ uint32_t smb2_tree_connect(struct smb2_request *req)
 		.capabilities = 0,
 		.maximal_access = t->maximal_access,
 	};
+	if (t->encrypt_data) rsp.share_flags |= SMB2_SHAREFLAG_ENCRYPT_DATA;
 	smb2_tree_connect_rsp_encode(req->out, &rsp);
 	req->hdr.tree_id = t->id;
-	log_info("%s: tree connect of %s to '%s'%s (tree %u)", c->peer_str, who, sh->name, ro ? " read-only" : "", t->id);
+	log_info("%s: tree connect of %s to '%s'%s%s (tree %u)", c->peer_str, who, sh->name, ro ? " read-only" : "",
+		 t->encrypt_data || s->encrypt_data ? " encrypted" : "", t->id);
 	tree_put(t);
 	st = STATUS_SUCCESS;
 out:

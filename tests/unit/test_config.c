@@ -229,7 +229,16 @@ static void test_bad_configs(void **state)
 	expect_error(fx, "[docs]\n  path = /tmp\n  read only = maybe\n", 3, "'read only' needs yes/no");
 	expect_error(fx, "[docs]\n  path = /tmp\n  hosts allow = 10.0.0.0/8\n", 3,
 		     "'hosts allow' is not supported by this version of smbkitd");
-	expect_error(fx, "[global]\n  smb encrypt = required\n", 2, "'smb encrypt' is not supported");
+	/* Encryption options (issue 5): bad values are errors. */
+	expect_error(fx, "[global]\n  smb encrypt = sometimes\n", 2,
+		     "'smb encrypt' must be off, if_required, desired or required");
+	expect_error(fx, "[global]\n  server smb3 encryption algorithms = AES-128-CCM ROT13\n", 2,
+		     "'server smb3 encryption algorithms': unknown algorithm 'ROT13'");
+	expect_error(fx, "[global]\n  server smb3 encryption algorithms = AES-128-CCM -AES-128-GCM\n", 2,
+		     "'server smb3 encryption algorithms': list either");
+	expect_error(fx, "[global]\n  server smb3 encryption algorithms = -AES-128-CCM -AES-128-GCM -AES-256-CCM -AES-256-GCM\n",
+		     2, "'server smb3 encryption algorithms' leaves no algorithm");
+	expect_error(fx, "[docs]\n  path = /tmp\n  smb encrypt = maybe\n", 3, "share [docs]: 'smb encrypt' must be");
 	expect_error(fx, "[docs]\n  path = /tmp\n  flub = 1\n", 3, "unknown option 'flub' in share [docs]");
 	expect_error(fx, "workgroup = X\n", 1, "'workgroup' appears before any [section]");
 	expect_error(fx, "[global]\n  this line has no equals sign\n", 2, "syntax error");
