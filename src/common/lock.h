@@ -24,8 +24,8 @@
  *   66    inode_stream         the same, for the inode of a named stream's data
  *                              file; nests inside its base file's "inode" lock
  *                              (base first, then stream), never the other way
- *   70    conn_send            a connection's outgoing queue (cross-thread sends)
- *   80    workq                the deferred-release work queue
+ *   70    conn_send            a connection's outgoing queue
+ *   75    loop_post            a loop's queue of tasks posted from other threads
  *   90    log                  (not a ranked lock: stdio's own)
  *
  * No blocking call (file I/O, network, sleeping allocation) is made while
@@ -46,7 +46,7 @@ enum lock_rank {
 	LOCK_RANK_INODE = 65,
 	LOCK_RANK_INODE_STREAM = 66,
 	LOCK_RANK_CONN_SEND = 70,
-	LOCK_RANK_WORKQ = 80,
+	LOCK_RANK_LOOP_POST = 75,
 };
 
 struct smb_mutex {

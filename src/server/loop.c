@@ -9,6 +9,53 @@
 #include "server/loop.h"
 #include "server/server.h"
 
+struct loop_task {
+	struct list_head link;
+	void (*fn)(void *arg);
+	void *arg;
+};
+
+static __thread struct smbd_loop *loop_current;
+
+struct smbd_loop *loop_self(void) { return loop_current; }
+
+int loop_post(struct smbd_loop *l, void (*fn)(void *arg), void *arg)
+{
+	struct loop_task *t = malloc(sizeof(*t));
+	if (!t) return -1;
+	t->fn = fn;
+	t->arg = arg;
+	smb_mutex_lock(&l->post_lock);
+	list_add_tail(&t->link, &l->posted);
+	smb_mutex_unlock(&l->post_lock);
+	uint64_t one = 1;
+	if (write(l->wake_fd, &one, sizeof(one)) < 0) { /* counter saturated: a wakeup is pending anyway */ }
+	return 0;
+}
+
+/* Runs every task posted so far; tasks posted meanwhile wait for the next
+ * wakeup, so a task that posts again cannot starve the loop. */
+static void loop_run_posted(struct smbd_loop *l)
+{
+	struct list_head batch;
+	list_init(&batch);
+	smb_mutex_lock(&l->post_lock);
+	if (!list_empty(&l->posted)) {
+		batch.next = l->posted.next;
+		batch.prev = l->posted.prev;
+		batch.next->prev = &batch;
+		batch.prev->next = &batch;
+		list_init(&l->posted);
+	}
+	smb_mutex_unlock(&l->post_lock);
+	while (!list_empty(&batch)) {
+		struct loop_task *t = list_entry(batch.next, struct loop_task, link);
+		list_del(&t->link);
+		t->fn(t->arg);
+		free(t);
+	}
+}
+
 static struct smbd_loop *loops;
 static int nloops_running;
 static struct epoll_item *listen_items;
@@ -41,6 +88,7 @@ static void *loop_main(void *arg)
 {
 	struct smbd_loop *l = arg;
 	struct epoll_event evs[64];
+	loop_current = l;
 	while (!g_server.stopping) {
 		int n = epoll_wait(l->epfd, evs, 64, 1000);
 		if (n < 0) {
@@ -57,6 +105,7 @@ static void *loop_main(void *arg)
 			case EPI_WAKE: {
 				uint64_t v;
 				if (read(l->wake_fd, &v, sizeof(v)) < 0) { /* nothing to do */ }
+				loop_run_posted(l);
 				break;
 			}
 			case EPI_CONN: {
@@ -89,6 +138,8 @@ int loops_start(const int *listen_fds, int nlisten, int nloops)
 	for (int i = 0; i < nloops; i++) {
 		struct smbd_loop *l = &loops[i];
 		l->index = i;
+		smb_mutex_init(&l->post_lock, LOCK_RANK_LOOP_POST, "loop_post");
+		list_init(&l->posted);
 		l->epfd = epoll_create1(EPOLL_CLOEXEC);
 		l->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 		if (l->epfd < 0 || l->wake_fd < 0) return -1;
@@ -115,6 +166,9 @@ void loops_stop(void)
 		if (write(loops[i].wake_fd, &one, sizeof(one)) < 0) { /* loop wakes within 1 s anyway */ }
 	}
 	for (int i = 0; i < nloops_running; i++) pthread_join(loops[i].thread, NULL);
+	/* Tasks posted after a loop's last wakeup still own references: run them
+	 * here, where no loop runs any more. */
+	for (int i = 0; i < nloops_running; i++) loop_run_posted(&loops[i]);
 	/* Tear down connections that are still open, now that no loop runs. */
 	for (;;) {
 		struct smbd_conn *c = NULL;

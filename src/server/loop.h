@@ -10,6 +10,9 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "common/list.h"
+#include "common/lock.h"
+
 struct smbd_conn;
 
 enum epoll_item_kind { EPI_LISTEN, EPI_CONN, EPI_WAKE };
@@ -23,10 +26,22 @@ struct epoll_item {
 struct smbd_loop {
 	int index;
 	int epfd;
-	int wake_fd;                 /* eventfd: stop request / cross-thread sends */
+	int wake_fd;                 /* eventfd: stop request / posted tasks */
 	struct epoll_item wake_item;
 	pthread_t thread;
+	struct smb_mutex post_lock;  /* rank loop_post: guards posted */
+	struct list_head posted;     /* struct loop_task, run on this loop's thread */
 };
+
+/* Runs fn(arg) on loop l's thread, from any thread (MS-SMB2 breaks and async
+ * completions for a connection owned by another loop go through here).  The
+ * caller hands over whatever references arg carries; fn releases them.
+ * Returns 0, or -1 (out of memory) in which case fn is not called.  Tasks
+ * still queued when the server stops run on the stopping thread after every
+ * loop has exited, before connections are torn down. */
+int loop_post(struct smbd_loop *l, void (*fn)(void *arg), void *arg);
+/* The loop whose thread is calling, or NULL on any other thread. */
+struct smbd_loop *loop_self(void);
 
 /* Starts nloops threads watching the listening fds. */
 int loops_start(const int *listen_fds, int nlisten, int nloops);

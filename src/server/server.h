@@ -197,7 +197,10 @@ struct smbd_conn {
 void conn_get(struct smbd_conn *c);
 void conn_put(struct smbd_conn *c);
 /* Queues a whole SMB2 message (without the 4-byte transport header) for
- * sending; takes ownership of buf (malloc'd). */
+ * sending; takes ownership of buf (malloc'd).  conn_send, conn_disconnect and
+ * everything that touches a connection's loop-owned fields run on the
+ * connection's own loop thread; another thread hands work over with
+ * loop_post(c->loop, fn, arg) (server/loop.h), holding a conn reference. */
 void conn_send(struct smbd_conn *c, uint8_t *buf, size_t len);
 /* Like conn_send, but wraps the message in an SMB2 TRANSFORM_HEADER,
  * encrypted with s's keys.encrypt and c->cipher (MS-SMB2 3.1.4.3).  Frees
