@@ -24,8 +24,18 @@
  *   66    inode_stream         the same, for the inode of a named stream's data
  *                              file; nests inside its base file's "inode" lock
  *                              (base first, then stream), never the other way
+ *   67    notify_watch         the inotify watcher's tables (notify_watch.c);
+ *                              its callbacks run under it
+ *   68    notify               CHANGE_NOTIFY state of the watched opens
+ *                              (smb2_notify.c): collected changes, pending count
+ *   69    lease_table          server-wide lease table keyed by (ClientGuid,
+ *                              LeaseKey) (server/lease.c, MS-SMB2 3.3.1.4);
+ *                              taken alone or inside an inode lock.  A lease's
+ *                              state is guarded by its file's inode lock.
  *   70    conn_send            a connection's outgoing queue
  *   75    loop_post            a loop's queue of tasks posted from other threads
+ *   77    lease_timer          deadlines of unacknowledged oplock/lease breaks
+ *                              (server/lease.c); a leaf, nothing nests inside
  *   90    log                  (not a ranked lock: stdio's own)
  *
  * No blocking call (file I/O, network, sleeping allocation) is made while
@@ -45,8 +55,12 @@ enum lock_rank {
 	LOCK_RANK_INODE_TABLE = 60,
 	LOCK_RANK_INODE = 65,
 	LOCK_RANK_INODE_STREAM = 66,
+	LOCK_RANK_NOTIFY_WATCH = 67,
+	LOCK_RANK_NOTIFY = 68,
+	LOCK_RANK_LEASE_TABLE = 69,
 	LOCK_RANK_CONN_SEND = 70,
 	LOCK_RANK_LOOP_POST = 75,
+	LOCK_RANK_LEASE_TIMER = 77,
 };
 
 struct smb_mutex {

@@ -25,7 +25,6 @@ struct smb2_command_desc {
 	bool need_tree;
 };
 
-static uint32_t smb2_not_supported(struct smb2_request *req) { (void)req; return STATUS_NOT_SUPPORTED; }
 
 static const struct smb2_command_desc commands[SMB2_COMMAND_COUNT] = {
 	[SMB2_NEGOTIATE] = { smb2_negotiate, 36, false, false },
@@ -38,10 +37,7 @@ static const struct smb2_command_desc commands[SMB2_COMMAND_COUNT] = {
 	[SMB2_FLUSH] = { smb2_flush, 24, true, true },
 	[SMB2_READ] = { smb2_read, 49, true, true },
 	[SMB2_WRITE] = { smb2_write, 49, true, true },
-	/* LOCK and OPLOCK_BREAK arrive with the state issue;
-	 * until then they are answered STATUS_NOT_SUPPORTED like any request a
-	 * server does not implement. */
-	[SMB2_LOCK] = { smb2_not_supported, 48, true, true },
+	[SMB2_LOCK] = { smb2_lock, 48, true, true },
 	[SMB2_IOCTL] = { smb2_ioctl, 57, true, true },
 	[SMB2_CANCEL] = { NULL, 4, false, false },
 	[SMB2_ECHO] = { smb2_echo, 4, false, false },
@@ -49,7 +45,7 @@ static const struct smb2_command_desc commands[SMB2_COMMAND_COUNT] = {
 	[SMB2_CHANGE_NOTIFY] = { smb2_change_notify, 32, true, true },
 	[SMB2_QUERY_INFO] = { smb2_query_info, 41, true, true },
 	[SMB2_SET_INFO] = { smb2_set_info, 33, true, true },
-	[SMB2_OPLOCK_BREAK] = { smb2_not_supported, 24, true, true },
+	[SMB2_OPLOCK_BREAK] = { smb2_oplock_break, 24, true, true },  /* 24 oplock ack, 36 lease ack */
 };
 
 /* ---- sequence window (MS-SMB2 3.3.1.1) ---- */
@@ -380,7 +376,8 @@ static void dispatch_plain(struct smbd_conn *c, const uint8_t *msg, size_t len, 
 		const struct smb2_command_desc *d = h.command < SMB2_COMMAND_COUNT ? &commands[h.command] : NULL;
 		if (status == STATUS_SUCCESS && !d) status = STATUS_INVALID_PARAMETER;
 		if (status == STATUS_SUCCESS && (mlen < SMB2_HDR_SIZE + 2 ||
-		    get_le16(m + SMB2_HDR_SIZE) != d->structure_size ||
+		    (get_le16(m + SMB2_HDR_SIZE) != d->structure_size &&
+		     !(h.command == SMB2_OPLOCK_BREAK && get_le16(m + SMB2_HDR_SIZE) == 36)) ||
 		    mlen < (size_t)SMB2_HDR_SIZE + (d->structure_size & 0xFFFEu)))
 			status = STATUS_INVALID_PARAMETER;
 		if (status == STATUS_SUCCESS && c->state == CONN_NEW && h.command != SMB2_NEGOTIATE) {

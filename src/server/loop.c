@@ -89,7 +89,7 @@ static void *loop_main(void *arg)
 	struct smbd_loop *l = arg;
 	struct epoll_event evs[64];
 	loop_current = l;
-	while (!g_server.stopping) {
+	while (!atomic_load(&g_server.stopping)) {
 		int n = epoll_wait(l->epfd, evs, 64, 1000);
 		if (n < 0) {
 			if (errno == EINTR) continue;
@@ -160,7 +160,7 @@ int loops_start(const int *listen_fds, int nlisten, int nloops)
 
 void loops_stop(void)
 {
-	g_server.stopping = 1;
+	atomic_store(&g_server.stopping, 1);
 	for (int i = 0; i < nloops_running; i++) {
 		uint64_t one = 1;
 		if (write(loops[i].wake_fd, &one, sizeof(one)) < 0) { /* loop wakes within 1 s anyway */ }

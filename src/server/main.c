@@ -10,6 +10,7 @@
 
 #include "server/loop.h"
 #include "server/server.h"
+#include "server/notify_watch.h"
 #include "transport/tcp.h"
 
 struct smbd_server g_server;
@@ -286,6 +287,7 @@ int main(int argc, char **argv)
 		break;
 	}
 	loops_stop();
+	notify_watch_shutdown();   /* every watch went with the connections */
 	for (int i = 0; i < nl; i++) close(lfds[i]);
 	config_put(g_server.cfg);
 	return 0;

@@ -13,10 +13,14 @@
 #include <unistd.h>
 
 #include "server/dir_enum.h"
+#include "server/lease.h"
 #include "server/server.h"
 #include "server/vfs.h"
 
 #include <string.h>
+
+/* smb2_notify.c */
+void notify_open_closed(struct smbd_open *o);
 
 #define OPEN_BUCKETS 4096u   /* power of two */
 
@@ -215,9 +219,16 @@ void open_close_file(struct smbd_open *o)
 		pipe_close(o->pipe);
 		o->pipe = NULL;
 	}
+	/* Its byte-range locks go with it (MS-FSA 2.1.5.4), and blocked
+	 * LOCKs waiting on them are re-checked (brl.c). */
+	brl_close_open(o);
+	/* A watched directory stops being watched (smb2_notify.c). */
+	notify_open_closed(o);
 	/* Unpublish from the inode first (DESIGN.md): from here on no share
 	 * check sees this open; then do the file work outside every lock. */
 	bool delete_file = false, delete_stream = false;
+	/* Its oplock or lease goes first; a break waiting on it ends (lease.c). */
+	lease_open_closed(o);
 	inode_detach_open(o, &delete_file, &delete_stream);
 	if ((delete_file || delete_stream) && o->tree && o->tree->share && o->tree->share->root_fd >= 0 &&
 	    o->path) {
@@ -242,6 +253,8 @@ void open_close_file(struct smbd_open *o)
 	}
 	if (delete_stream) inode_delete_done(o->stream_inode);
 	if (delete_file) inode_delete_done(o->inode);
+	/* A name left its directory: the directory's leases break. */
+	if (delete_file && o->path) lease_break_parent(o, o->path);
 	if (o->fd >= 0) {
 		close(o->fd);
 		o->fd = -1;

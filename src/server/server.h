@@ -135,7 +135,7 @@ struct smbd_server {
 	struct smb_mutex open_lock;      /* rank open_table */
 	struct list_head opens;          /* all published opens, guarded by open_lock */
 	atomic_uint_fast64_t next_file_id;
-	volatile int stopping;
+	atomic_int stopping;              /* set once by loops_stop, read by every loop */
 };
 
 extern struct smbd_server g_server;
@@ -384,11 +384,22 @@ struct smbd_inode {
 	                              STATUS_DELETE_PENDING; the last close deletes the file */
 	bool deleting;             /* the last close is unlinking the file right now */
 
-	/* ---- byte-range locks (brl.c, issue 4 part 2) go here ----
-	 * e.g.  struct list_head locks;  guarded by lock, one entry per granted
-	 * lock; the blocked waiters' list too.  A stream inode has its own. */
+	/* ---- byte-range locks (brl.c), MS-FSA Stream.ByteRangeLockList ----
+	 * A stream inode has its own (locks are per data stream).  The lists
+	 * start zeroed (calloc) and brl.c initialises them on first use, so an
+	 * inode that never sees a lock costs nothing. */
+	struct list_head brl_locks;    /* struct brl_lock: granted locks, in grant order */
+	struct list_head brl_waiters;  /* struct brl_waiter: blocked LOCK requests, oldest first */
+	struct list_head brl_seqs;     /* struct brl_seq: per-open LockSequenceArray (MS-SMB2 3.3.1.10) */
 
 	/* ---- oplock / lease state (issue 4, later part) goes here ---- */
+	/* Oplock and lease state (lease.c, see server/lease.h).  inode.c
+	 * leaves these zeroed; lease.c initialises them on first use under
+	 * lock.  oplock_grants: one struct lease_grant per open of this
+	 * file (stream) that holds an oplock or uses a lease; break_waiters:
+	 * CREATEs waiting for a break on this file to end. */
+	struct list_head oplock_grants;
+	struct list_head break_waiters;
 };
 
 /* inode.c */
@@ -436,6 +447,27 @@ void open_set_path(struct smbd_open *o, char *new_path);
 /* A renamed stream open now reads another stream data file: moves o from its
  * stream inode to new_sin, whose reference (from inode_lookup) it takes. */
 void inode_move_stream(struct smbd_open *o, struct smbd_inode *new_sin);
+
+/* brl.c: byte-range locks (MS-FSA 2.1.4.10, 2.1.5.8, 2.1.5.9; MS-SMB2
+ * 3.3.5.14).  Locks live on the inode of the open's data stream
+ * (o->stream_inode, else o->inode), guarded by its lock, and belong to the
+ * open (an SMB2 lock's owner is its handle, MS-SMB2 2.2.26). */
+/* MS-FSA 2.1.4.10 for one held lock: does access [off, off+len) with the
+ * given intent (exclusive: an exclusive lock or a write; lock_intent: a
+ * LOCK rather than READ/WRITE) conflict with it?  same_owner: the held lock
+ * belongs to the open asking.  Pure; exported for the unit test. */
+bool brl_range_conflict(uint64_t held_off, uint64_t held_len, bool held_exclusive, bool same_owner, uint64_t off,
+			uint64_t len, bool exclusive, bool lock_intent);
+/* True when [off, off+len) runs past 2^64 - 1 (MS-FSA 2.1.5.8: STATUS_INVALID_LOCK_RANGE). */
+bool brl_range_invalid(uint64_t off, uint64_t len);
+/* READ (write=false) / WRITE (write=true) of [off, off+len) through o:
+ * STATUS_SUCCESS or STATUS_FILE_LOCK_CONFLICT (MS-FSA 2.1.5.2, 2.1.5.3). */
+uint32_t brl_check_io(struct smbd_open *o, uint64_t off, uint64_t len, bool write);
+/* Called when o is closed (open_close_file), before it leaves its inode:
+ * releases o's locks and sequence state, detaches its blocked requests
+ * (their async records then end with STATUS_RANGE_NOT_LOCKED) and grants
+ * what the released ranges let through. */
+void brl_close_open(struct smbd_open *o);
 
 /* open.c: calls fn for each published open under the open_table lock
  * (fn must not block or take locks ranked at or below open_table); stops
@@ -500,6 +532,8 @@ uint32_t smb2_query_directory(struct smb2_request *req);  /* smb2_query_director
 uint32_t smb2_query_info(struct smb2_request *req);       /* smb2_query_info.c */
 uint32_t smb2_set_info(struct smb2_request *req);         /* smb2_set_info.c */
 uint32_t smb2_change_notify(struct smb2_request *req);    /* smb2_notify.c */
+uint32_t smb2_oplock_break(struct smb2_request *req);     /* smb2_oplock_break.c */
+uint32_t smb2_lock(struct smb2_request *req);             /* smb2_lock.c */
 
 /* ------------------------------------------------------ async requests
  *

@@ -11,6 +11,7 @@
 #include <sys/syscall.h>
 
 #include "common/utf16.h"
+#include "server/lease.h"
 #include "server/security_desc.h"
 #include "server/server.h"
 #include "server/vfs.h"
@@ -99,6 +100,7 @@ static uint32_t finish(struct smb2_request *req, struct smbd_open *o, struct smb
 	if (open_table_insert(o) < 0) {
 		bool df, ds;
 		o->delete_on_close = false;
+		lease_open_closed(o);
 		inode_detach_open(o, &df, &ds);
 		open_put(o);
 		return STATUS_INSUFFICIENT_RESOURCES;
@@ -220,7 +222,8 @@ static uint32_t apply_create_contexts(struct smbd_open *o, int fd, uint32_t acti
  * the stream's data file in the stream directory (vfs.h). */
 static uint32_t create_stream(struct smb2_request *req, const struct smb2_create_req *cr, const char *rel,
 			      const char *stream, const struct smb2_create_context *ext_a,
-			      const struct smb2_create_context *sec_d, bool q_mxac, bool q_qfid)
+			      const struct smb2_create_context *sec_d, bool q_mxac, bool q_qfid,
+			      const struct lease_request *lr)
 {
 	struct smbd_tree *tree = req->tree;
 	struct smbd_share *sh = tree->share;
@@ -379,6 +382,14 @@ static uint32_t create_stream(struct smb2_request *req, const struct smb2_create
 		}
 	}
 	status = inode_attach_open(o);
+	/* Oplock/lease breaks before the open goes on (lease.c). */
+	if (status == STATUS_SHARING_VIOLATION &&
+	    lease_create_breaks(req, o, lr, true, action == FILE_OVERWRITTEN || action == FILE_SUPERSEDED,
+				action != FILE_CREATED) == STATUS_PENDING)
+		status = STATUS_PENDING;
+	if (!status)
+		status = lease_create_breaks(req, o, lr, false, action == FILE_OVERWRITTEN || action == FILE_SUPERSEDED,
+					     action != FILE_CREATED);
 	if (status) goto out;
 	if ((action == FILE_OVERWRITTEN || action == FILE_SUPERSEDED) && ftruncate(o->fd, 0) < 0) {
 		status = ntstatus_from_errno(errno);
@@ -402,8 +413,11 @@ static uint32_t create_stream(struct smb2_request *req, const struct smb2_create
 		status = status_from_neg_errno(r);
 		goto out;
 	}
+	struct lease_response lrsp;
+	status = lease_grant(o, lr, &lrsp);
+	if (status) goto out;
 	struct smb2_create_rsp rsp = { 0 };
-	rsp.oplock_level = SMB2_OPLOCK_LEVEL_NONE;
+	rsp.oplock_level = lrsp.oplock_level;
 	rsp.create_action = action;
 	rsp.creation_time = bst.creation_time;
 	rsp.last_access_time = bst.last_access_time;
@@ -413,7 +427,7 @@ static uint32_t create_stream(struct smb2_request *req, const struct smb2_create
 	rsp.end_of_file = sst.end_of_file;
 	rsp.file_attributes = bst.attributes;
 
-	struct smb2_create_context out_ctx[2];
+	struct smb2_create_context out_ctx[3];
 	uint8_t mxac[8], qfid[32];
 	unsigned nout = 0;
 	if (q_mxac) {
@@ -421,6 +435,8 @@ static uint32_t create_stream(struct smb2_request *req, const struct smb2_create
 		put_le32(mxac + 4, maximal);
 		out_ctx[nout++] = (struct smb2_create_context){ (const uint8_t *)"MxAc", 4, mxac, 8 };
 	}
+	if (lrsp.has_lease)
+		out_ctx[nout++] = (struct smb2_create_context){ (const uint8_t *)"RqLs", 4, lrsp.ctx, (uint32_t)lrsp.ctx_len };
 	if (q_qfid) {
 		memset(qfid, 0, sizeof(qfid));
 		put_le64(qfid, bst.file_id);
@@ -435,6 +451,7 @@ out:
 	if (o) {
 		bool df, ds;
 		o->delete_on_close = false;
+		lease_open_closed(o);
 		inode_detach_open(o, &df, &ds);
 		if (status && base_created && actual && inode_other_opens(o) != 0) base_created = false;
 		open_put(o);
@@ -543,7 +560,7 @@ uint32_t smb2_create(struct smb2_request *req)
 	/* ---- create contexts ---- */
 	bool q_mxac = false, q_qfid = false;
 	uint64_t alloc_size = 0;
-	const struct smb2_create_context *ext_a = NULL, *sec_d = NULL;
+	const struct smb2_create_context *ext_a = NULL, *sec_d = NULL, *lease_ctx = NULL;
 	for (unsigned i = 0; i < cr->nctx; i++) {
 		const struct smb2_create_context *c = &cr->ctx[i];
 		if (c->name_len != 4) continue;  /* unknown longer tags are ignored */
@@ -583,10 +600,15 @@ uint32_t smb2_create(struct smb2_request *req)
 			status = security_desc_parse(c->data, c->data_len, &parts);
 			if (status) goto out;
 			sec_d = c;
+		} else if (!memcmp(c->name, SMB2_CREATE_REQUEST_LEASE, 4)) {
+			lease_ctx = c;   /* decoded by lease_request_parse below */
 		}
-		/* DHnQ, DH2Q, RqLs, ...: accepted and not granted,
+		/* DHnQ, DH2Q, ...: accepted and not granted,
 		 * as Windows does when it cannot honour them. */
 	}
+
+	struct lease_request lreq;
+	lease_request_parse(req->conn, cr->requested_oplock_level, lease_ctx, &lreq);
 
 	status = vfs_split_stream(uname, &fpart, &stream);
 	if (status) goto out;
@@ -599,7 +621,7 @@ uint32_t smb2_create(struct smb2_request *req)
 		stream = NULL;
 	}
 	if (stream) {
-		status = create_stream(req, cr, rel, stream, ext_a, sec_d, q_mxac, q_qfid);
+		status = create_stream(req, cr, rel, stream, ext_a, sec_d, q_mxac, q_qfid, &lreq);
 		goto out;
 	}
 
@@ -789,6 +811,16 @@ uint32_t smb2_create(struct smb2_request *req)
 		goto out;
 	}
 	status = inode_attach_open(o);
+	/* Oplocks and leases the new open conflicts with are broken first;
+	 * the CREATE may wait (asynchronously) for the acknowledgements and
+	 * then runs again (lease.c, MS-FSA 2.1.5.1.2). */
+	{
+		bool overwrite = action == FILE_OVERWRITTEN || action == FILE_SUPERSEDED;
+		if (status == STATUS_SHARING_VIOLATION &&
+		    lease_create_breaks(req, o, &lreq, true, overwrite, !created_here) == STATUS_PENDING)
+			status = STATUS_PENDING;
+		if (!status) status = lease_create_breaks(req, o, &lreq, false, overwrite, !created_here);
+	}
 	if (status) goto out;
 
 	if (action == FILE_OVERWRITTEN || action == FILE_SUPERSEDED) {
@@ -811,7 +843,10 @@ uint32_t smb2_create(struct smb2_request *req)
 		vfs_fstat(o->fd, &st);
 	}
 
-	rsp.oplock_level = SMB2_OPLOCK_LEVEL_NONE;
+	struct lease_response lrsp;
+	status = lease_grant(o, &lreq, &lrsp);
+	if (status) goto out;
+	rsp.oplock_level = lrsp.oplock_level;
 	rsp.create_action = action;
 	rsp.creation_time = st.creation_time;
 	rsp.last_access_time = st.last_access_time;
@@ -821,7 +856,7 @@ uint32_t smb2_create(struct smb2_request *req)
 	rsp.end_of_file = st.end_of_file;
 	rsp.file_attributes = st.attributes;
 
-	struct smb2_create_context out_ctx[2];
+	struct smb2_create_context out_ctx[3];
 	uint8_t mxac[8], qfid[32];
 	unsigned nout = 0;
 	if (q_mxac) {
@@ -829,6 +864,8 @@ uint32_t smb2_create(struct smb2_request *req)
 		put_le32(mxac + 4, maximal);
 		out_ctx[nout++] = (struct smb2_create_context){ (const uint8_t *)"MxAc", 4, mxac, 8 };
 	}
+	if (lrsp.has_lease)
+		out_ctx[nout++] = (struct smb2_create_context){ (const uint8_t *)"RqLs", 4, lrsp.ctx, (uint32_t)lrsp.ctx_len };
 	if (q_qfid) {
 		/* 2.2.14.2.9: DiskFileId (8) VolumeId (8) Reserved (16). */
 		memset(qfid, 0, sizeof(qfid));
@@ -838,6 +875,8 @@ uint32_t smb2_create(struct smb2_request *req)
 	}
 	rsp.ctx = out_ctx;
 	rsp.nctx = nout;
+	/* A new name (or new contents) in a directory: its leases break. */
+	if (action != FILE_OPENED) lease_break_parent(o, o->path);
 	status = finish(req, o, &rsp);
 	o = NULL;
 out:
@@ -849,6 +888,7 @@ out:
 		 * create we made (only if no other open found it meanwhile). */
 		bool df, ds;
 		o->delete_on_close = false;
+		lease_open_closed(o);
 		inode_detach_open(o, &df, &ds);
 		if (created_here && o->path && (!o->inode || inode_other_opens(o) == 0))
 			unlinkat(sh_root, o->path, o->is_dir ? AT_REMOVEDIR : 0);

@@ -398,9 +398,9 @@ static uint32_t fsctl_copychunk(struct ioctl_ctx *x)
 	uint32_t chunks_done = 0, chunk_partial = 0;
 	uint64_t bytes_done = 0;
 	status = STATUS_SUCCESS;
-	/* Byte-range locks, once they exist, are checked per chunk here:
-	 * Windows 2012+ answers STATUS_FILE_LOCK_CONFLICT for a chunk that
-	 * touches a range locked by another open. */
+	/* Byte-range locks are checked per chunk below: Windows 2012+
+	 * answers STATUS_FILE_LOCK_CONFLICT for a chunk that touches a range
+	 * locked by another open. */
 	for (uint32_t i = 0; i < cc.chunk_count; i++) {
 		struct srv_copychunk ch;
 		srv_copychunk_get(&cc, i, &ch);
@@ -429,6 +429,11 @@ static uint32_t fsctl_copychunk(struct ioctl_ctx *x)
 			status = STATUS_DISK_FULL;
 			break;
 		}
+		/* The source is read and the target written as by READ and
+		 * WRITE (MS-FSA 2.1.5.2/2.1.5.3 through brl.c). */
+		status = brl_check_io(src, ch.source_offset, ch.length, false);
+		if (status == STATUS_SUCCESS) status = brl_check_io(dst, target, ch.length, true);
+		if (status != STATUS_SUCCESS) break;
 		bool overlap = same_file && ch.source_offset < target + ch.length && target < ch.source_offset + ch.length;
 		uint32_t written = 0;
 		status = copy_chunk(src->fd, ch.source_offset, dst->fd, target, ch.length, overlap, buf, &written);

@@ -33,6 +33,9 @@ void negotiate_fill_response(struct smbd_conn *c, struct smb2_negotiate_rsp *rsp
 	memcpy(rsp->server_guid, g_server.guid, 16);
 	uint32_t caps = 0;
 	if (dialect != SMB2_DIALECT_202 && dialect != SMB2_DIALECT_WILDCARD) caps |= SMB2_GLOBAL_CAP_LARGE_MTU;
+	/* Leases from 2.1 on, directory leases from 3.0 on (MS-SMB2 3.3.5.4). */
+	if (dialect != SMB2_DIALECT_202 && dialect != SMB2_DIALECT_WILDCARD) caps |= SMB2_GLOBAL_CAP_LEASING;
+	if (dialect >= SMB2_DIALECT_300 && dialect != SMB2_DIALECT_WILDCARD) caps |= SMB2_GLOBAL_CAP_DIRECTORY_LEASING;
 	rsp->capabilities = caps;
 	uint32_t io = (caps & SMB2_GLOBAL_CAP_LARGE_MTU) ? c->cfg->max_io_size : 65536;
 	rsp->max_transact = rsp->max_read = rsp->max_write = io;

@@ -48,6 +48,9 @@ uint32_t smb2_read(struct smb2_request *req)
 		status = STATUS_ACCESS_DENIED;
 		goto out;
 	}
+	/* Byte-range locks of other opens (MS-FSA 2.1.5.2, brl.c). */
+	status = brl_check_io(o, rr.offset, rr.length, false);
+	if (status) goto out;
 	/* Read straight into the response buffer. */
 	uint8_t *fixed = wbuf_reserve(w, SMB2_READ_RSP_FIXED + (size_t)rr.length);
 	if (!fixed) {

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "common/utf16.h"
+#include "server/lease.h"
 #include "server/security_desc.h"
 #include "server/server.h"
 #include "server/vfs.h"
@@ -404,6 +405,8 @@ static uint32_t set_rename_or_link(struct smbd_open *o, const uint8_t *buf, size
 		free(final);
 		return STATUS_SHARING_VIOLATION;
 	}
+	/* Handle caching of other opens ends (lease.c; not waited for). */
+	if (!link) lease_break_handle(o);
 
 	const char *old_base, *new_base;
 	char *old_parent = split_parent(o->path, &old_base);
@@ -442,11 +445,14 @@ static uint32_t set_rename_or_link(struct smbd_open *o, const uint8_t *buf, size
 			 e == EPERM && link ? STATUS_ACCESS_DENIED : ntstatus_from_errno(e);
 		goto out;
 	}
+	/* Both directories' listings changed: their leases break (lease.c). */
+	lease_break_parent(o, o->path);
 	if (!link) {
 		/* Every open of the file (and of its streams) now lives under the
 		 * new name (inode_update_paths, under the inode lock). */
 		inode_update_paths(o, final);
 	}
+	lease_break_parent(o, final);
 	status = STATUS_SUCCESS;
 out:
 	if (oclose && ofd >= 0) close(ofd);
@@ -465,6 +471,7 @@ static uint32_t set_end_of_file(struct smbd_open *o, const uint8_t *buf, size_t 
 	if (!(o->access & FILE_WRITE_DATA)) return STATUS_ACCESS_DENIED;
 	if (o->is_dir) return STATUS_INVALID_PARAMETER;
 	if ((int64_t)eof < 0) return STATUS_INVALID_PARAMETER;
+	lease_break_on_write(o);   /* read caching of other opens ends (lease.c) */
 	if (ftruncate(o->fd, (off_t)eof) < 0) return ntstatus_from_errno(errno);
 	return STATUS_SUCCESS;
 }
@@ -535,8 +542,11 @@ static uint32_t set_file(struct smb2_request *req, struct smbd_open *o, const st
 		}
 	}
 	switch (c) {
-	case FSCC_FILE_BASIC_INFORMATION:
-		return set_basic(o, buf, len);
+	case FSCC_FILE_BASIC_INFORMATION: {
+		uint32_t status = set_basic(o, buf, len);
+		if (!status) lease_break_parent(o, o->path);   /* the entry's attributes changed */
+		return status;
+	}
 	case FSCC_FILE_RENAME_INFORMATION:
 		return set_rename_or_link(o, buf, len, false);
 	case FSCC_FILE_LINK_INFORMATION:
@@ -545,7 +555,9 @@ static uint32_t set_file(struct smb2_request *req, struct smbd_open *o, const st
 		uint8_t del;
 		uint32_t status = fileinfo_u8_decode(buf, len, &del);
 		if (status) return status;
-		return set_disposition(o, del != 0, false);
+		status = set_disposition(o, del != 0, false);
+		if (!status && del) lease_break_handle(o);   /* lease.c */
+		return status;
 	}
 	case FSCC_FILE_DISPOSITION_INFORMATION_EX: {
 		uint32_t flags;

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "server/lease.h"
 #include "server/server.h"
 #include "wire/write.h"
 
@@ -75,6 +76,11 @@ uint32_t smb2_write(struct smb2_request *req)
 		status = STATUS_DISK_FULL;
 		goto out;
 	}
+	/* Byte-range locks (MS-FSA 2.1.5.3, brl.c). */
+	status = brl_check_io(o, off, wr.length, true);
+	if (status) goto out;
+	/* Other opens' read caching ends (MS-FSA 2.1.5.3, lease.c). */
+	lease_break_on_write(o);
 	while (done < wr.length) {
 		ssize_t n = pwrite(o->fd, wr.data + done, wr.length - done, (off_t)(off + done));
 		if (n < 0) {

@@ -6,6 +6,7 @@
 
 #define STATUS_SUCCESS                    0x00000000u
 #define STATUS_PENDING                    0x00000103u
+#define STATUS_NOTIFY_CLEANUP             0x0000010Bu
 #define STATUS_NOTIFY_ENUM_DIR            0x0000010Cu
 #define STATUS_BUFFER_OVERFLOW            0x80000005u
 #define STATUS_NO_MORE_FILES              0x80000006u
@@ -58,6 +59,7 @@
 #define STATUS_PIPE_NOT_AVAILABLE         0xC00000ACu
 #define STATUS_INVALID_PIPE_STATE         0xC00000ADu
 #define STATUS_PIPE_BUSY                  0xC00000AEu
+#define STATUS_INVALID_LOCK_RANGE         0xC00001A1u
 #define STATUS_PIPE_DISCONNECTED          0xC00000B0u
 #define STATUS_PIPE_CLOSING               0xC00000B1u
 #define STATUS_PIPE_EMPTY                 0xC00000D9u

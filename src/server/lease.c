@@ -1,0 +1,1084 @@
+/* Oplocks and leases: granting, breaking, acknowledgements, the lease
+ * table, CREATEs that wait for a break, and the break timeout.  See
+ * server/lease.h for the model and MS-SMB2 / MS-FSA references.
+ *
+ * Locks (common/lock.h):
+ *  - the file's inode lock (65, or 66 for a stream) guards the inode's
+ *    grant and waiter lists and the state of every lease on that file;
+ *  - "lease_table" (67) guards the table of leases, taken inside an inode
+ *    lock or alone;
+ *  - "lease_timer" (77) guards the list of break deadlines; a leaf.
+ * Nothing is sent and no file I/O happens under any of them: work found
+ * under a lock is collected and done after it is released.
+ *
+ * References:
+ *  - struct smbd_lease: the table (1 while published), each grant using it
+ *    (1), each lookup until put (1).  It holds one reference on its inode.
+ *  - struct lease_grant: owned by the inode list; its open is not counted
+ *    (the grant goes before the open leaves the inode: lease_open_closed).
+ *  - struct lease_waiter: the async record (1, until completed or
+ *    cancelled), the inode waiter list (1 while linked), a posted resume
+ *    task (1).  It holds references on its connection, session and tree,
+ *    and on the inode it is linked to.
+ *  - break notes (messages on their way to a loop): a connection and a
+ *    session reference each.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "server/lease.h"
+#include "server/loop.h"
+#include "server/server.h"
+#include "server/vfs.h"
+
+#define LEASE_R SMB2_LEASE_READ_CACHING
+#define LEASE_H SMB2_LEASE_HANDLE_CACHING
+#define LEASE_W SMB2_LEASE_WRITE_CACHING
+
+/* Accesses that do not take part in oplock breaks ("stat opens",
+ * MS-FSA 2.1.5.1.2: an open for attributes only breaks no oplock). */
+#define STAT_OPEN_ACCESS (FILE_READ_ATTRIBUTES | FILE_WRITE_ATTRIBUTES | SYNCHRONIZE | READ_CONTROL)
+
+static unsigned break_wait_seconds = 35;
+
+void lease_set_break_wait(unsigned seconds) { break_wait_seconds = seconds ? seconds : 1; }
+
+struct smbd_lease {
+	atomic_int refcount;          /* see the top of the file */
+	struct list_head table_link;  /* lease table, under table_lock */
+	bool published;               /* under table_lock */
+	uint8_t client_guid[16];
+	uint8_t key[16];
+	uint8_t parent_key[16];
+	bool has_parent;
+	uint8_t version;              /* 1 or 2 */
+	struct smbd_inode *inode;     /* owner: lease (1); the file (or stream) it covers */
+	bool is_dir;
+	/* Under inode->lock: */
+	uint32_t state;               /* Lease.LeaseState */
+	uint32_t breaking_to;         /* Lease.BreakToLeaseState, while breaking */
+	bool breaking;                /* Lease.Breaking: an ack is awaited */
+	uint64_t deadline_ms;         /* when a break not acknowledged ends by itself */
+	uint16_t epoch;               /* Lease.Epoch (v2) */
+	unsigned ngrants;             /* grants (opens) using it */
+};
+
+struct lease_grant {
+	struct list_head link;        /* in->oplock_grants, under in->lock */
+	struct smbd_open *open;       /* not counted, see the top of the file */
+	struct smbd_lease *lease;     /* owner: grant (1), or NULL for an oplock */
+	uint8_t level;                /* oplock level (not for leases) */
+	bool breaking;                /* oplock break sent, ack awaited */
+	uint8_t breaking_to;
+	uint64_t deadline_ms;
+};
+
+struct lease_waiter {
+	atomic_int refcount;
+	struct list_head link;        /* inode->break_waiters, under inode->lock, while linked */
+	bool linked;                  /* under inode->lock */
+	struct smbd_inode *inode;     /* owner: waiter (1), the inode it waits on; loop */
+	struct smbd_conn *conn;       /* owner: waiter (1) */
+	struct smbd_session *session; /* owner: waiter (1) */
+	struct smbd_tree *tree;       /* owner: waiter (1) */
+	struct smbd_async *async;     /* loop: NULL once completed or cancelled */
+	struct smb2_hdr hdr;
+	uint8_t *msg;                 /* owned copy of the CREATE request */
+	size_t msg_len;
+};
+
+/* ------------------------------------------------------------- helpers */
+
+static struct smb_mutex table_lock;      /* rank lease_table */
+static struct list_head lease_table;     /* struct smbd_lease, under table_lock */
+static struct smb_mutex timer_lock;      /* rank lease_timer */
+static pthread_cond_t timer_cond = PTHREAD_COND_INITIALIZER;
+static struct list_head timers;          /* struct break_timer, under timer_lock */
+static pthread_once_t lease_once = PTHREAD_ONCE_INIT;
+static void *timer_main(void *arg);
+
+static void lease_init(void)
+{
+	smb_mutex_init(&table_lock, LOCK_RANK_LEASE_TABLE, "lease_table");
+	smb_mutex_init(&timer_lock, LOCK_RANK_LEASE_TIMER, "lease_timer");
+	list_init(&lease_table);
+	list_init(&timers);
+	const char *env = getenv("SMBKIT_OPLOCK_BREAK_WAIT");
+	if (env && atoi(env) > 0) break_wait_seconds = (unsigned)atoi(env);
+	pthread_t t;
+	if (pthread_create(&t, NULL, timer_main, NULL) == 0) pthread_detach(t);
+	else log_error("lease: cannot start the break timer thread; unacknowledged breaks never time out");
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* The inode that carries o's oplock/lease state: a stream is its own file
+ * for caching purposes (MS-FSA Stream.Oplock). */
+static struct smbd_inode *lease_inode(const struct smbd_open *o)
+{
+	return o->stream_inode ? o->stream_inode : o->inode;
+}
+
+/* Under in->lock. */
+static void lists_ready(struct smbd_inode *in)
+{
+	if (!in->oplock_grants.next) list_init(&in->oplock_grants);
+	if (!in->break_waiters.next) list_init(&in->break_waiters);
+}
+
+static bool is_stat_open(uint32_t access)
+{
+	return (access & ~STAT_OPEN_ACCESS) == 0;
+}
+
+static void lease_get(struct smbd_lease *l) { atomic_fetch_add(&l->refcount, 1); }
+
+/* Holds no lock: the final put drops the inode reference. */
+static void lease_put(struct smbd_lease *l)
+{
+	if (!l || atomic_fetch_sub(&l->refcount, 1) != 1) return;
+	inode_put(l->inode);
+	free(l);
+}
+
+/* Under table_lock. */
+static struct smbd_lease *table_find(const uint8_t guid[16], const uint8_t key[16])
+{
+	struct list_head *pos;
+	list_for_each(pos, &lease_table) {
+		struct smbd_lease *l = list_entry(pos, struct smbd_lease, table_link);
+		if (!memcmp(l->key, key, 16) && !memcmp(l->client_guid, guid, 16)) return l;
+	}
+	return NULL;
+}
+
+static struct lease_grant *grant_of(struct smbd_inode *in, const struct smbd_open *o)
+{
+	struct list_head *pos;
+	list_for_each(pos, &in->oplock_grants) {
+		struct lease_grant *g = list_entry(pos, struct lease_grant, link);
+		if (g->open == o) return g;
+	}
+	return NULL;
+}
+
+/* ------------------------------------------------- break notifications */
+
+struct break_note {
+	struct break_note *next;
+	struct smbd_conn *conn;       /* owner: note (1) */
+	struct smbd_session *session; /* owner: note (1) */
+	uint8_t *msg;
+	size_t len;
+};
+
+/* Runs on the connection's own loop thread. */
+static void note_send(void *arg)
+{
+	struct break_note *n = arg;
+	struct smbd_conn *c = n->conn;
+	if (!conn_is_dead(c) && c->state != CONN_DEAD) {
+		struct smbd_session *s = n->session;
+		/* 3.3.4.6 / 3.3.4.7: a session that encrypts gets its breaks
+		 * encrypted too. */
+		if (s && s->keyed && c->cipher && s->encrypt_data) conn_send_encrypted(c, s, n->msg, n->len);
+		else conn_send(c, n->msg, n->len);
+		n->msg = NULL;
+	}
+	free(n->msg);
+	if (n->session) session_put(n->session);
+	conn_put(c);
+	free(n);
+}
+
+/* Builds a break notification for the open g->open (under the inode lock)
+ * and queues it on *notes; sent by send_notes after the lock is released. */
+static void note_add(struct break_note **notes, const struct smbd_open *o, bool lease, uint8_t level,
+		     const struct smbd_lease *l, uint32_t flags, uint32_t new_state)
+{
+	struct smbd_session *s = o->session;
+	if (!s || !s->conn) return;
+	struct break_note *n = calloc(1, sizeof(*n));
+	if (!n) return;
+	struct wbuf w;
+	wbuf_init(&w, SMB2_HDR_SIZE + 48);
+	wbuf_zero(&w, SMB2_HDR_SIZE);
+	if (lease)
+		smb2_lease_break_notify_encode(&w, l->version == 2 ? l->epoch : 0, flags, l->key, l->state, new_state);
+	else
+		smb2_oplock_break_notify_encode(&w, level, o->persistent_id, o->volatile_id);
+	/* 3.3.4.6 / 3.3.4.7: MessageId all ones, unsolicited, no credits. */
+	struct smb2_hdr h = {
+		.command = SMB2_OPLOCK_BREAK,
+		.flags = SMB2_FLAGS_SERVER_TO_REDIR,
+		.message_id = UINT64_MAX,
+		.session_id = lease ? 0 : s->id,
+	};
+	if (w.err) {
+		wbuf_free(&w);
+		free(n);
+		return;
+	}
+	smb2_hdr_encode(w.p, &h);
+	n->msg = wbuf_steal(&w, &n->len);
+	wbuf_free(&w);
+	n->conn = s->conn;
+	conn_get(n->conn);
+	n->session = s;
+	session_get(s);
+	n->next = *notes;
+	*notes = n;
+}
+
+static void send_notes(struct break_note *notes)
+{
+	/* notes is in reverse order of creation: send oldest first. */
+	struct break_note *rev = NULL;
+	while (notes) {
+		struct break_note *n = notes;
+		notes = n->next;
+		n->next = rev;
+		rev = n;
+	}
+	while (rev) {
+		struct break_note *n = rev;
+		rev = n->next;
+		if (loop_post(n->conn->loop, note_send, n) < 0) {
+			free(n->msg);
+			session_put(n->session);
+			conn_put(n->conn);
+			free(n);
+		}
+	}
+}
+
+/* ------------------------------------------------------------ timers */
+
+struct break_timer {
+	struct list_head link;        /* timers, under timer_lock */
+	uint64_t deadline_ms;
+	struct smbd_inode *inode;     /* owner: timer (1) */
+};
+
+/* Holding no lock: arms a check of in's breaks at deadline. */
+static void timer_add(struct smbd_inode *in, uint64_t deadline)
+{
+	struct break_timer *t = calloc(1, sizeof(*t));
+	if (!t) return;
+	inode_get(in);
+	t->inode = in;
+	t->deadline_ms = deadline;
+	smb_mutex_lock(&timer_lock);
+	list_add_tail(&t->link, &timers);
+	pthread_cond_signal(&timer_cond);
+	smb_mutex_unlock(&timer_lock);
+}
+
+static void wake_waiters_locked(struct smbd_inode *in, struct lease_waiter **woken);
+static void post_woken(struct lease_waiter *woken);
+
+/* Under in->lock: ends every break on in whose deadline passed (MS-SMB2
+ * 3.3.2.1 oplock break acknowledgment timer: the oplock drops to what it
+ * was breaking to; 3.3.2.5 lease break acknowledgment timer, likewise). */
+static bool expire_breaks_locked(struct smbd_inode *in, uint64_t now)
+{
+	bool any = false;
+	struct list_head *pos;
+	list_for_each(pos, &in->oplock_grants) {
+		struct lease_grant *g = list_entry(pos, struct lease_grant, link);
+		if (g->lease) {
+			struct smbd_lease *l = g->lease;
+			if (l->breaking && l->deadline_ms <= now) {
+				l->state = l->breaking_to;
+				l->breaking = false;
+				any = true;
+			}
+		} else if (g->breaking && g->deadline_ms <= now) {
+			g->level = g->breaking_to;
+			g->breaking = false;
+			g->open->oplock_level = g->level;
+			any = true;
+		}
+	}
+	return any;
+}
+
+static void *timer_main(void *arg)
+{
+	(void)arg;
+	smb_mutex_lock(&timer_lock);
+	for (;;) {
+		uint64_t now = now_ms(), next = UINT64_MAX;
+		struct break_timer *due = NULL;
+		struct list_head *pos;
+		list_for_each(pos, &timers) {
+			struct break_timer *t = list_entry(pos, struct break_timer, link);
+			if (t->deadline_ms <= now) {
+				due = t;
+				break;
+			}
+			if (t->deadline_ms < next) next = t->deadline_ms;
+		}
+		if (due) {
+			list_del(&due->link);
+			smb_mutex_unlock(&timer_lock);
+			struct smbd_inode *in = due->inode;
+			struct lease_waiter *woken = NULL;
+			smb_mutex_lock(&in->lock);
+			lists_ready(in);
+			if (expire_breaks_locked(in, now)) {
+				log_debug("lease: a break on inode %llu timed out", (unsigned long long)in->ino);
+				wake_waiters_locked(in, &woken);
+			}
+			smb_mutex_unlock(&in->lock);
+			post_woken(woken);
+			inode_put(in);
+			free(due);
+			smb_mutex_lock(&timer_lock);
+			continue;
+		}
+		if (next == UINT64_MAX) {
+			pthread_cond_wait(&timer_cond, &timer_lock.m);
+		} else {
+			uint64_t wait = next - now;
+			/* timer_cond uses CLOCK_REALTIME by default; convert. */
+			struct timespec rt;
+			clock_gettime(CLOCK_REALTIME, &rt);
+			rt.tv_sec += (time_t)(wait / 1000);
+			rt.tv_nsec += (long)(wait % 1000) * 1000000L;
+			if (rt.tv_nsec >= 1000000000L) {
+				rt.tv_sec++;
+				rt.tv_nsec -= 1000000000L;
+			}
+			pthread_cond_timedwait(&timer_cond, &timer_lock.m, &rt);
+		}
+	}
+	return NULL;
+}
+
+/* ------------------------------------------------------------ waiters */
+
+static void waiter_put(struct lease_waiter *w)
+{
+	if (!w || atomic_fetch_sub(&w->refcount, 1) != 1) return;
+	inode_put(w->inode);
+	if (w->tree) tree_put(w->tree);
+	if (w->session) session_put(w->session);
+	if (w->conn) conn_put(w->conn);
+	free(w->msg);
+	free(w);
+}
+
+/* Under in->lock: unlinks every waiter of in; the list's reference on
+ * each goes to the resume task posted by post_woken. */
+static void wake_waiters_locked(struct smbd_inode *in, struct lease_waiter **woken)
+{
+	while (!list_empty(&in->break_waiters)) {
+		struct lease_waiter *w = list_entry(in->break_waiters.next, struct lease_waiter, link);
+		list_del(&w->link);
+		w->linked = false;
+		/* Reuse link as the singly linked "woken" chain: it is off
+		 * the inode list now and only this thread sees it. */
+		w->link.next = (struct list_head *)*woken;
+		*woken = w;
+	}
+}
+
+static __thread struct lease_waiter *resuming_waiter;
+
+bool lease_resuming(const struct smb2_request *req)
+{
+	return resuming_waiter && req->async;
+}
+
+/* On the waiter's own loop thread: runs the CREATE again. */
+static void waiter_resume(void *arg)
+{
+	struct lease_waiter *w = arg;
+	if (!w->async || conn_is_dead(w->conn)) {
+		waiter_put(w);   /* cancelled meanwhile: the task's reference */
+		return;
+	}
+	struct wbuf out;
+	wbuf_init(&out, 512);
+	wbuf_zero(&out, SMB2_HDR_SIZE);
+	bool have_related = false;
+	uint64_t rp = 0, rv = 0;
+	struct smb2_request req = {
+		.conn = w->conn,
+		.session = w->session,
+		.tree = w->tree,
+		.hdr = w->hdr,
+		.msg = w->msg,
+		.msg_len = w->msg_len,
+		.out = &out,
+		.out_hdr_off = 0,
+		.have_related_fid = &have_related,
+		.related_persistent = &rp,
+		.related_volatile = &rv,
+		.last_in_chain = true,
+		.async = w->async,
+	};
+	uint32_t status;
+	if (w->tree->id == 0 || w->session->state != SESSION_VALID) {
+		status = STATUS_NETWORK_NAME_DELETED;
+	} else {
+		resuming_waiter = w;
+		smbd_impersonate(w->session);
+		status = smb2_create(&req);
+		smbd_unimpersonate();
+		resuming_waiter = NULL;
+	}
+	if (status != STATUS_PENDING) {
+		struct smbd_async *a = w->async;
+		w->async = NULL;
+		bool body = !out.err && (status == STATUS_SUCCESS || req.body_written) && out.len > SMB2_HDR_SIZE;
+		smbd_async_complete(a, status, body ? out.p + SMB2_HDR_SIZE : NULL, body ? out.len - SMB2_HDR_SIZE : 0);
+		waiter_put(w);   /* the async record's reference */
+	}
+	wbuf_free(&out);
+	waiter_put(w);           /* the task's reference */
+}
+
+static void post_woken(struct lease_waiter *woken)
+{
+	while (woken) {
+		struct lease_waiter *w = woken;
+		woken = (struct lease_waiter *)w->link.next;
+		list_init(&w->link);
+		if (loop_post(w->conn->loop, waiter_resume, w) < 0) waiter_put(w);
+	}
+}
+
+/* CANCEL, close, logoff, tree disconnect, disconnect: on the loop thread. */
+static uint32_t waiter_cancel(struct smbd_async *a, enum smbd_async_reason why, void *arg)
+{
+	(void)a;
+	struct lease_waiter *w = arg;
+	w->async = NULL;
+	bool drop_list_ref = false;
+	if (w->inode) {
+		smb_mutex_lock(&w->inode->lock);
+		if (w->linked) {
+			list_del(&w->link);
+			list_init(&w->link);
+			w->linked = false;
+			drop_list_ref = true;
+		}
+		smb_mutex_unlock(&w->inode->lock);
+	}
+	if (drop_list_ref) waiter_put(w);
+	waiter_put(w);           /* the async record's reference */
+	return why == SMBD_ASYNC_CANCELLED ? STATUS_CANCELLED : STATUS_CANCELLED;
+}
+
+/* ------------------------------------------------------------ breaking */
+
+/* Under in->lock: starts breaking lease l to target.  Returns true when the
+ * holder must acknowledge (the break is then in progress). */
+static bool lease_break_locked(struct smbd_inode *in, struct smbd_lease *l, uint32_t target,
+			       struct break_note **notes)
+{
+	if (l->breaking || target == l->state) return false;
+	/* 3.3.4.7: an ack is required when the holder may have cached
+	 * writes or handles; breaking read caching alone is immediate. */
+	bool ack = (l->state & (LEASE_W | LEASE_H)) != 0;
+	if (l->version == 2) l->epoch++;
+	/* Send it to the connection of one of the lease's opens. */
+	struct list_head *pos;
+	list_for_each(pos, &in->oplock_grants) {
+		struct lease_grant *g = list_entry(pos, struct lease_grant, link);
+		if (g->lease != l || !g->open->volatile_id) continue;
+		note_add(notes, g->open, true, 0, l, ack ? SMB2_NOTIFY_BREAK_LEASE_FLAG_ACK_REQUIRED : 0, target);
+		break;
+	}
+	if (ack) {
+		l->breaking = true;
+		l->breaking_to = target;
+		l->deadline_ms = now_ms() + (uint64_t)break_wait_seconds * 1000u;
+	} else {
+		l->state = target;
+	}
+	return ack;
+}
+
+static bool oplock_break_locked(struct lease_grant *g, uint8_t to, struct break_note **notes)
+{
+	if (g->breaking || g->level == to || g->level == SMB2_OPLOCK_LEVEL_NONE) return false;
+	bool ack = g->level == SMB2_OPLOCK_LEVEL_EXCLUSIVE || g->level == SMB2_OPLOCK_LEVEL_BATCH;
+	if (g->open->volatile_id) note_add(notes, g->open, false, to, NULL, 0, 0);
+	if (ack) {
+		g->breaking = true;
+		g->breaking_to = to;
+		g->deadline_ms = now_ms() + (uint64_t)break_wait_seconds * 1000u;
+	} else {
+		/* Level II -> none needs no acknowledgement (3.3.4.6). */
+		g->level = to;
+		g->open->oplock_level = to;
+	}
+	return ack;
+}
+
+static bool same_lease(const struct smbd_lease *l, const struct smbd_conn *c, const struct lease_request *lr)
+{
+	return lr && lr->has_lease && !memcmp(l->key, lr->lease.key, 16) && !memcmp(l->client_guid, c->client_guid, 16);
+}
+
+uint32_t lease_create_breaks(struct smb2_request *req, struct smbd_open *o, const struct lease_request *lr,
+			     bool sharing_violation, bool truncate, bool may_wait)
+{
+	pthread_once(&lease_once, lease_init);
+	struct smbd_inode *in = lease_inode(o);
+	if (!in) return STATUS_SUCCESS;
+	/* MS-FSA 2.1.5.1.2: an attribute-only open breaks nothing. */
+	if (is_stat_open(o->access) && !truncate) return STATUS_SUCCESS;
+	struct lease_waiter *w = NULL;
+	if (may_wait && !lease_resuming(req)) {
+		w = calloc(1, sizeof(*w));
+		if (w) {
+			w->msg = malloc(req->msg_len);
+			if (!w->msg) {
+				free(w);
+				w = NULL;
+			} else {
+				memcpy(w->msg, req->msg, req->msg_len);
+				w->msg_len = req->msg_len;
+				w->hdr = req->hdr;
+				atomic_init(&w->refcount, 1);   /* for the async record */
+				list_init(&w->link);
+				w->conn = req->conn;
+				conn_get(w->conn);
+				w->session = req->session;
+				session_get(w->session);
+				w->tree = req->tree;
+				tree_get(w->tree);
+			}
+		}
+	} else if (may_wait) {
+		w = resuming_waiter;
+	}
+
+	struct break_note *notes = NULL;
+	bool must_wait = false;
+	struct smbd_inode *old_inode = NULL;
+	smb_mutex_lock(&in->lock);
+	lists_ready(in);
+	struct list_head *pos;
+	list_for_each(pos, &in->oplock_grants) {
+		struct lease_grant *g = list_entry(pos, struct lease_grant, link);
+		if (g->open == o) continue;
+		if (g->lease) {
+			struct smbd_lease *l = g->lease;
+			if (same_lease(l, req->conn, lr)) continue;
+			if (l->breaking) {
+				/* Wait on a break in progress that removes what
+				 * this open conflicts with. */
+				uint32_t gone = l->state & ~l->breaking_to;
+				if (gone & (sharing_violation ? LEASE_H : (LEASE_W | LEASE_H))) must_wait = true;
+				continue;
+			}
+			uint32_t target = l->state;
+			if (sharing_violation) {
+				/* Cached handles may be what conflicts: the holder
+				 * closes them when told (MS-FSA 2.1.5.17.2). */
+				if (!(l->state & LEASE_H)) continue;
+				target &= ~(LEASE_H | LEASE_W);
+			} else {
+				target &= ~LEASE_W;
+				if (truncate) target &= ~(LEASE_R | LEASE_W);
+			}
+			uint32_t removed = l->state & ~target;
+			if (lease_break_locked(in, l, target, &notes) && (removed & (LEASE_W | LEASE_H))) must_wait = true;
+		} else {
+			if (g->breaking) {
+				if (!sharing_violation || g->level == SMB2_OPLOCK_LEVEL_BATCH) must_wait = true;
+				continue;
+			}
+			uint8_t to = truncate ? SMB2_OPLOCK_LEVEL_NONE : SMB2_OPLOCK_LEVEL_II;
+			if (sharing_violation) {
+				if (g->level != SMB2_OPLOCK_LEVEL_BATCH) continue;
+			} else if (g->level == SMB2_OPLOCK_LEVEL_II) {
+				if (!truncate) continue;
+			}
+			if (oplock_break_locked(g, to, &notes)) must_wait = true;
+		}
+	}
+	if (must_wait && w) {
+		/* Link under the same lock that saw the break in progress, so
+		 * its end cannot slip between the check and the wait. */
+		if (w->inode != in) {
+			old_inode = w->inode;
+			inode_get(in);
+			w->inode = in;
+		}
+		if (!w->linked) {
+			list_add_tail(&w->link, &in->break_waiters);
+			w->linked = true;
+			atomic_fetch_add(&w->refcount, 1);   /* the list's */
+		}
+	}
+	bool arm = must_wait;
+	smb_mutex_unlock(&in->lock);
+	inode_put(old_inode);
+	send_notes(notes);
+	if (arm) timer_add(in, now_ms() + (uint64_t)break_wait_seconds * 1000u + 10);
+
+	if (!must_wait || !w) {
+		if (w && w != resuming_waiter) waiter_put(w);
+		return STATUS_SUCCESS;
+	}
+	if (w == resuming_waiter) return STATUS_PENDING;   /* the same async request keeps waiting */
+	struct smbd_async *a = NULL;
+	uint32_t st = smbd_go_async(req, NULL, waiter_cancel, w, &a);
+	if (st != STATUS_PENDING) {
+		/* Cannot wait (e.g. not last in a compound): go on without. */
+		bool drop = false;
+		smb_mutex_lock(&in->lock);
+		if (w->linked) {
+			list_del(&w->link);
+			list_init(&w->link);
+			w->linked = false;
+			drop = true;
+		}
+		smb_mutex_unlock(&in->lock);
+		if (drop) waiter_put(w);
+		waiter_put(w);
+		return STATUS_SUCCESS;
+	}
+	w->async = a;
+	log_debug("create waits for an oplock/lease break (async id %llu)", (unsigned long long)smbd_async_id(a));
+	return STATUS_PENDING;
+}
+
+/* ------------------------------------------------------------ granting */
+
+static uint32_t normalize_lease_state(uint32_t s)
+{
+	s &= SMB2_LEASE_ALL;
+	/* Only R, RH, RW and RWH exist (MS-SMB2 3.3.5.9.8: other requests
+	 * are granted nothing). */
+	if (!(s & LEASE_R)) return 0;
+	return s;
+}
+
+uint32_t lease_grant(struct smbd_open *o, const struct lease_request *lr, struct lease_response *rsp)
+{
+	pthread_once(&lease_once, lease_init);
+	memset(rsp, 0, sizeof(*rsp));
+	rsp->oplock_level = SMB2_OPLOCK_LEVEL_NONE;
+	struct smbd_inode *in = lease_inode(o);
+	if (!in || o->pipe) return STATUS_SUCCESS;
+	struct smbd_conn *c = o->session ? o->session->conn : o->conn;
+	if (!c) return STATUS_SUCCESS;
+	bool want_lease = lr->has_lease;
+	if (!want_lease && (lr->oplock_level == SMB2_OPLOCK_LEVEL_NONE || lr->oplock_level == SMB2_OPLOCK_LEVEL_LEASE))
+		return STATUS_SUCCESS;
+	/* Directories: only leases, only SMB 3.x (directory leasing). */
+	if (o->is_dir && (!want_lease || c->dialect < SMB2_DIALECT_300)) return STATUS_SUCCESS;
+
+	struct lease_grant *g = calloc(1, sizeof(*g));
+	struct smbd_lease *fresh = want_lease ? calloc(1, sizeof(*fresh)) : NULL;
+	if (!g || (want_lease && !fresh)) {
+		free(g);
+		free(fresh);
+		return STATUS_SUCCESS;   /* no caching granted: still a valid open */
+	}
+	g->open = o;
+	uint32_t status = STATUS_SUCCESS;
+	struct break_note *notes = NULL;
+	struct smbd_lease *release = NULL;
+
+	smb_mutex_lock(&in->lock);
+	lists_ready(in);
+	/* Other opens on this file that do not share the requester's lease. */
+	unsigned others = 0;
+	bool other_writer_cache = false;
+	struct list_head *pos;
+	struct list_head *olist = &in->opens;
+	bool stream = o->stream_inode != NULL;
+	list_for_each(pos, olist) {
+		struct smbd_open *x = stream ? list_entry(pos, struct smbd_open, stream_link)
+					     : list_entry(pos, struct smbd_open, inode_link);
+		if (x == o || (!stream && x->stream_inode)) continue;
+		struct lease_grant *xg = grant_of(in, x);
+		if (xg && xg->lease && same_lease(xg->lease, c, lr)) continue;
+		if (xg && !xg->lease && is_stat_open(x->access) && !want_lease) continue;
+		others++;
+	}
+	list_for_each(pos, &in->oplock_grants) {
+		struct lease_grant *xg = list_entry(pos, struct lease_grant, link);
+		if (xg->lease && !same_lease(xg->lease, c, lr) && (xg->lease->state & LEASE_W)) other_writer_cache = true;
+		if (!xg->lease && (xg->level == SMB2_OPLOCK_LEVEL_EXCLUSIVE || xg->level == SMB2_OPLOCK_LEVEL_BATCH))
+			other_writer_cache = true;
+	}
+
+	if (want_lease) {
+		uint32_t allowed = LEASE_R | LEASE_H | LEASE_W;
+		if (o->is_dir) allowed = LEASE_R | LEASE_H;
+		if (others || other_writer_cache) allowed &= ~LEASE_W;
+		uint32_t req_state = normalize_lease_state(lr->lease.state);
+		smb_mutex_lock(&table_lock);
+		struct smbd_lease *l = table_find(c->client_guid, lr->lease.key);
+		if (l && l->inode != in) {
+			/* 3.3.5.9.8: one lease key, one file. */
+			smb_mutex_unlock(&table_lock);
+			status = STATUS_INVALID_PARAMETER;
+			goto unlock;
+		}
+		if (!l) {
+			l = fresh;
+			fresh = NULL;
+			atomic_init(&l->refcount, 1);   /* the table's */
+			memcpy(l->client_guid, c->client_guid, 16);
+			memcpy(l->key, lr->lease.key, 16);
+			l->version = lr->lease.version;
+			l->has_parent = (lr->lease.flags & SMB2_LEASE_FLAG_PARENT_LEASE_KEY_SET) != 0;
+			memcpy(l->parent_key, lr->lease.parent_key, 16);
+			inode_get(in);
+			l->inode = in;
+			l->is_dir = o->is_dir;
+			l->state = req_state & allowed;
+			/* 3.3.5.9.11: a new v2 lease starts at the client's
+			 * epoch and counts the grant. */
+			l->epoch = lr->lease.epoch;
+			if (l->state) l->epoch++;
+			list_add_tail(&l->table_link, &lease_table);
+			l->published = true;
+		} else if (!l->breaking) {
+			/* Upgrades only: a request that covers the current
+			 * state raises it; anything else keeps it. */
+			uint32_t up = req_state & allowed;
+			if ((up & l->state) == l->state && up != l->state) {
+				l->state = up;
+				if (l->version == 2) l->epoch++;
+			}
+		}
+		smb_mutex_unlock(&table_lock);
+		lease_get(l);                 /* the grant's */
+		l->ngrants++;
+		g->lease = l;
+		g->level = SMB2_OPLOCK_LEVEL_LEASE;
+		rsp->oplock_level = SMB2_OPLOCK_LEVEL_LEASE;
+		rsp->has_lease = true;
+		struct smb2_lease_ctx out = {
+			.version = l->version,
+			.state = l->state,
+			.flags = (l->breaking ? SMB2_LEASE_FLAG_BREAK_IN_PROGRESS : 0) |
+				 (l->version == 2 && l->has_parent ? SMB2_LEASE_FLAG_PARENT_LEASE_KEY_SET : 0),
+			.epoch = l->epoch,
+		};
+		memcpy(out.key, l->key, 16);
+		if (l->version == 2 && l->has_parent) memcpy(out.parent_key, l->parent_key, 16);
+		rsp->ctx_len = smb2_lease_ctx_encode(rsp->ctx, &out);
+	} else {
+		uint8_t level = lr->oplock_level;
+		if (level != SMB2_OPLOCK_LEVEL_II && level != SMB2_OPLOCK_LEVEL_EXCLUSIVE && level != SMB2_OPLOCK_LEVEL_BATCH)
+			level = SMB2_OPLOCK_LEVEL_NONE;
+		/* MS-FSA 2.1.5.17.1: exclusive and batch only for the only
+		 * open; otherwise level II (3.3.5.9.8 retries with II). */
+		if ((level == SMB2_OPLOCK_LEVEL_EXCLUSIVE || level == SMB2_OPLOCK_LEVEL_BATCH) && others)
+			level = SMB2_OPLOCK_LEVEL_II;
+		if (level == SMB2_OPLOCK_LEVEL_II && other_writer_cache) level = SMB2_OPLOCK_LEVEL_NONE;
+		g->level = level;
+		rsp->oplock_level = level;
+		o->oplock_level = level;
+		if (level == SMB2_OPLOCK_LEVEL_NONE) {
+			free(g);
+			g = NULL;
+		}
+	}
+	if (g) {
+		list_add_tail(&g->link, &in->oplock_grants);
+		g = NULL;
+	}
+unlock:
+	smb_mutex_unlock(&in->lock);
+	send_notes(notes);
+	lease_put(release);
+	free(g);
+	free(fresh);
+	return status;
+}
+
+/* ------------------------------------------------------------ release */
+
+void lease_open_closed(struct smbd_open *o)
+{
+	struct smbd_inode *in = lease_inode(o);
+	if (!in) return;
+	struct smbd_lease *drop = NULL, *unpublished = NULL;
+	struct lease_waiter *woken = NULL;
+	smb_mutex_lock(&in->lock);
+	lists_ready(in);
+	struct lease_grant *g = grant_of(in, o);
+	if (g) {
+		list_del(&g->link);
+		bool was_breaking = g->breaking;
+		if (g->lease) {
+			struct smbd_lease *l = g->lease;
+			drop = l;
+			if (--l->ngrants == 0) {
+				/* Last open of the lease: it leaves the table
+				 * (3.3.4.16 / 3.3.5.10), ending any break. */
+				was_breaking = was_breaking || l->breaking;
+				l->breaking = false;
+				smb_mutex_lock(&table_lock);
+				if (l->published) {
+					list_del(&l->table_link);
+					l->published = false;
+					unpublished = l;
+				}
+				smb_mutex_unlock(&table_lock);
+			}
+		}
+		if (was_breaking) wake_waiters_locked(in, &woken);
+	}
+	/* A waiter may be waiting for this open to go (sharing); wake it
+	 * anyway when the last cached handle closes. */
+	if (!woken && !list_empty(&in->break_waiters)) wake_waiters_locked(in, &woken);
+	smb_mutex_unlock(&in->lock);
+	free(g);
+	post_woken(woken);
+	lease_put(drop);
+	lease_put(unpublished);
+}
+
+/* ------------------------------------------------- other break triggers */
+
+void lease_break_on_write(struct smbd_open *o)
+{
+	struct smbd_inode *in = lease_inode(o);
+	if (!in) return;
+	pthread_once(&lease_once, lease_init);
+	struct break_note *notes = NULL;
+	smb_mutex_lock(&in->lock);
+	lists_ready(in);
+	struct lease_grant *mine = grant_of(in, o);
+	struct list_head *pos;
+	list_for_each(pos, &in->oplock_grants) {
+		struct lease_grant *g = list_entry(pos, struct lease_grant, link);
+		if (g == mine) continue;
+		if (g->lease) {
+			if (mine && mine->lease == g->lease) continue;
+			if (g->lease->state & LEASE_R)
+				lease_break_locked(in, g->lease, g->lease->state & ~(LEASE_R | LEASE_W), &notes);
+		} else if (g->level == SMB2_OPLOCK_LEVEL_II) {
+			oplock_break_locked(g, SMB2_OPLOCK_LEVEL_NONE, &notes);
+		}
+	}
+	smb_mutex_unlock(&in->lock);
+	send_notes(notes);
+}
+
+void lease_break_handle(struct smbd_open *o)
+{
+	struct smbd_inode *in = lease_inode(o);
+	if (!in) return;
+	pthread_once(&lease_once, lease_init);
+	struct break_note *notes = NULL;
+	bool arm = false;
+	smb_mutex_lock(&in->lock);
+	lists_ready(in);
+	struct lease_grant *mine = grant_of(in, o);
+	struct list_head *pos;
+	list_for_each(pos, &in->oplock_grants) {
+		struct lease_grant *g = list_entry(pos, struct lease_grant, link);
+		if (g == mine) continue;
+		if (g->lease) {
+			if (mine && mine->lease == g->lease) continue;
+			if (g->lease->state & LEASE_H)
+				arm |= lease_break_locked(in, g->lease, g->lease->state & ~LEASE_H, &notes);
+		} else if (g->level == SMB2_OPLOCK_LEVEL_BATCH) {
+			arm |= oplock_break_locked(g, SMB2_OPLOCK_LEVEL_II, &notes);
+		}
+	}
+	smb_mutex_unlock(&in->lock);
+	send_notes(notes);
+	if (arm) timer_add(in, now_ms() + (uint64_t)break_wait_seconds * 1000u + 10);
+}
+
+/* Breaks the directory leases on the directory (dev, ino) except the one
+ * of (guid, key) when given: the directory's content changed. */
+static void break_dir(dev_t dev, ino_t ino, const uint8_t *guid, const uint8_t *key)
+{
+	pthread_once(&lease_once, lease_init);
+	/* Find the directory's entry without creating one: only a directory
+	 * with opens (and so an inode entry) can hold leases.  The lease
+	 * table knows them. */
+	struct smbd_inode *in = NULL;
+	smb_mutex_lock(&table_lock);
+	struct list_head *pos;
+	list_for_each(pos, &lease_table) {
+		struct smbd_lease *l = list_entry(pos, struct smbd_lease, table_link);
+		if (l->is_dir && l->inode->dev == dev && l->inode->ino == ino) {
+			in = l->inode;
+			inode_get(in);
+			break;
+		}
+	}
+	smb_mutex_unlock(&table_lock);
+	if (!in) return;
+	struct break_note *notes = NULL;
+	bool arm = false;
+	smb_mutex_lock(&in->lock);
+	lists_ready(in);
+	list_for_each(pos, &in->oplock_grants) {
+		struct lease_grant *g = list_entry(pos, struct lease_grant, link);
+		struct smbd_lease *l = g->lease;
+		if (!l || !l->is_dir || !(l->state & LEASE_R)) continue;
+		if (key && !memcmp(l->key, key, 16) && !memcmp(l->client_guid, guid, 16)) continue;
+		/* The cached listing is stale: read caching goes. */
+		arm |= lease_break_locked(in, l, l->state & ~LEASE_R, &notes);
+	}
+	smb_mutex_unlock(&in->lock);
+	send_notes(notes);
+	if (arm) timer_add(in, now_ms() + (uint64_t)break_wait_seconds * 1000u + 10);
+	inode_put(in);
+}
+
+void lease_break_parent(struct smbd_open *o, const char *path)
+{
+	if (!o || !o->tree || !o->tree->share || o->tree->share->root_fd < 0 || !path) return;
+	pthread_once(&lease_once, lease_init);
+	/* Cheap exit: no directory lease anywhere. */
+	bool any = false;
+	smb_mutex_lock(&table_lock);
+	struct list_head *pos;
+	list_for_each(pos, &lease_table) {
+		if (list_entry(pos, struct smbd_lease, table_link)->is_dir) {
+			any = true;
+			break;
+		}
+	}
+	smb_mutex_unlock(&table_lock);
+	if (!any) return;
+	const char *slash = strrchr(path, '/');
+	char *parent = slash ? strndup(path, (size_t)(slash - path)) : strdup(".");
+	if (!parent) return;
+	struct stat st;
+	int r = fstatat(o->tree->share->root_fd, parent, &st, AT_SYMLINK_NOFOLLOW);
+	free(parent);
+	if (r < 0 || !S_ISDIR(st.st_mode)) return;
+	/* The changing open's own lease names the directory's lease as its
+	 * parent (2.2.13.2.10): that client's cache is kept up to date by
+	 * the client itself. */
+	const uint8_t *key = NULL;
+	uint8_t parent_key[16], guid[16];
+	struct smbd_inode *in = lease_inode(o);
+	struct smbd_conn *c = o->session ? o->session->conn : NULL;
+	if (in && c) {
+		smb_mutex_lock(&in->lock);
+		lists_ready(in);
+		struct lease_grant *g = grant_of(in, o);
+		if (g && g->lease && g->lease->has_parent) {
+			memcpy(parent_key, g->lease->parent_key, 16);
+			memcpy(guid, g->lease->client_guid, 16);
+			key = parent_key;
+		}
+		smb_mutex_unlock(&in->lock);
+	}
+	break_dir(st.st_dev, st.st_ino, guid, key);
+}
+
+/* ------------------------------------------------------ acknowledgements */
+
+uint32_t lease_ack_oplock(struct smbd_open *o, uint8_t level, uint8_t *new_level)
+{
+	struct smbd_inode *in = lease_inode(o);
+	if (!in) return STATUS_INVALID_OPLOCK_PROTOCOL;
+	/* 3.3.5.22.1 */
+	if (level == SMB2_OPLOCK_LEVEL_LEASE) return STATUS_INVALID_PARAMETER;
+	uint32_t status = STATUS_SUCCESS;
+	struct lease_waiter *woken = NULL;
+	smb_mutex_lock(&in->lock);
+	lists_ready(in);
+	struct lease_grant *g = grant_of(in, o);
+	if (!g || g->lease || !g->breaking) {
+		status = STATUS_INVALID_OPLOCK_PROTOCOL;
+	} else if (level != SMB2_OPLOCK_LEVEL_NONE && level != SMB2_OPLOCK_LEVEL_II) {
+		status = STATUS_INVALID_OPLOCK_PROTOCOL;
+	} else if (level == SMB2_OPLOCK_LEVEL_II && g->breaking_to == SMB2_OPLOCK_LEVEL_NONE) {
+		/* Acknowledging more than the break allows: the oplock is
+		 * gone (3.3.5.22.1). */
+		g->level = SMB2_OPLOCK_LEVEL_NONE;
+		g->breaking = false;
+		o->oplock_level = SMB2_OPLOCK_LEVEL_NONE;
+		status = STATUS_INVALID_OPLOCK_PROTOCOL;
+		wake_waiters_locked(in, &woken);
+	} else {
+		g->level = level;
+		g->breaking = false;
+		o->oplock_level = level;
+		*new_level = level;
+		wake_waiters_locked(in, &woken);
+	}
+	smb_mutex_unlock(&in->lock);
+	post_woken(woken);
+	return status;
+}
+
+uint32_t lease_ack_lease(struct smbd_conn *c, const uint8_t key[16], uint32_t state, uint32_t *new_state)
+{
+	pthread_once(&lease_once, lease_init);
+	smb_mutex_lock(&table_lock);
+	struct smbd_lease *l = table_find(c->client_guid, key);
+	if (l) lease_get(l);
+	smb_mutex_unlock(&table_lock);
+	/* 3.3.5.22.2: an unknown lease is STATUS_OBJECT_NAME_NOT_FOUND. */
+	if (!l) return STATUS_OBJECT_NAME_NOT_FOUND;
+	struct smbd_inode *in = l->inode;
+	uint32_t status = STATUS_SUCCESS;
+	struct lease_waiter *woken = NULL;
+	smb_mutex_lock(&in->lock);
+	lists_ready(in);
+	if (!l->breaking) {
+		status = STATUS_UNSUCCESSFUL;
+	} else if ((state & ~l->breaking_to) != 0) {
+		/* More than the break leaves: refused, and the break ends
+		 * with the lease at its break-to state... Windows drops it
+		 * to none (3.3.5.22.2). */
+		l->state = SMB2_LEASE_NONE;
+		l->breaking = false;
+		status = STATUS_REQUEST_NOT_ACCEPTED;
+		wake_waiters_locked(in, &woken);
+	} else {
+		l->state = state;
+		l->breaking = false;
+		*new_state = state;
+		wake_waiters_locked(in, &woken);
+	}
+	smb_mutex_unlock(&in->lock);
+	post_woken(woken);
+	lease_put(l);
+	return status;
+}
+
+/* ------------------------------------------------------------ parsing */
+
+void lease_request_parse(const struct smbd_conn *c, uint8_t requested_oplock_level,
+			 const struct smb2_create_context *ctx, struct lease_request *lr)
+{
+	memset(lr, 0, sizeof(*lr));
+	lr->oplock_level = requested_oplock_level;
+	if (requested_oplock_level != SMB2_OPLOCK_LEVEL_LEASE) return;
+	/* Leases need 2.1; a malformed context is ignored (no lease). */
+	if (!ctx || c->dialect < SMB2_DIALECT_210 || c->dialect == SMB2_DIALECT_WILDCARD) return;
+	if (smb2_lease_ctx_decode(ctx->data, ctx->data_len, &lr->lease) != STATUS_SUCCESS) return;
+	/* v2 contexts are an SMB 3.x feature (2.2.13.2.10). */
+	if (lr->lease.version == 2 && c->dialect < SMB2_DIALECT_300) {
+		lr->lease.version = 1;
+		lr->lease.flags &= ~SMB2_LEASE_FLAG_PARENT_LEASE_KEY_SET;
+	}
+	lr->has_lease = true;
+}

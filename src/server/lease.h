@@ -1,0 +1,94 @@
+/* Oplocks and leases (MS-SMB2 3.3.1.4 lease table, 3.3.1.13 lease, 3.3.4.6
+ * / 3.3.4.7 break notifications, 3.3.5.9.8 / 3.3.5.9.11 granting, 3.3.5.22
+ * acknowledgements; MS-FSA 2.1.5.17 / 2.1.5.18 oplock request and break).
+ *
+ * State:
+ *  - Every open that holds an oplock or uses a lease has one grant record on
+ *    its file's inode (the stream inode for a stream open), in
+ *    in->oplock_grants, guarded by in->lock.  A grant is removed by
+ *    lease_open_closed() before the open leaves the inode, so a grant's
+ *    open pointer is valid whenever the inode lock is held.
+ *  - Leases live in a server-wide table keyed by (ClientGuid, LeaseKey),
+ *    guarded by the "lease_table" lock; a lease's state (LeaseState,
+ *    BreakToLeaseState, Breaking, Epoch) is guarded by the lock of the inode
+ *    it belongs to (a lease covers exactly one file).
+ *  - A CREATE that must wait for a break goes asynchronous (STATUS_PENDING)
+ *    and waits on in->break_waiters; when any break on that file ends (ack,
+ *    timeout, or the holder's open closing) the waiters are posted back to
+ *    their own loop threads and the CREATE runs again from the start.
+ *
+ * Threads: break notifications are queued to the holder's connection with
+ * loop_post(); nothing here calls conn_send from a foreign thread. */
+#ifndef SMBKIT_SERVER_LEASE_H
+#define SMBKIT_SERVER_LEASE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "server/server.h"
+#include "wire/create.h"
+#include "wire/lease.h"
+
+/* What a CREATE asks for (decoded once by smb2_create). */
+struct lease_request {
+	uint8_t oplock_level;          /* RequestedOplockLevel */
+	bool has_lease;                /* level LEASE with a valid RqLs context */
+	struct smb2_lease_ctx lease;
+};
+
+/* The oplock/lease part of a CREATE response. */
+struct lease_response {
+	uint8_t oplock_level;
+	bool has_lease;                /* a RqLs response context goes out */
+	uint8_t ctx[SMB2_LEASE_V2_SIZE];
+	size_t ctx_len;
+};
+
+/* Seconds a CREATE waits for a break acknowledgement (Windows: 35).
+ * SMBKIT_OPLOCK_BREAK_WAIT in the environment overrides it (tests). */
+void lease_set_break_wait(unsigned seconds);
+
+/* Fills lr from the request; ctx is the RqLs context or NULL.  Leasing
+ * needs SMB 2.1 or later (MS-SMB2 3.3.5.9.8). */
+void lease_request_parse(const struct smbd_conn *c, uint8_t requested_oplock_level,
+			 const struct smb2_create_context *ctx, struct lease_request *lr);
+
+/* Before a CREATE proceeds on an existing file, breaks what the new open
+ * conflicts with (MS-FSA 2.1.5.1.2: handle caching on a sharing violation,
+ * write caching / exclusive oplocks otherwise; read caching too when the
+ * open overwrites).  o is built (access, share_access, inode set);
+ * attached tells whether the share check passed (o is linked).  Returns
+ * STATUS_SUCCESS to go on, or STATUS_PENDING when req went asynchronous to
+ * wait for acknowledgements (the caller undoes o and returns PENDING; the
+ * request runs again later). */
+uint32_t lease_create_breaks(struct smb2_request *req, struct smbd_open *o, const struct lease_request *lr,
+			     bool sharing_violation, bool truncate, bool may_wait);
+
+/* Grants what can be granted to the attached open o and fills rsp.  Fails
+ * with STATUS_INVALID_PARAMETER when the lease key is in use on another
+ * file (MS-SMB2 3.3.5.9.8). */
+uint32_t lease_grant(struct smbd_open *o, const struct lease_request *lr, struct lease_response *rsp);
+
+/* o is closing: drops its grant (and its lease when it was the last open
+ * using it), ending a break in progress.  Call before inode_detach_open. */
+void lease_open_closed(struct smbd_open *o);
+
+/* The data of o's file changed (WRITE, truncation, SET_INFO end-of-file):
+ * read caching of every other open goes (level II / R -> none). */
+void lease_break_on_write(struct smbd_open *o);
+/* o's file is being renamed or deleted: handle caching of other opens goes. */
+void lease_break_handle(struct smbd_open *o);
+/* An entry of a directory changed through SMB: path is the share-relative
+ * name of the entry; the leases on its parent directory break, except the
+ * one whose key is the parent lease key the changing open named. */
+void lease_break_parent(struct smbd_open *o, const char *path);
+
+/* OPLOCK_BREAK acknowledgement (smb2_oplock_break.c). */
+uint32_t lease_ack_oplock(struct smbd_open *o, uint8_t level, uint8_t *new_level);
+uint32_t lease_ack_lease(struct smbd_conn *c, const uint8_t key[16], uint32_t state, uint32_t *new_state);
+
+/* Resuming a waiting CREATE runs smb2_create again; while it runs this is
+ * true (the CREATE reuses its async record). */
+bool lease_resuming(const struct smb2_request *req);
+
+#endif
