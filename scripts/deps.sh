@@ -8,10 +8,15 @@ set -euo pipefail
 # build: compiler, meson/ninja, libraries the server links.
 # test:  smbclient, smbtorture (samba-testsuite), impacket, xattr tools; the
 #        samba package provides the reference smbd and pulls the shared libs.
+# fuzz:  clang with its libFuzzer/sanitizer runtimes.
+# kernel: qemu (TCG) to boot Debian's stock kernel, busybox/cpio/kmod for its
+#        initramfs, cifs-utils for mount.cifs, e2fsprogs for the scratch disk.
 PACKAGES=(
 	build-essential gcc meson ninja-build pkg-config
 	libssl-dev libinih-dev libcmocka-dev
 	samba smbclient samba-testsuite python3 python3-impacket attr
+	clang libclang-rt-14-dev
+	qemu-system-x86 busybox-static cpio kmod cifs-utils e2fsprogs iproute2
 )
 
 if ! command -v dpkg-query >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then

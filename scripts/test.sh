@@ -2,7 +2,7 @@
 # The test command: installs what is missing, builds, runs every tier, prints
 # a summary and exits non-zero on any failure.  CI runs exactly this.
 #
-#   scripts/test.sh [TIER...]      TIER: unit smbclient encryption impacket torture malformed fuzz all
+#   scripts/test.sh [TIER...]      TIER: unit smbclient encryption impacket torture malformed fuzz kernel all
 #                                  (default: all)
 #
 # Two builds are tested:
@@ -22,7 +22,7 @@ set -uo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 
-ALL_TIERS=(unit smbclient encryption impacket torture malformed fuzz)
+ALL_TIERS=(unit smbclient encryption impacket torture malformed fuzz kernel)
 ASAN_TIERS=" unit smbclient encryption impacket malformed "
 # smbtorture under ASan takes about a minute more and covers far more of
 # the request paths than the other tiers.
@@ -32,7 +32,7 @@ tiers=()
 for arg in "${@:-all}"; do
 	case $arg in
 	all) tiers+=("${ALL_TIERS[@]}") ;;
-	unit | smbclient | encryption | impacket | torture | malformed | fuzz) tiers+=("$arg") ;;
+	unit | smbclient | encryption | impacket | torture | malformed | fuzz | kernel) tiers+=("$arg") ;;
 	-h | --help)
 		sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'
 		exit 0
@@ -146,6 +146,9 @@ run_tier() {
 		# libFuzzer targets (their own clang build in build-fuzz/): regressions
 		# replayed, then each target for a bounded time.
 		fuzz) timeout -k 15 900 bash scripts/fuzz.sh "${SMBKIT_FUZZ_SECONDS:-20}" ;;
+		# Debian's stock kernel under qemu: cifs.ko against smbkitd
+		# (tests/kernel/README.md); bounded by KERNEL_TIMEOUT inside.
+		kernel) KERNEL_QUIET=1 timeout -k 15 900 bash tests/kernel/run.sh ;;
 		esac
 	) 2>&1 | tee "$out"
 	rc=${PIPESTATUS[0]}
@@ -163,7 +166,7 @@ for build in "${builds[@]}"; do
 			continue
 		fi
 		# Tiers with a build of their own run once.
-		if [[ $build == asan && $tier == fuzz ]]; then continue; fi
+		if [[ $build == asan && ( $tier == fuzz || $tier == kernel ) ]]; then continue; fi
 		run_tier "$tier" "$build"
 	done
 done
