@@ -36,6 +36,8 @@
  *   75    loop_post            a loop's queue of tasks posted from other threads
  *   77    lease_timer          deadlines of unacknowledged oplock/lease breaks
  *                              (server/lease.c); a leaf, nothing nests inside
+ *   78    lease_watch          directories watched with fanotify for local
+ *                              changes (server/lease.c); a leaf
  *   90    log                  (not a ranked lock: stdio's own)
  *
  * No blocking call (file I/O, network, sleeping allocation) is made while
@@ -61,6 +63,7 @@ enum lock_rank {
 	LOCK_RANK_CONN_SEND = 70,
 	LOCK_RANK_LOOP_POST = 75,
 	LOCK_RANK_LEASE_TIMER = 77,
+	LOCK_RANK_LEASE_WATCH = 78,
 };
 
 struct smb_mutex {

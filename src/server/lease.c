@@ -28,6 +28,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/fanotify.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -43,7 +44,7 @@
 
 /* Accesses that do not take part in oplock breaks ("stat opens",
  * MS-FSA 2.1.5.1.2: an open for attributes only breaks no oplock). */
-#define STAT_OPEN_ACCESS (FILE_READ_ATTRIBUTES | FILE_WRITE_ATTRIBUTES | SYNCHRONIZE | READ_CONTROL)
+#define STAT_OPEN_ACCESS (FILE_READ_ATTRIBUTES | FILE_WRITE_ATTRIBUTES | SYNCHRONIZE)
 
 static unsigned break_wait_seconds = 35;
 
@@ -593,10 +594,14 @@ uint32_t lease_create_breaks(struct smb2_request *req, struct smbd_open *o, cons
 				/* Cached handles may be what conflicts: the holder
 				 * closes them when told (MS-FSA 2.1.5.17.2). */
 				if (!(l->state & LEASE_H)) continue;
-				target &= ~(LEASE_H | LEASE_W);
+				target &= ~LEASE_H;
 			} else {
 				target &= ~LEASE_W;
-				if (truncate) target &= ~(LEASE_R | LEASE_W);
+				/* Overwriting invalidates every cache. */
+				if (truncate) target = SMB2_LEASE_NONE;
+				/* A delete-on-close open will remove the name:
+				 * cached handles must go. */
+				if ((o->access & DELETE) && (o->create_options & FILE_DELETE_ON_CLOSE)) target &= ~LEASE_H;
 			}
 			uint32_t removed = l->state & ~target;
 			if (lease_break_locked(in, l, target, &notes) && (removed & (LEASE_W | LEASE_H))) must_wait = true;
@@ -661,6 +666,8 @@ uint32_t lease_create_breaks(struct smb2_request *req, struct smbd_open *o, cons
 	return STATUS_PENDING;
 }
 
+static void dir_watch_add(struct smbd_open *o);
+
 /* ------------------------------------------------------------ granting */
 
 static uint32_t normalize_lease_state(uint32_t s)
@@ -711,14 +718,22 @@ uint32_t lease_grant(struct smbd_open *o, const struct lease_request *lr, struct
 		struct smbd_open *x = stream ? list_entry(pos, struct smbd_open, stream_link)
 					     : list_entry(pos, struct smbd_open, inode_link);
 		if (x == o || (!stream && x->stream_inode)) continue;
+		if (is_stat_open(x->access)) continue;   /* stat opens hold no cache and do not count */
 		struct lease_grant *xg = grant_of(in, x);
 		if (xg && xg->lease && same_lease(xg->lease, c, lr)) continue;
-		if (xg && !xg->lease && is_stat_open(x->access) && !want_lease) continue;
 		others++;
 	}
+	/* Caching others hold: a lease with handle caching excludes oplocks,
+	 * an oplock excludes handle caching for leases (Windows, smbtorture
+	 * smb2.lease.oplock). */
+	bool other_handle_lease = false, other_oplock = false;
 	list_for_each(pos, &in->oplock_grants) {
 		struct lease_grant *xg = list_entry(pos, struct lease_grant, link);
-		if (xg->lease && !same_lease(xg->lease, c, lr) && (xg->lease->state & LEASE_W)) other_writer_cache = true;
+		if (xg->open == o) continue;
+		if (xg->lease && same_lease(xg->lease, c, lr)) continue;
+		if (xg->lease && (xg->lease->state & LEASE_W)) other_writer_cache = true;
+		if (xg->lease && (xg->lease->state & LEASE_H)) other_handle_lease = true;
+		if (!xg->lease && xg->level != SMB2_OPLOCK_LEVEL_NONE) other_oplock = true;
 		if (!xg->lease && (xg->level == SMB2_OPLOCK_LEVEL_EXCLUSIVE || xg->level == SMB2_OPLOCK_LEVEL_BATCH))
 			other_writer_cache = true;
 	}
@@ -727,6 +742,7 @@ uint32_t lease_grant(struct smbd_open *o, const struct lease_request *lr, struct
 		uint32_t allowed = LEASE_R | LEASE_H | LEASE_W;
 		if (o->is_dir) allowed = LEASE_R | LEASE_H;
 		if (others || other_writer_cache) allowed &= ~LEASE_W;
+		if (other_oplock) allowed &= ~LEASE_H;
 		uint32_t req_state = normalize_lease_state(lr->lease.state);
 		smb_mutex_lock(&table_lock);
 		struct smbd_lease *l = table_find(c->client_guid, lr->lease.key);
@@ -755,9 +771,10 @@ uint32_t lease_grant(struct smbd_open *o, const struct lease_request *lr, struct
 			if (l->state) l->epoch++;
 			list_add_tail(&l->table_link, &lease_table);
 			l->published = true;
-		} else if (!l->breaking) {
-			/* Upgrades only: a request that covers the current
-			 * state raises it; anything else keeps it. */
+		} else if (!l->breaking && !others) {
+			/* Upgrades only, and only while no other open shares
+			 * the file: a request that covers the current state
+			 * raises it; anything else keeps it. */
 			uint32_t up = req_state & allowed;
 			if ((up & l->state) == l->state && up != l->state) {
 				l->state = up;
@@ -789,7 +806,7 @@ uint32_t lease_grant(struct smbd_open *o, const struct lease_request *lr, struct
 		 * open; otherwise level II (3.3.5.9.8 retries with II). */
 		if ((level == SMB2_OPLOCK_LEVEL_EXCLUSIVE || level == SMB2_OPLOCK_LEVEL_BATCH) && others)
 			level = SMB2_OPLOCK_LEVEL_II;
-		if (level == SMB2_OPLOCK_LEVEL_II && other_writer_cache) level = SMB2_OPLOCK_LEVEL_NONE;
+		if (level == SMB2_OPLOCK_LEVEL_II && (other_writer_cache || other_handle_lease)) level = SMB2_OPLOCK_LEVEL_NONE;
 		g->level = level;
 		rsp->oplock_level = level;
 		o->oplock_level = level;
@@ -805,6 +822,7 @@ uint32_t lease_grant(struct smbd_open *o, const struct lease_request *lr, struct
 unlock:
 	smb_mutex_unlock(&in->lock);
 	send_notes(notes);
+	if (!status && rsp->has_lease && o->is_dir) dir_watch_add(o);
 	lease_put(release);
 	free(g);
 	free(fresh);
@@ -989,6 +1007,137 @@ void lease_break_parent(struct smbd_open *o, const char *path)
 		smb_mutex_unlock(&in->lock);
 	}
 	break_dir(st.st_dev, st.st_ino, guid, key);
+}
+
+/* ------------------------------------------ local changes (fanotify)
+ *
+ * Directories that hold a directory lease are marked for fanotify
+ * directory-entry events (FAN_REPORT_DFID_NAME); an event caused by any
+ * process other than smbkitd itself (whose SMB changes break leases above,
+ * honouring parent lease keys) breaks the directory's leases.  fanotify
+ * reports the changing pid, which inotify cannot; it needs CAP_SYS_ADMIN,
+ * and without it local changes go unnoticed (logged once).  This watcher is
+ * separate from CHANGE_NOTIFY's (notify_watch.c).  Marks stay until the
+ * directory is removed or the server exits; the table is deduplicated by
+ * (dev, ino). */
+
+struct dir_watch {
+	struct dir_watch *next;       /* watches, under watch_lock */
+	dev_t dev;
+	ino_t ino;
+	unsigned handle_len;
+	unsigned char handle[MAX_HANDLE_SZ];  /* f_handle bytes of the directory */
+	int handle_type;
+};
+
+static struct smb_mutex watch_lock;      /* rank lease_watch */
+static struct dir_watch *watches;        /* under watch_lock */
+static int fan_fd = -1;                  /* set once by watch_init */
+static pthread_once_t watch_once = PTHREAD_ONCE_INIT;
+
+static void *watch_main(void *arg)
+{
+	(void)arg;
+	union {
+		struct fanotify_event_metadata m;
+		char b[8192];
+	} u;
+	pid_t self = getpid();
+	for (;;) {
+		ssize_t n = read(fan_fd, u.b, sizeof(u.b));
+		if (n < 0) {
+			if (errno == EINTR) continue;
+			log_warn("lease: fanotify read: %s", strerror(errno));
+			return NULL;
+		}
+		struct fanotify_event_metadata *m = &u.m;
+		while (FAN_EVENT_OK(m, n)) {
+			if (m->vers == FANOTIFY_METADATA_VERSION && m->pid != self && m->event_len > m->metadata_len) {
+				/* First info record: the directory's fid (DFID_NAME). */
+				const struct fanotify_event_info_fid *fid =
+					(const struct fanotify_event_info_fid *)((const char *)m + m->metadata_len);
+				const struct file_handle *fh = (const struct file_handle *)fid->handle;
+				size_t avail = m->event_len - m->metadata_len;
+				if (avail >= sizeof(*fid) + sizeof(*fh) &&
+				    (fid->hdr.info_type == FAN_EVENT_INFO_TYPE_DFID_NAME ||
+				     fid->hdr.info_type == FAN_EVENT_INFO_TYPE_DFID) &&
+				    fh->handle_bytes <= MAX_HANDLE_SZ &&
+				    avail >= sizeof(*fid) + sizeof(*fh) + fh->handle_bytes) {
+					bool found = false;
+					dev_t dev = 0;
+					ino_t ino = 0;
+					smb_mutex_lock(&watch_lock);
+					for (struct dir_watch *w = watches; w; w = w->next) {
+						if (w->handle_len == fh->handle_bytes && w->handle_type == fh->handle_type &&
+						    !memcmp(w->handle, fh->f_handle, fh->handle_bytes)) {
+							dev = w->dev;
+							ino = w->ino;
+							found = true;
+							break;
+						}
+					}
+					smb_mutex_unlock(&watch_lock);
+					if (found) break_dir(dev, ino, NULL, NULL);
+				}
+			}
+			m = FAN_EVENT_NEXT(m, n);
+		}
+	}
+	return NULL;
+}
+
+static void watch_init(void)
+{
+	smb_mutex_init(&watch_lock, LOCK_RANK_LEASE_WATCH, "lease_watch");
+	int fd = fanotify_init(FAN_CLASS_NOTIF | FAN_CLOEXEC | FAN_REPORT_DFID_NAME, O_RDONLY);
+	if (fd < 0) {
+		log_warn("lease: fanotify unavailable (%s): local changes do not break directory leases",
+			 strerror(errno));
+		return;
+	}
+	fan_fd = fd;
+	pthread_t t;
+	if (pthread_create(&t, NULL, watch_main, NULL) == 0) pthread_detach(t);
+}
+
+/* Holding no lock: watches the directory open o for local changes. */
+static void dir_watch_add(struct smbd_open *o)
+{
+	pthread_once(&watch_once, watch_init);
+	if (fan_fd < 0 || o->fd < 0) return;
+	struct dir_watch *w = calloc(1, sizeof(*w));
+	if (!w) return;
+	w->dev = o->dev;
+	w->ino = o->ino;
+	struct {
+		struct file_handle fh;
+		unsigned char buf[MAX_HANDLE_SZ];
+	} h;
+	h.fh.handle_bytes = MAX_HANDLE_SZ;
+	int mount_id;
+	if (name_to_handle_at(o->fd, "", &h.fh, &mount_id, AT_EMPTY_PATH) < 0) {
+		free(w);
+		return;
+	}
+	w->handle_len = h.fh.handle_bytes;
+	w->handle_type = h.fh.handle_type;
+	memcpy(w->handle, h.fh.f_handle, h.fh.handle_bytes);
+	smb_mutex_lock(&watch_lock);
+	for (struct dir_watch *x = watches; x; x = x->next) {
+		if (x->dev == w->dev && x->ino == w->ino) {
+			smb_mutex_unlock(&watch_lock);
+			free(w);
+			return;
+		}
+	}
+	w->next = watches;
+	watches = w;
+	smb_mutex_unlock(&watch_lock);
+	if (fanotify_mark(fan_fd, FAN_MARK_ADD,
+			  FAN_CREATE | FAN_DELETE | FAN_MOVED_FROM | FAN_MOVED_TO | FAN_ATTRIB | FAN_MODIFY |
+				  FAN_EVENT_ON_CHILD | FAN_ONDIR,
+			  o->fd, NULL) < 0)
+		log_debug("lease: fanotify_mark on %s: %s", o->path ? o->path : "?", strerror(errno));
 }
 
 /* ------------------------------------------------------ acknowledgements */

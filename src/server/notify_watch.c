@@ -88,13 +88,6 @@ static int nw_stop_fd = -1;
 static pthread_t nw_thread;
 static bool nw_running;
 static pthread_once_t nw_once = PTHREAD_ONCE_INIT;
-/* The last name created (watcher thread only): the metadata smbkit writes
- * while creating a file (DOS attributes, security descriptor, times in
- * extended attributes) arrives as IN_ATTRIB right after IN_CREATE.  Windows
- * reports a creation as one ADDED, so metadata events of the entry just
- * created, until another event comes, are part of its creation. */
-static int nw_last_create_wd = -1;
-static char nw_last_create_name[NAME_MAX + 1];
 
 static void nw_watch_put(struct notify_watch *w)
 {
@@ -195,8 +188,12 @@ static int nw_open_beneath(int root_fd, const char *rel)
 }
 
 /* Called without nw_lock.  Watches rel (below w's root) and, recursively,
- * its subdirectories.  Failures to watch are reported as one overflow. */
-static void nw_add_subtree(struct notify_watch *w, const char *rel, int depth)
+ * its subdirectories.  Failures to watch are reported as one overflow.
+ * fresh: rel was just created or moved in; what it already holds appeared
+ * before its watch existed and is reported as ADDED (an entry created
+ * between inotify_add_watch and the readdir may then be reported twice,
+ * which costs the client one extra look; missing it would leave it stale). */
+static void nw_add_subtree(struct notify_watch *w, const char *rel, int depth, bool fresh)
 {
 	int fd = nw_open_beneath(w->root_fd, rel);
 	if (fd < 0) {
@@ -238,12 +235,25 @@ static void nw_add_subtree(struct notify_watch *w, const char *rel, int depth)
 			struct stat st;
 			is_dir = fstatat(dirfd(dp), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
 		}
-		if (!is_dir) continue;
+		if (!is_dir && !fresh) continue;
 		size_t n = strlen(rel) + 1 + strlen(de->d_name) + 1;
 		char *sub = malloc(n);
 		if (!sub) break;
 		snprintf(sub, n, "%s%s%s", rel, rel[0] ? "/" : "", de->d_name);
-		nw_add_subtree(w, sub, depth + 1);
+		if (fresh) {
+			smb_mutex_lock(&nw_lock);
+			if (!w->removed) {
+				struct notify_watch_event ev = {
+					.kind = NOTIFY_WATCH_CHANGE, .action = FILE_ACTION_ADDED,
+					.filter = is_dir ? FILE_NOTIFY_CHANGE_DIR_NAME : FILE_NOTIFY_CHANGE_FILE_NAME,
+					.name = sub, .is_dir = is_dir,
+				};
+				w->fn(w->arg, &ev);
+				w->touched = true;
+			}
+			smb_mutex_unlock(&nw_lock);
+		}
+		if (is_dir) nw_add_subtree(w, sub, depth + 1, fresh);
 		free(sub);
 	}
 	closedir(dp);
@@ -370,11 +380,7 @@ static void nw_process(const char *buf, size_t len, struct nw_todo **todo)
 		 * a file's named streams land there, so STREAM_* filters are
 		 * not reported for them (see docs/ARCHITECTURE.md). */
 		if (!strcmp(e->name, VFS_STREAM_DIR)) continue;
-		bool just_created = nw_last_create_wd == e->wd && !strcmp(nw_last_create_name, e->name);
-		if (!(e->mask & (IN_CREATE | IN_ATTRIB))) nw_last_create_wd = -1;
 		if (e->mask & IN_CREATE) {
-			nw_last_create_wd = e->wd;
-			snprintf(nw_last_create_name, sizeof(nw_last_create_name), "%s", e->name);
 			nw_report(d, FILE_ACTION_ADDED, name_filter(is_dir), e->name, is_dir, true, false, todo);
 		} else if (e->mask & IN_DELETE) {
 			nw_report(d, FILE_ACTION_REMOVED, name_filter(is_dir), e->name, is_dir, false, true, todo);
@@ -406,11 +412,16 @@ static void nw_process(const char *buf, size_t len, struct nw_todo **todo)
 			/* Data written or size changed (write, truncate). */
 			nw_report(d, FILE_ACTION_MODIFIED, FILE_NOTIFY_CHANGE_LAST_WRITE | FILE_NOTIFY_CHANGE_SIZE, e->name,
 				  is_dir, false, false, todo);
-		} else if ((e->mask & IN_ATTRIB) && !just_created) {
+		} else if (e->mask & IN_ATTRIB) {
 			/* inotify does not say which metadata changed: mode, owner,
 			 * timestamps, extended attributes (where smbkit keeps DOS
 			 * attributes, creation time, security descriptors and EAs)
-			 * all come as IN_ATTRIB.  Report every metadata bit. */
+			 * all come as IN_ATTRIB.  Report every metadata bit.  The
+			 * metadata smbkit writes while creating a file comes as
+			 * IN_ATTRIB too and is reported as MODIFIED after the
+			 * ADDED (Windows reports ADDED only); telling it apart from
+			 * a later change by timestamps proved unreliable (coarse
+			 * ctime), and a missed change is worse than an extra one. */
 			nw_report(d, FILE_ACTION_MODIFIED,
 				  FILE_NOTIFY_CHANGE_ATTRIBUTES | FILE_NOTIFY_CHANGE_LAST_WRITE |
 					  FILE_NOTIFY_CHANGE_LAST_ACCESS | FILE_NOTIFY_CHANGE_CREATION |
@@ -457,7 +468,7 @@ static void *nw_main(void *arg)
 		while (todo) {
 			struct nw_todo *t = todo;
 			todo = t->next;
-			nw_add_subtree(t->w, t->rel, 1);
+			nw_add_subtree(t->w, t->rel, 1, true);
 			smb_mutex_lock(&nw_lock);
 			if (t->w->touched) {
 				t->w->touched = false;
@@ -543,7 +554,7 @@ struct notify_watch *notify_watch_add(int dir_fd, bool tree, notify_watch_fn fn,
 			struct stat st;
 			is_dir = fstatat(dirfd(dp), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
 		}
-		if (is_dir) nw_add_subtree(w, de->d_name, 1);
+		if (is_dir) nw_add_subtree(w, de->d_name, 1, false);
 	}
 	closedir(dp);
 	return w;

@@ -65,7 +65,9 @@ struct notify_open {
 	 * completes with the changes of that moment, as on Windows, and later
 	 * ones are collected for the next request. */
 	bool ready_set;
-	bool ready_enum;              /* ready says NOTIFY_ENUM_DIR */
+	uint32_t ready_status;        /* nonzero: the completion carries this status and no records */
+	bool delete_pending;          /* the directory is being deleted: every request answers
+	                                 STATUS_DELETE_PENDING (MS-FSA 2.1.5.10) */
 	uint8_t *ready; size_t ready_len;
 	bool closed;                  /* the handle was closed: nothing more is delivered */
 	bool post_queued;             /* a notify_deliver is on its way to the loop */
@@ -157,10 +159,15 @@ static void notify_deliver(void *arg);
 static void notify_make_ready_locked(struct notify_open *no)
 {
 	if (no->ready_set) return;
+	if (no->delete_pending) {
+		no->ready_status = STATUS_DELETE_PENDING;
+		no->ready_set = true;
+		return;
+	}
 	if (no->overflow) {
 		no->overflow = false;
 		notify_reset_locked(no);
-		no->ready_enum = true;
+		no->ready_status = STATUS_NOTIFY_ENUM_DIR;
 		no->ready_set = true;
 		return;
 	}
@@ -170,7 +177,7 @@ static void notify_make_ready_locked(struct notify_open *no)
 	memcpy(p, no->records.p, no->records.len);
 	no->ready = p;
 	no->ready_len = no->records.len;
-	no->ready_enum = false;
+	no->ready_status = 0;
 	no->ready_set = true;
 	notify_reset_locked(no);
 }
@@ -207,9 +214,11 @@ static void notify_on_change(void *arg, const struct notify_watch_event *ev)
 		no->overflow = true;
 		break;
 	case NOTIFY_WATCH_ROOT_GONE:
-		/* The directory is gone: the handle will only see it closed.
-		 * Nothing to report to its own watchers (the parent's see the
-		 * removal). */
+		/* The directory was removed (locally: through SMB it cannot go
+		 * while this handle is open).  Like a delete-pending directory:
+		 * its requests answer STATUS_DELETE_PENDING. */
+		no->delete_pending = true;
+		notify_kick_locked(no);
 		break;
 	case NOTIFY_WATCH_BATCH_END:
 		notify_kick_locked(no);
@@ -228,9 +237,9 @@ static uint32_t notify_take_locked(struct notify_open *no, uint32_t output_len, 
 	*len = 0;
 	if (no->ready_set) {
 		uint32_t st = STATUS_SUCCESS;
-		if (no->ready_enum || no->ready_len > output_len) {
+		if (no->ready_status || no->ready_len > output_len) {
 			/* 3.3.5.19: the changes do not fit this request's buffer. */
-			st = STATUS_NOTIFY_ENUM_DIR;
+			st = no->ready_status ? no->ready_status : STATUS_NOTIFY_ENUM_DIR;
 			free(no->ready);
 		} else {
 			*body = no->ready;
@@ -238,9 +247,11 @@ static uint32_t notify_take_locked(struct notify_open *no, uint32_t output_len, 
 		}
 		no->ready = NULL;
 		no->ready_len = 0;
-		no->ready_set = no->ready_enum = false;
+		no->ready_set = false;
+		no->ready_status = 0;
 		return st;
 	}
+	if (no->delete_pending) return STATUS_DELETE_PENDING;
 	if (no->overflow) {
 		no->overflow = false;
 		notify_reset_locked(no);
@@ -380,6 +391,12 @@ void notify_open_closed(struct smbd_open *o)
 {
 	if (atomic_load(&notify_nopens) == 0) return;
 	pthread_once(&notify_once, notify_init);
+	/* A handle that deletes its directory on close (delete-on-close, or a
+	 * delete-pending set through it or another handle): the directory is
+	 * now doomed, and MS-FSA 2.1.5.4 completes the change notifications
+	 * of the other handles on it with STATUS_DELETE_PENDING (the
+	 * directory itself goes with the last handle). */
+	bool doomed = o->is_dir && o->inode && !o->stream_inode && (o->delete_on_close || open_delete_pending(o));
 	struct notify_open *no = NULL;
 	smb_mutex_lock(&notify_lock);
 	struct list_head *pos;
@@ -387,7 +404,9 @@ void notify_open_closed(struct smbd_open *o)
 		struct notify_open *n = list_entry(pos, struct notify_open, link);
 		if (n->open == o) {
 			no = n;
-			break;
+		} else if (doomed && n->open->inode == o->inode && !n->delete_pending) {
+			n->delete_pending = true;
+			notify_kick_locked(n);
 		}
 	}
 	if (no) {
