@@ -2,7 +2,7 @@
 # The test command: installs what is missing, builds, runs every tier, prints
 # a summary and exits non-zero on any failure.  CI runs exactly this.
 #
-#   scripts/test.sh [TIER...]      TIER: unit smbclient encryption impacket torture malformed fuzz kernel all
+#   scripts/test.sh [TIER...]      TIER: unit smbclient encryption dirlease impacket torture malformed fuzz kernel all
 #                                  (default: all)
 #
 # Two builds are tested:
@@ -22,8 +22,8 @@ set -uo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 
-ALL_TIERS=(unit smbclient encryption impacket torture malformed fuzz kernel)
-ASAN_TIERS=" unit smbclient encryption impacket malformed "
+ALL_TIERS=(unit smbclient encryption dirlease impacket torture malformed fuzz kernel)
+ASAN_TIERS=" unit smbclient encryption dirlease impacket malformed "
 # smbtorture under ASan takes about a minute more and covers far more of
 # the request paths than the other tiers.
 [[ "${SMBKIT_ASAN_TORTURE:-1}" != 0 ]] && ASAN_TIERS+="torture "
@@ -32,7 +32,7 @@ tiers=()
 for arg in "${@:-all}"; do
 	case $arg in
 	all) tiers+=("${ALL_TIERS[@]}") ;;
-	unit | smbclient | encryption | impacket | torture | malformed | fuzz | kernel) tiers+=("$arg") ;;
+	unit | smbclient | encryption | dirlease | impacket | torture | malformed | fuzz | kernel) tiers+=("$arg") ;;
 	-h | --help)
 		sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'
 		exit 0
@@ -140,6 +140,7 @@ run_tier() {
 		smbclient) "${interop[@]}" bash tests/interop/test_smbclient.sh ;;
 		# test_encryption.sh starts its own servers from config files.
 		encryption) timeout -k 15 "${SMBKIT_TIER_TIMEOUT:-1200}" bash tests/interop/test_encryption.sh ;;
+		dirlease) timeout -k 15 600 bash tests/interop/test_dirlease.sh ;;
 		impacket) "${interop[@]}" /usr/bin/python3 tests/interop/test_impacket.py ;;
 		malformed) "${interop[@]}" /usr/bin/python3 tests/interop/test_malformed.py ;;
 		torture) "${interop[@]}" env TORTURE_OUT="$dir/test-logs/torture-$build" bash tests/torture/run.sh ;;

@@ -692,7 +692,9 @@ uint32_t lease_grant(struct smbd_open *o, const struct lease_request *lr, struct
 	if (!want_lease && (lr->oplock_level == SMB2_OPLOCK_LEVEL_NONE || lr->oplock_level == SMB2_OPLOCK_LEVEL_LEASE))
 		return STATUS_SUCCESS;
 	/* Directories: only leases, only SMB 3.x (directory leasing). */
-	if (o->is_dir && (!want_lease || c->dialect < SMB2_DIALECT_300)) return STATUS_SUCCESS;
+	if (o->is_dir && (!want_lease || c->dialect < SMB2_DIALECT_300 ||
+			  !(c->server_capabilities & SMB2_GLOBAL_CAP_DIRECTORY_LEASING)))
+		return STATUS_SUCCESS;
 
 	struct lease_grant *g = calloc(1, sizeof(*g));
 	struct smbd_lease *fresh = want_lease ? calloc(1, sizeof(*fresh)) : NULL;

@@ -67,6 +67,12 @@ uint32_t smb2_negotiate(struct smb2_request *req)
 	struct wbuf blob;
 	wbuf_init(&blob, 128);
 	negotiate_fill_response(c, &rsp, dialect, &blob);
+	/* Directory leasing is offered only to clients that announce it in their
+	 * own Capabilities.  Clients that do not ask cannot use it, and some
+	 * (impacket 0.10, as shipped by Debian 12) fail every CREATE against a
+	 * 3.x server that advertises it unasked. */
+	if (!(r.capabilities & SMB2_GLOBAL_CAP_DIRECTORY_LEASING))
+		rsp.capabilities &= ~SMB2_GLOBAL_CAP_DIRECTORY_LEASING;
 
 	uint8_t preauth_data[38];   /* HashAlgorithmCount, SaltLength, alg, salt[32] */
 	uint8_t signing_data[4];

@@ -237,6 +237,12 @@ mount -t tmpfs tmpfs $H/dev/shm
 mkdir $H/tmp/out $H/tmp/disk
 mount -t 9p -o "$p9,cache=none" out $H/tmp/out || fail "cannot mount the out export"
 mount -t ext4 /dev/vda $H/tmp/disk || fail "cannot mount the scratch disk"
+. $H/tmp/out/guest.env
+# The repository may live below a directory the guest covers with tmpfs
+# (/tmp, /var/tmp, /run: CI clones wherever it likes), so it has an export of
+# its own, mounted at its own path.
+mkdir -p "$H$SMBKIT_ROOT"
+mount -t 9p -o "$p9,ro,cache=loose" repo "$H$SMBKIT_ROOT" || fail "cannot mount the repository export"
 ip link set lo up
 if ip link set eth0 up 2>/dev/null; then
 	ip addr add 10.0.2.15/24 dev eth0
@@ -295,6 +301,7 @@ timeout -k 10 "$KERNEL_TIMEOUT" qemu-system-x86_64 \
 	-append "console=ttyS0 loglevel=1 panic=-1 oops=panic" \
 	-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
 	-virtfs "local,path=$OUT,mount_tag=out,security_model=none,multidevs=remap" \
+	-virtfs "local,path=$ROOT,mount_tag=repo,security_model=none,readonly=on,multidevs=remap" \
 	-drive "file=$RUN/disk.img,if=virtio,format=raw,cache=unsafe" \
 	-netdev user,id=n0 -device virtio-net-pci,netdev=n0 \
 	</dev/null >"$RUN/qemu.stderr" 2>&1 &
