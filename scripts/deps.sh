@@ -8,13 +8,16 @@ set -euo pipefail
 # build: compiler, meson/ninja, libraries the server links.
 # test:  smbclient, smbtorture (samba-testsuite), impacket, xattr tools; the
 #        samba package provides the reference smbd and pulls the shared libs.
+# kerberos: an MIT KDC (krb5kdc, kdb5_util, kadmin.local) and kinit for the
+#        Kerberos interop test; libkrb5-dev provides GSS-API for the build.
 # fuzz:  clang with its libFuzzer/sanitizer runtimes.
 # kernel: qemu (TCG) to boot Debian's stock kernel, busybox/cpio/kmod for its
 #        initramfs, cifs-utils for mount.cifs, e2fsprogs for the scratch disk.
 PACKAGES=(
 	build-essential gcc meson ninja-build pkg-config
-	libssl-dev libinih-dev libcmocka-dev
+	libssl-dev libinih-dev libcmocka-dev libkrb5-dev
 	samba smbclient samba-testsuite python3 python3-impacket attr
+	krb5-kdc krb5-admin-server krb5-user
 	clang libclang-rt-14-dev
 	qemu-system-x86 busybox-static cpio kmod cifs-utils e2fsprogs iproute2
 )

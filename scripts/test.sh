@@ -2,7 +2,7 @@
 # The test command: installs what is missing, builds, runs every tier, prints
 # a summary and exits non-zero on any failure.  CI runs exactly this.
 #
-#   scripts/test.sh [TIER...]      TIER: unit smbclient encryption dirlease impacket torture malformed fuzz kernel all
+#   scripts/test.sh [TIER...]      TIER: unit smbclient encryption dirlease kerberos containment attacks persistent impacket torture malformed fuzz kernel all
 #                                  (default: all)
 #
 # Two builds are tested:
@@ -22,8 +22,8 @@ set -uo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 
-ALL_TIERS=(unit smbclient encryption dirlease impacket torture malformed fuzz kernel)
-ASAN_TIERS=" unit smbclient encryption dirlease impacket malformed "
+ALL_TIERS=(unit smbclient encryption dirlease kerberos containment attacks persistent impacket torture malformed fuzz kernel)
+ASAN_TIERS=" unit smbclient encryption dirlease kerberos containment attacks persistent impacket malformed "
 # smbtorture under ASan takes about a minute more and covers far more of
 # the request paths than the other tiers.
 [[ "${SMBKIT_ASAN_TORTURE:-1}" != 0 ]] && ASAN_TIERS+="torture "
@@ -32,7 +32,7 @@ tiers=()
 for arg in "${@:-all}"; do
 	case $arg in
 	all) tiers+=("${ALL_TIERS[@]}") ;;
-	unit | smbclient | encryption | dirlease | impacket | torture | malformed | fuzz | kernel) tiers+=("$arg") ;;
+	unit | smbclient | encryption | dirlease | kerberos | containment | attacks | persistent | impacket | torture | malformed | fuzz | kernel) tiers+=("$arg") ;;
 	-h | --help)
 		sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'
 		exit 0
@@ -115,6 +115,9 @@ if [[ $want_asan == 1 ]]; then
 fi
 
 # ---------------------------------------------------------------- tiers
+free_port() {
+	/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
 dir_of() { if [[ $1 == asan ]]; then echo "$ASAN_BUILD_DIR"; else echo "$BUILD_DIR"; fi; }
 
 # run_tier TIER BUILD: runs the tier's driver against that build's binaries,
@@ -141,6 +144,14 @@ run_tier() {
 		# test_encryption.sh starts its own servers from config files.
 		encryption) timeout -k 15 "${SMBKIT_TIER_TIMEOUT:-1200}" bash tests/interop/test_encryption.sh ;;
 		dirlease) timeout -k 15 600 bash tests/interop/test_dirlease.sh ;;
+		# A throwaway MIT KDC on loopback, keytab, smbclient and impacket -k.
+		kerberos) timeout -k 15 600 bash tests/interop/test_kerberos.sh ;;
+		# Path escapes of every kind (incl. symlinks swapped in mid-request).
+		containment) timeout -k 15 900 bash tests/interop/test_containment.sh ;;
+		# Tampered signatures, replays, downgrades, bad logins, access policy.
+		attacks) timeout -k 15 600 bash tests/interop/test_attacks.sh ;;
+		# A persistent handle survives kill -9 and restart of smbkitd.
+		persistent) timeout -k 15 300 bash tests/interop/test_persistent.sh "$dir" "$(free_port)" ;;
 		impacket) "${interop[@]}" /usr/bin/python3 tests/interop/test_impacket.py ;;
 		malformed) "${interop[@]}" /usr/bin/python3 tests/interop/test_malformed.py ;;
 		torture) "${interop[@]}" env TORTURE_OUT="$dir/test-logs/torture-$build" bash tests/torture/run.sh ;;

@@ -13,6 +13,14 @@
  *   30    session_table        global session id -> session map
  *   40    session              one session's tree list and auth state
  *   50    open_table           global volatile/persistent file id map
+ *   55    durable_table        server-wide table of disconnected durable and
+ *                              persistent opens keyed by persistent id, their
+ *                              expiry deadlines, and the persistent-handle
+ *                              store's id epoch (server/durable.c).  Taken
+ *                              alone or before an inode lock (reconnect checks
+ *                              the lease of the open it found); never inside
+ *                              an inode lock: lease breaks that must close a
+ *                              disconnected open hand it over after unlocking
  *   60    inode_table          inode hash table membership and each inode's
  *                              refcount transitions to and from zero (inode.c)
  *   65    inode                one file's state (struct smbd_inode): its list of
@@ -38,6 +46,8 @@
  *                              (server/lease.c); a leaf, nothing nests inside
  *   78    lease_watch          directories watched with fanotify for local
  *                              changes (server/lease.c); a leaf
+ *   85    login_backoff        failed-login counters per client address (access.c);
+ *                              a leaf: nothing is taken or called under it
  *   90    log                  (not a ranked lock: stdio's own)
  *
  * No blocking call (file I/O, network, sleeping allocation) is made while
@@ -54,6 +64,7 @@ enum lock_rank {
 	LOCK_RANK_SESSION_TABLE = 30,
 	LOCK_RANK_SESSION = 40,
 	LOCK_RANK_OPEN_TABLE = 50,
+	LOCK_RANK_DURABLE_TABLE = 55,
 	LOCK_RANK_INODE_TABLE = 60,
 	LOCK_RANK_INODE = 65,
 	LOCK_RANK_INODE_STREAM = 66,
@@ -64,6 +75,7 @@ enum lock_rank {
 	LOCK_RANK_LOOP_POST = 75,
 	LOCK_RANK_LEASE_TIMER = 77,
 	LOCK_RANK_LEASE_WATCH = 78,
+	LOCK_RANK_LOGIN_BACKOFF = 85,
 };
 
 struct smb_mutex {

@@ -169,7 +169,8 @@ static bool seq_eligible(const struct smbd_open *o, const struct smb2_lock_req *
 {
 	if (!o->conn || o->conn->dialect == SMB2_DIALECT_202) return false;
 	if (r->lock_sequence_index == 0 || r->lock_sequence_index > BRL_SEQ_ENTRIES) return false;
-	return (o->conn->server_capabilities & SMB2_GLOBAL_CAP_MULTI_CHANNEL) != 0;
+	/* 3.3.5.14: resilient, durable or persistent opens, or multichannel. */
+	return o->durable || o->is_persistent || (o->conn->server_capabilities & SMB2_GLOBAL_CAP_MULTI_CHANNEL) != 0;
 }
 
 /* Called with in->lock held. */

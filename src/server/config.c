@@ -31,7 +31,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "auth/krb5_server.h"
 #include "common/utf16.h"
+#include "server/access.h"
 
 #define NETBIOS_NAME_MAX 15
 #define DEFAULT_PORT 445
@@ -45,7 +47,33 @@ struct share_entry {
 	bool from_cmdline;   /* guest_ok follows map_guest at finalize */
 	bool guest_ok_set;   /* "guest ok" given explicitly in its section */
 	unsigned line;       /* section header line in the config file */
+	/* Access policy (access.h); NULL = not set. */
+	char **invalid_users;
+	char **read_list;
+	char **write_list;
+	struct host_acl *hosts_allow;
+	struct host_acl *hosts_deny;
 };
+
+/* The config is allocated inside this wrapper for the same reason: the
+ * global access policy is not part of server.h's struct. */
+struct config_entry {
+	struct smbd_config config;
+	struct host_acl *hosts_allow;     /* [global] hosts allow; NULL = not set */
+	struct host_acl *hosts_deny;
+	unsigned login_failure_limit;     /* 0 = no back-off */
+	unsigned login_failure_window;    /* seconds in which the failures count */
+	unsigned login_failure_backoff;   /* first block, seconds; doubles per block */
+};
+
+#define LOGIN_FAILURE_LIMIT_DEFAULT 5
+#define LOGIN_FAILURE_WINDOW_DEFAULT 300
+#define LOGIN_FAILURE_BACKOFF_DEFAULT 30
+
+static struct config_entry *cfg_entry(const struct smbd_config *c)
+{
+	return container_of((struct smbd_config *)c, struct config_entry, config);
+}
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
@@ -108,6 +136,11 @@ void share_put(struct smbd_share *s)
 	free(s->path);
 	free(s->comment);
 	free_strv(s->valid_users);
+	free_strv(e->invalid_users);
+	free_strv(e->read_list);
+	free_strv(e->write_list);
+	host_acl_free(e->hosts_allow);
+	host_acl_free(e->hosts_deny);
 	free(e);
 }
 
@@ -165,9 +198,13 @@ static const char *share_name_problem(const char *name)
 
 struct smbd_config *config_new_default(void)
 {
-	struct smbd_config *c = calloc(1, sizeof(*c));
-	if (!c) return NULL;
+	struct config_entry *ce = calloc(1, sizeof(*ce));
+	if (!ce) return NULL;
+	struct smbd_config *c = &ce->config;
 	atomic_init(&c->refcount, 1);
+	ce->login_failure_limit = LOGIN_FAILURE_LIMIT_DEFAULT;
+	ce->login_failure_window = LOGIN_FAILURE_WINDOW_DEFAULT;
+	ce->login_failure_backoff = LOGIN_FAILURE_BACKOFF_DEFAULT;
 
 	/* NetBIOS names are at most 15 characters (the 16th byte is the
 	 * suffix type) and conventionally upper case. */
@@ -184,6 +221,7 @@ struct smbd_config *config_new_default(void)
 	c->workgroup = strdup("WORKGROUP");
 	c->server_string = strdup("smbkit");
 	c->guest_account = strdup("nobody");
+	c->krb5_keytab = strdup("/etc/krb5.keytab");
 	c->signing_required = false;
 	c->encrypt = SMBD_ENCRYPT_IF_REQUIRED;
 	/* Samba's default preference: GCM before CCM (faster), 128 before 256. */
@@ -198,7 +236,7 @@ struct smbd_config *config_new_default(void)
 	c->max_io_size = MAX_IO_SIZE_DEFAULT;
 	c->log_level = LOG_LVL_INFO;
 	c->listen = NULL;
-	if (!c->netbios_name || !c->workgroup || !c->server_string || !c->guest_account) {
+	if (!c->netbios_name || !c->workgroup || !c->server_string || !c->guest_account || !c->krb5_keytab) {
 		config_put(c);
 		return NULL;
 	}
@@ -223,8 +261,14 @@ void config_put(struct smbd_config *c)
 	free(c->server_string);
 	free(c->users_file);
 	free(c->guest_account);
+	free(c->krb5_keytab);
+	free(c->realm);
+	free(c->state_dir);
 	free_strv(c->listen);
-	free(c);
+	struct config_entry *ce = cfg_entry(c);
+	host_acl_free(ce->hosts_allow);
+	host_acl_free(ce->hosts_deny);
+	free(ce);
 }
 
 struct smbd_share *config_find_share(struct smbd_config *c, const char *name)
@@ -343,13 +387,16 @@ static int listen_item(void *arg, const char *item, char *msg, size_t msglen)
 	return listen_add(arg, item, msg, msglen);
 }
 
+/* One entry of "valid users", "invalid users", "read list", "write list".
+ * "@group" and "+group" name Unix groups (resolved at tree connect with
+ * getgrnam/getgrouplist, so group changes apply without a reload); Samba's
+ * "&group" (NIS netgroups only) is refused: there is no NIS here, and
+ * treating it as a user name would silently match nobody. */
 static int valid_user_item(void *arg, const char *item, char *msg, size_t msglen)
 {
-	/* Samba's @group / +group / &group forms name Unix or NIS groups; we do
-	 * not resolve groups yet, and treating "@staff" as a user name would
-	 * quietly lock everyone out (or, worse, match a user called "@staff"). */
-	if (item[0] == '@' || item[0] == '+' || item[0] == '&') {
-		snprintf(msg, msglen, "valid users: group entries like '%s' are not supported yet", item);
+	if (item[0] == '&' || ((item[0] == '@' || item[0] == '+') && !item[1]) ||
+	    (item[0] == '+' && item[1] == '&') || (item[0] == '&' && item[1] == '+')) {
+		snprintf(msg, msglen, "user list: '%s' is not supported (use @group or +group for Unix groups)", item);
 		return -1;
 	}
 	if (strv_append(arg, item) != 0) {
@@ -578,8 +625,7 @@ static void normalize_key(const char *in, char *out, size_t outlen)
  * refused rather than ignored: each of them promises a protection or a
  * behaviour that this version would silently not deliver. */
 static const char *const not_yet_supported[] = {
-	"hostsallow", "allowhosts", "hostsdeny", "denyhosts",
-	"invalidusers", "readlist", "writelist", "adminusers", "forceuser", "forcegroup",
+	"adminusers", "forceuser", "forcegroup",
 	"createmask", "createmode", "directorymask", "directorymode", "forcecreatemode",
 	"forcedirectorymode", "vetofiles", "hidefiles", "oplocks", "leases", "smb2leases",
 	"durablehandles", "strictlocking", "serverminprotocol",
@@ -656,6 +702,24 @@ static void global_key(struct parse_ctx *x, const char *key, const char *nkey, c
 	} else if (!strcmp(nkey, "guestaccount")) {
 		if (!*value) { ctx_fail(x, "'guest account' is empty"); return; }
 		if (set_str(&c->guest_account, value) != 0) ctx_fail(x, "out of memory");
+	} else if (!strcmp(nkey, "kerberoskeytab")) {
+		if (value[0] != '/') {
+			ctx_fail(x, "'kerberos keytab' must be an absolute path, not '%s'", value);
+			return;
+		}
+		if (set_str(&c->krb5_keytab, value) != 0) ctx_fail(x, "out of memory");
+	} else if (!strcmp(nkey, "realm")) {
+		/* Compared byte for byte with the realm of client principals
+		 * (Kerberos realms are case-sensitive), so refuse what no
+		 * principal display could end with. */
+		if (!*value) { ctx_fail(x, "'realm' is empty"); return; }
+		for (const char *p = value; *p; p++) {
+			if ((unsigned char)*p <= 0x20 || *p == 0x7f || strchr("@/\\:", *p)) {
+				ctx_fail(x, "'realm' may not contain spaces, control characters, '@', '/', '\\' or ':'");
+				return;
+			}
+		}
+		if (set_str(&c->realm, value) != 0) ctx_fail(x, "out of memory");
 	} else if (!strcmp(nkey, "maptoguest")) {
 		if (!strcasecmp(value, "bad user") || !strcasecmp(value, "baduser")) c->map_guest = true;
 		else if (!strcasecmp(value, "never")) c->map_guest = false;
@@ -730,8 +794,35 @@ static void global_key(struct parse_ctx *x, const char *key, const char *nkey, c
 	} else if (!strcmp(nkey, "maxsessions")) {
 		if (!want_uint(x, key, value, 1, 65535, &n)) return;
 		c->max_sessions_per_conn = (unsigned)n;
+	/* ---- durable / persistent handles (durable.c) ---- */
+	} else if (!strcmp(nkey, "statedirectory")) {
+		if (value[0] != '/') {
+			ctx_fail(x, "'%s' must be an absolute path, not '%s'", key, value);
+			return;
+		}
+		if (set_str(&c->state_dir, value) != 0) ctx_fail(x, "out of memory");
+	/* ---- end durable ---- */
+	} else if (!strcmp(nkey, "hostsallow") || !strcmp(nkey, "allowhosts") || !strcmp(nkey, "hostsdeny") ||
+		   !strcmp(nkey, "denyhosts")) {
+		struct config_entry *ce = cfg_entry(c);
+		struct host_acl *acl = host_acl_parse(value, msg, sizeof(msg));
+		if (!acl) { ctx_fail(x, "'%s': %s", key, msg); return; }
+		struct host_acl **dst = strstr(nkey, "allow") ? &ce->hosts_allow : &ce->hosts_deny;
+		host_acl_free(*dst);   /* a later line replaces an earlier one, as in Samba */
+		*dst = acl;
+	} else if (!strcmp(nkey, "loginfailurelimit")) {
+		if (!want_uint(x, key, value, 0, 1000000, &n)) return;
+		cfg_entry(c)->login_failure_limit = (unsigned)n;
+	} else if (!strcmp(nkey, "loginfailurewindow")) {
+		if (!want_uint(x, key, value, 1, 86400, &n)) return;
+		cfg_entry(c)->login_failure_window = (unsigned)n;
+	} else if (!strcmp(nkey, "loginfailurebackoff")) {
+		if (!want_uint(x, key, value, 1, 3600, &n)) return;
+		cfg_entry(c)->login_failure_backoff = (unsigned)n;
 	} else if (is_not_yet_supported(nkey)) {
 		ctx_fail(x, "'%s' is not supported by this version of smbkitd", key);
+	} else if (!strcmp(nkey, "invalidusers") || !strcmp(nkey, "readlist") || !strcmp(nkey, "writelist")) {
+		ctx_fail(x, "'%s' belongs in a share section, not in [global]", key);
 	} else if (!strcmp(nkey, "path") || !strcmp(nkey, "readonly") || !strcmp(nkey, "writable") ||
 		   !strcmp(nkey, "writeable") || !strcmp(nkey, "validusers") || !strcmp(nkey, "comment") ||
 		   !strcmp(nkey, "browseable") || !strcmp(nkey, "browsable") || !strcmp(nkey, "casesensitive")) {
@@ -765,6 +856,20 @@ static void share_key(struct parse_ctx *x, const char *key, const char *nkey, co
 		 * list can be split (inih lines are limited in length). */
 		if (for_each_item(value, valid_user_item, &s->valid_users, msg, sizeof(msg)) != 0)
 			ctx_fail(x, "%s", msg);
+	} else if (!strcmp(nkey, "invalidusers") || !strcmp(nkey, "readlist") || !strcmp(nkey, "writelist")) {
+		/* Accumulate like "valid users". */
+		char ***dst = nkey[0] == 'i' ? &e->invalid_users : nkey[0] == 'r' ? &e->read_list : &e->write_list;
+		if (for_each_item(value, valid_user_item, dst, msg, sizeof(msg)) != 0) ctx_fail(x, "%s", msg);
+	} else if (!strcmp(nkey, "hostsallow") || !strcmp(nkey, "allowhosts") || !strcmp(nkey, "hostsdeny") ||
+		   !strcmp(nkey, "denyhosts")) {
+		struct host_acl *acl = host_acl_parse(value, msg, sizeof(msg));
+		if (!acl) { ctx_fail(x, "share [%s]: '%s': %s", s->name, key, msg); return; }
+		struct host_acl **dst = strstr(nkey, "allow") ? &e->hosts_allow : &e->hosts_deny;
+		host_acl_free(*dst);
+		*dst = acl;
+	} else if (!strcmp(nkey, "loginfailurelimit") || !strcmp(nkey, "loginfailurewindow") ||
+		   !strcmp(nkey, "loginfailurebackoff")) {
+		ctx_fail(x, "'%s' belongs in [global], not in a share section", key);
 	} else if (!strcmp(nkey, "browseable") || !strcmp(nkey, "browsable")) {
 		if (want_bool(x, key, value, &b)) s->browseable = b;
 	} else if (!strcmp(nkey, "comment")) {
@@ -780,6 +885,10 @@ static void share_key(struct parse_ctx *x, const char *key, const char *nkey, co
 		 * case-insensitive names, which is what auto gives them. */
 		if (!strcasecmp(value, "auto") || !strcasecmp(value, "default")) s->case_sensitive = false;
 		else if (want_bool(x, key, value, &b)) s->case_sensitive = b;
+	/* ---- durable / persistent handles (durable.c) ---- */
+	} else if (!strcmp(nkey, "continuouslyavailable")) {
+		if (want_bool(x, key, value, &b)) s->continuously_available = b;
+	/* ---- end durable ---- */
 	} else if (is_not_yet_supported(nkey)) {
 		ctx_fail(x, "'%s' is not supported by this version of smbkitd", key);
 	} else {
@@ -939,5 +1048,75 @@ int config_finalize(struct smbd_config *c, char *err, size_t errlen)
 	}
 	if (c->map_guest && !getpwnam(c->guest_account))
 		log_warn("guest account '%s' does not exist; guest sessions will fail", c->guest_account);
+	/* Kerberos is offered (NEGOTIATE hints, SESSION_SETUP) only with a
+	 * realm to check principals against and a keytab we can read; an
+	 * unreadable keytab is a warning, not an error, so NTLM keeps working. */
+	c->krb5_enabled = false;
+	if (c->realm) {
+		if (krb5_keytab_usable(c->krb5_keytab))
+			c->krb5_enabled = true;
+		else
+			log_warn("kerberos: keytab %s is not a readable file; Kerberos logins are disabled",
+				 c->krb5_keytab);
+	}
 	return 0;
+}
+
+/* ----------------------------------------------------------- access policy */
+
+bool config_host_allowed(const struct smbd_config *c, const struct sockaddr_storage *peer)
+{
+	const struct config_entry *ce = cfg_entry(c);
+	return host_allowed(ce->hosts_allow, ce->hosts_deny, peer);
+}
+
+void config_login_backoff(const struct smbd_config *c, unsigned *limit, unsigned *window, unsigned *backoff)
+{
+	const struct config_entry *ce = cfg_entry(c);
+	*limit = ce->login_failure_limit;
+	*window = ce->login_failure_window;
+	*backoff = ce->login_failure_backoff;
+}
+
+/* The order follows Samba: hosts, then guest, invalid users (always wins),
+ * valid users, then read list / write list for the read-only decision. */
+uint32_t config_share_access(const struct smbd_config *c, const struct smbd_share *sh,
+			     const struct smbd_session *s, const struct sockaddr_storage *peer, bool *read_only,
+			     char *why, size_t whylen)
+{
+	const struct share_entry *e = container_of(sh, struct share_entry, share);
+	*read_only = sh->read_only;
+	if (!host_allowed(e->hosts_allow, e->hosts_deny, peer)) {
+		snprintf(why, whylen, "the client address is not allowed by the share's hosts allow/deny");
+		return STATUS_ACCESS_DENIED;
+	}
+	if ((s->is_anonymous || s->is_guest) && !sh->guest_ok) {
+		snprintf(why, whylen, "guest access not allowed");
+		return STATUS_ACCESS_DENIED;
+	}
+	/* Guests are checked under the guest account's name, so "invalid
+	 * users = nobody" (or a valid users list without it) keeps them out. */
+	const char *user, *unix_name;
+	if (s->is_anonymous || s->is_guest) {
+		user = c->guest_account;
+		unix_name = c->guest_account;
+	} else {
+		user = s->user;
+		const struct smbd_user *u = config_find_user(c, s->user);
+		unix_name = u ? u->unix_name : s->user;
+	}
+	if (e->invalid_users && access_user_in_list(e->invalid_users, user, unix_name)) {
+		snprintf(why, whylen, "listed in invalid users");
+		return STATUS_ACCESS_DENIED;
+	}
+	if (sh->valid_users && !access_user_in_list(sh->valid_users, user, unix_name)) {
+		snprintf(why, whylen, "not in valid users");
+		return STATUS_ACCESS_DENIED;
+	}
+	if (e->read_list && access_user_in_list(e->read_list, user, unix_name)) *read_only = true;
+	if (e->write_list && access_user_in_list(e->write_list, user, unix_name)) *read_only = false;
+	/* IPC$ is read-only to the file system anyway; pipes need "write". */
+	if (sh->ipc) *read_only = true;
+	why[0] = 0;
+	return STATUS_SUCCESS;
 }

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "server/loop.h"
+#include "server/access.h"
 #include "server/server.h"
 #include "transport/tcp.h"
 #include "wire/transform.h"
@@ -75,6 +76,14 @@ struct smbd_conn *conn_accept(struct smbd_loop *loop, int fd, const struct socka
 	smb_mutex_unlock(&g_server.conn_lock);
 	if (full) {
 		log_warn("refused connection from %s: connection limit (%u) reached", peer_str, cfg->max_connections);
+		close(fd);
+		config_put(cfg);
+		return NULL;
+	}
+	/* [global] hosts allow / hosts deny (access.h): refused before a
+	 * single byte is read, so a refused host reaches no parser. */
+	if (!config_host_allowed(cfg, peer)) {
+		log_warn("refused connection from %s: not allowed by hosts allow/hosts deny", peer_str);
 		close(fd);
 		config_put(cfg);
 		return NULL;

@@ -33,6 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "server/durable.h"
 #include "server/lease.h"
 #include "server/loop.h"
 #include "server/server.h"
@@ -178,6 +179,10 @@ static struct lease_grant *grant_of(struct smbd_inode *in, const struct smbd_ope
 
 struct break_note {
 	struct break_note *next;
+	/* Instead of a message: a disconnected durable open whose handle
+	 * caching this break removed; send_notes hands it to the durable
+	 * scavenger to be closed (durable.c).  owner: note (1). */
+	struct smbd_open *close_durable;
 	struct smbd_conn *conn;       /* owner: note (1) */
 	struct smbd_session *session; /* owner: note (1) */
 	uint8_t *msg;
@@ -255,6 +260,12 @@ static void send_notes(struct break_note *notes)
 	while (rev) {
 		struct break_note *n = rev;
 		rev = n->next;
+		if (n->close_durable) {
+			durable_close_disconnected(n->close_durable);
+			open_put(n->close_durable);
+			free(n);
+			continue;
+		}
 		if (loop_post(n->conn->loop, note_send, n) < 0) {
 			free(n->msg);
 			session_put(n->session);
@@ -397,6 +408,9 @@ static void wake_waiters_locked(struct smbd_inode *in, struct lease_waiter **wok
 }
 
 static __thread struct lease_waiter *resuming_waiter;
+/* The open of a CREATE that lease_create_breaks just made wait, until
+ * smb2_create undoes it (lease_open_closed); loop thread only. */
+static __thread const struct smbd_open *pending_undo;
 
 bool lease_resuming(const struct smb2_request *req)
 {
@@ -486,12 +500,52 @@ static uint32_t waiter_cancel(struct smbd_async *a, enum smbd_async_reason why, 
 
 /* ------------------------------------------------------------ breaking */
 
+/* Under the inode lock: queues the close of a disconnected durable open. */
+static void note_close_durable(struct break_note **notes, struct smbd_open *o)
+{
+	struct break_note *n = calloc(1, sizeof(*n));
+	if (!n) return;
+	open_get(o);
+	n->close_durable = o;
+	n->next = *notes;
+	*notes = n;
+}
+
 /* Under in->lock: starts breaking lease l to target.  Returns true when the
  * holder must acknowledge (the break is then in progress). */
 static bool lease_break_locked(struct smbd_inode *in, struct smbd_lease *l, uint32_t target,
 			       struct break_note **notes)
 {
 	if (l->breaking || target == l->state) return false;
+	/* Every open of the lease is a disconnected durable open: nobody can
+	 * acknowledge.  MS-SMB2 3.3.4.7: the break cannot be sent; the client
+	 * could never learn that its cache is stale, so (as Windows and
+	 * smbtorture smb2.durable-open.lease expect) the disconnected opens
+	 * are closed, and the CREATE that caused the break waits for that
+	 * close (it wakes the inode's break waiters) and then gets the full
+	 * lease. */
+	{
+		bool connected = false, durable = false;
+		struct list_head *dpos;
+		list_for_each(dpos, &in->oplock_grants) {
+			struct lease_grant *g = list_entry(dpos, struct lease_grant, link);
+			if (g->lease != l) continue;
+			if (g->open->durable_disconnected) durable = true;
+			else connected = true;
+		}
+		if (durable && !connected) {
+			bool close = true;
+			if (close) {
+				list_for_each(dpos, &in->oplock_grants) {
+					struct lease_grant *g = list_entry(dpos, struct lease_grant, link);
+					if (g->lease == l && g->open->durable_disconnected) note_close_durable(notes, g->open);
+				}
+			}
+			if (l->version == 2) l->epoch++;
+			l->state = target;
+			return close;
+		}
+	}
 	/* 3.3.4.7: an ack is required when the holder may have cached
 	 * writes or handles; breaking read caching alone is immediate. */
 	bool ack = (l->state & (LEASE_W | LEASE_H)) != 0;
@@ -517,6 +571,15 @@ static bool lease_break_locked(struct smbd_inode *in, struct smbd_lease *l, uint
 static bool oplock_break_locked(struct lease_grant *g, uint8_t to, struct break_note **notes)
 {
 	if (g->breaking || g->level == to || g->level == SMB2_OPLOCK_LEVEL_NONE) return false;
+	if (g->open->durable_disconnected) {
+		/* As for leases above (3.3.4.6; smb2.durable-open.oplock):
+		 * the disconnected open is closed instead. */
+		bool close = true;
+		if (close) note_close_durable(notes, g->open);
+		g->level = to;
+		g->open->oplock_level = to;
+		return close;
+	}
 	bool ack = g->level == SMB2_OPLOCK_LEVEL_EXCLUSIVE || g->level == SMB2_OPLOCK_LEVEL_BATCH;
 	if (g->open->volatile_id) note_add(notes, g->open, false, to, NULL, 0, 0);
 	if (ack) {
@@ -643,7 +706,10 @@ uint32_t lease_create_breaks(struct smb2_request *req, struct smbd_open *o, cons
 		if (w && w != resuming_waiter) waiter_put(w);
 		return STATUS_SUCCESS;
 	}
-	if (w == resuming_waiter) return STATUS_PENDING;   /* the same async request keeps waiting */
+	if (w == resuming_waiter) {
+		pending_undo = o;
+		return STATUS_PENDING;   /* the same async request keeps waiting */
+	}
 	struct smbd_async *a = NULL;
 	uint32_t st = smbd_go_async(req, NULL, waiter_cancel, w, &a);
 	if (st != STATUS_PENDING) {
@@ -663,6 +729,7 @@ uint32_t lease_create_breaks(struct smb2_request *req, struct smbd_open *o, cons
 	}
 	w->async = a;
 	log_debug("create waits for an oplock/lease break (async id %llu)", (unsigned long long)smbd_async_id(a));
+	pending_undo = o;
 	return STATUS_PENDING;
 }
 
@@ -866,7 +933,12 @@ void lease_open_closed(struct smbd_open *o)
 	}
 	/* A waiter may be waiting for this open to go (sharing); wake it
 	 * anyway when the last cached handle closes. */
-	if (!woken && !list_empty(&in->break_waiters)) wake_waiters_locked(in, &woken);
+	/* Not when o is the half-built open of the CREATE that just went to
+	 * wait (smb2_create undoes it): that would wake the CREATE itself, which
+	 * would wait again, in a loop, until the break ends. */
+	bool own_undo = pending_undo == o;
+	if (own_undo) pending_undo = NULL;
+	if (!woken && !own_undo && !list_empty(&in->break_waiters)) wake_waiters_locked(in, &woken);
 	smb_mutex_unlock(&in->lock);
 	free(g);
 	post_woken(woken);
@@ -1232,4 +1304,105 @@ void lease_request_parse(const struct smbd_conn *c, uint8_t requested_oplock_lev
 		lr->lease.flags &= ~SMB2_LEASE_FLAG_PARENT_LEASE_KEY_SET;
 	}
 	lr->has_lease = true;
+}
+
+/* ------------------------------------------------------ durable handles */
+
+bool lease_of_open(struct smbd_open *o, uint8_t *oplock_level, struct smb2_lease_ctx *lease)
+{
+	struct smbd_inode *in = lease_inode(o);
+	*oplock_level = SMB2_OPLOCK_LEVEL_NONE;
+	memset(lease, 0, sizeof(*lease));
+	if (!in) return false;
+	bool found = false;
+	smb_mutex_lock(&in->lock);
+	lists_ready(in);
+	struct lease_grant *g = grant_of(in, o);
+	if (g) {
+		found = true;
+		*oplock_level = g->lease ? SMB2_OPLOCK_LEVEL_LEASE : g->level;
+		if (g->lease) {
+			struct smbd_lease *l = g->lease;
+			lease->version = l->version;
+			memcpy(lease->key, l->key, 16);
+			lease->state = l->state;
+			lease->epoch = l->epoch;
+			if (l->breaking) lease->flags |= SMB2_LEASE_FLAG_BREAK_IN_PROGRESS;
+			if (l->version == 2 && l->has_parent) {
+				lease->flags |= SMB2_LEASE_FLAG_PARENT_LEASE_KEY_SET;
+				memcpy(lease->parent_key, l->parent_key, 16);
+			}
+		}
+	}
+	smb_mutex_unlock(&in->lock);
+	return found;
+}
+
+void lease_restore(struct smbd_open *o, uint8_t oplock_level, const struct smb2_lease_ctx *lease)
+{
+	pthread_once(&lease_once, lease_init);
+	struct smbd_inode *in = lease_inode(o);
+	if (!in || oplock_level == SMB2_OPLOCK_LEVEL_NONE) return;
+	struct lease_grant *g = calloc(1, sizeof(*g));
+	struct smbd_lease *fresh = calloc(1, sizeof(*fresh));
+	if (!g || !fresh) {
+		free(g);
+		free(fresh);
+		return;
+	}
+	g->open = o;
+	smb_mutex_lock(&in->lock);
+	lists_ready(in);
+	if (oplock_level == SMB2_OPLOCK_LEVEL_LEASE) {
+		smb_mutex_lock(&table_lock);
+		struct smbd_lease *l = table_find(o->client_guid, lease->key);
+		if (l && l->inode != in) {
+			smb_mutex_unlock(&table_lock);
+			smb_mutex_unlock(&in->lock);
+			free(g);
+			free(fresh);
+			return;
+		}
+		if (!l) {
+			l = fresh;
+			fresh = NULL;
+			atomic_init(&l->refcount, 1);   /* the table's */
+			memcpy(l->client_guid, o->client_guid, 16);
+			memcpy(l->key, lease->key, 16);
+			l->version = lease->version ? lease->version : 1;
+			l->has_parent = (lease->flags & SMB2_LEASE_FLAG_PARENT_LEASE_KEY_SET) != 0;
+			memcpy(l->parent_key, lease->parent_key, 16);
+			inode_get(in);
+			l->inode = in;
+			l->is_dir = o->is_dir;
+			l->state = normalize_lease_state(lease->state);
+			l->epoch = lease->epoch;
+			list_add_tail(&l->table_link, &lease_table);
+			l->published = true;
+		}
+		smb_mutex_unlock(&table_lock);
+		lease_get(l);
+		l->ngrants++;
+		g->lease = l;
+		g->level = SMB2_OPLOCK_LEVEL_LEASE;
+	} else {
+		g->level = oplock_level;
+		o->oplock_level = oplock_level;
+	}
+	list_add_tail(&g->link, &in->oplock_grants);
+	smb_mutex_unlock(&in->lock);
+	free(fresh);
+}
+
+bool lease_open_breaking(struct smbd_open *o)
+{
+	struct smbd_inode *in = lease_inode(o);
+	if (!in) return false;
+	bool breaking = false;
+	smb_mutex_lock(&in->lock);
+	lists_ready(in);
+	struct lease_grant *g = grant_of(in, o);
+	if (g) breaking = g->lease ? g->lease->breaking : g->breaking;
+	smb_mutex_unlock(&in->lock);
+	return breaking;
 }

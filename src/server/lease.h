@@ -91,4 +91,14 @@ uint32_t lease_ack_lease(struct smbd_conn *c, const uint8_t key[16], uint32_t st
  * true (the CREATE reuses its async record). */
 bool lease_resuming(const struct smb2_request *req);
 
+/* Durable handles (durable.c).  Reports the caching o holds: *oplock_level
+ * is SMB2_OPLOCK_LEVEL_LEASE when it uses a lease (then *lease holds its
+ * key, version, state, epoch, flags).  False when o holds nothing. */
+bool lease_of_open(struct smbd_open *o, uint8_t *oplock_level, struct smb2_lease_ctx *lease);
+/* Gives a persistent open restored at start-up (o attached to its inode,
+ * o->client_guid set) the oplock or lease it held before the restart. */
+void lease_restore(struct smbd_open *o, uint8_t oplock_level, const struct smb2_lease_ctx *lease);
+/* True while a break of o's oplock/lease waits for an acknowledgement. */
+bool lease_open_breaking(struct smbd_open *o);
+
 #endif

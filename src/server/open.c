@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "server/dir_enum.h"
+#include "server/durable.h"
 #include "server/lease.h"
 #include "server/server.h"
 #include "server/vfs.h"
@@ -80,7 +81,21 @@ static void conn_opens_dec(struct smbd_conn *c)
 		;
 }
 
+static int open_table_publish(struct smbd_open *o, uint64_t keep_persistent_id);
+
 int open_table_insert(struct smbd_open *o)
+{
+	return open_table_publish(o, 0);
+}
+
+int open_table_reinsert(struct smbd_open *o, uint64_t persistent_id)
+{
+	return open_table_publish(o, persistent_id);
+}
+
+/* keep_persistent_id: 0 for a new open (persistent id = volatile id), else
+ * the persistent id a reconnected durable open keeps (durable.c). */
+static int open_table_publish(struct smbd_open *o, uint64_t keep_persistent_id)
 {
 	struct smbd_conn *c = o->conn;
 	if (c) {
@@ -99,7 +114,7 @@ int open_table_insert(struct smbd_open *o)
 		id = atomic_fetch_add(&g_server.next_file_id, 1) + 1;
 	} while (id == 0 || id == UINT64_MAX);
 	o->volatile_id = id;
-	o->persistent_id = id;
+	o->persistent_id = keep_persistent_id ? keep_persistent_id : id;
 	o->ready = true;
 	list_add_tail(&o->link, bucket_of(id));
 	smb_mutex_unlock(&g_server.open_lock);
@@ -219,6 +234,8 @@ void open_close_file(struct smbd_open *o)
 		pipe_close(o->pipe);
 		o->pipe = NULL;
 	}
+	/* A persistent open's on-disk record goes (durable.c). */
+	durable_open_closed(o);
 	/* Its byte-range locks go with it (MS-FSA 2.1.5.4), and blocked
 	 * LOCKs waiting on them are re-checked (brl.c). */
 	brl_close_open(o);
@@ -287,6 +304,9 @@ void open_table_close_tree(struct smbd_tree *t)
 		struct smbd_open *o = list_entry(pos, struct smbd_open, link);
 		list_del(&o->link);
 		conn_opens_dec(o->conn);
+		/* A durable open whose connection is gone waits in the durable
+		 * table (with the table's reference) for a reconnect. */
+		if (durable_disconnect(o)) continue;
 		open_close_file(o);
 		open_put(o);
 	}

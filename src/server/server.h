@@ -62,6 +62,7 @@ struct smbd_share {
 	bool case_sensitive;   /* false: names are looked up case-insensitively */
 	char **valid_users;    /* NULL-terminated; NULL = everyone */
 	enum smbd_encrypt encrypt;  /* "smb encrypt" of this share (only desired/required act) */
+	bool continuously_available; /* "continuously available": persistent handles (durable.c) */
 };
 
 struct smbd_user {
@@ -81,6 +82,12 @@ struct smbd_config {
 	char *users_file;
 	bool map_guest;        /* --guest: unknown users and anonymous become guest */
 	char *guest_account;   /* Unix account for guests (default "nobody") */
+	/* Kerberos (docs/configuration.md): "kerberos keytab" (default
+	 * /etc/krb5.keytab) and "realm"; krb5_enabled is set by finalize when
+	 * a realm is configured and the keytab is readable. */
+	char *krb5_keytab;
+	char *realm;
+	bool krb5_enabled;
 	bool signing_required;
 	enum smbd_encrypt encrypt;   /* "server smb encrypt" in [global] */
 	/* "server smb3 encryption algorithms": SMB2_ENCRYPTION_* ids in server
@@ -93,6 +100,7 @@ struct smbd_config {
 	char **listen;         /* "ADDR:PORT" strings; NULL-terminated */
 	int log_level;
 	bool foreground;
+	char *state_dir;       /* "state directory": persistent-handle store and file-id epoch (durable.c) */
 };
 
 /* config.c */
@@ -245,6 +253,7 @@ struct smbd_session {
 	 * (each session has its own keys, see conn_send_encrypted). */
 	atomic_uint_fast64_t encrypt_nonce;
 
+	bool torn_down;            /* loop (of conn): session_destroy ran */
 	struct list_head trees;    /* guarded by lock */
 	uint32_t next_tree_id;     /* guarded by lock */
 	unsigned ntrees;
@@ -254,8 +263,17 @@ void session_get(struct smbd_session *s);
 void session_put(struct smbd_session *s);
 /* Looks up a published session by id; returns it with a reference or NULL. */
 struct smbd_session *session_lookup(uint64_t id);
-/* Unpublishes the session, closes its trees and opens. */
+/* Unpublishes the session (if still published) and, once, tears it down:
+ * closes its trees and opens and ends its pending requests.  Runs on the
+ * loop thread that owns s->conn. */
 void session_destroy(struct smbd_session *s);
+/* Removes s from the global session table (any thread); true if this call did. */
+bool session_unpublish(struct smbd_session *s);
+/* MS-SMB2 3.3.5.5.3: after a successful login that names a PreviousSessionId
+ * of the same user, that session ends (its durable opens become
+ * reconnectable).  The old session may belong to another connection and loop:
+ * it is unpublished at once and torn down on its own loop thread. */
+void session_expire_previous(struct smbd_session *s, uint64_t previous_id);
 /* Switches this thread's fsuid/fsgid/groups to the session's user (when
  * running as root); smbd_unimpersonate() switches back. */
 void smbd_impersonate(const struct smbd_session *s);
@@ -323,6 +341,21 @@ struct smbd_open {
 	 * the loop thread that owns this open may still be reading one, so they
 	 * live until the open is freed.  Guarded by inode->lock. */
 	char **retired_paths; unsigned nretired_paths;
+
+	/* Durable and persistent handles (durable.c, MS-SMB2 3.3.1.10).  Set
+	 * while CREATE builds the open (before publication), then fixed,
+	 * except durable_disconnected (guarded by the lease inode's lock:
+	 * o->stream_inode, else o->inode) and durable_link/durable_expire_ms
+	 * (guarded by the durable_table lock). */
+	uint8_t durable;              /* 0, 1 (DHnQ) or 2 (DH2Q): Open.IsDurable */
+	bool is_persistent;           /* Open.IsPersistent: recorded in the state directory */
+	bool durable_disconnected;    /* its connection is gone; it waits in the durable table */
+	uint8_t create_guid[16];      /* Open.CreateGuid (v2) */
+	uint8_t client_guid[16];      /* Open.ClientGuid */
+	uint32_t durable_timeout_ms;  /* Open.DurableOpenTimeout */
+	uint64_t durable_expire_ms;   /* CLOCK_MONOTONIC ms at which the scavenger closes it */
+	uint64_t durable_id_saved;    /* its persistent id, kept while unpublished (ids are cleared) */
+	struct list_head durable_link;/* the durable table, guarded by its lock */
 };
 
 void open_get(struct smbd_open *o);
@@ -336,6 +369,10 @@ struct smbd_open *open_table_lookup(struct smbd_tree *t, uint64_t persistent_id,
 /* Unpublishes o (clears its ids) and drops the table's reference.  Returns
  * false if someone else already removed it. */
 bool open_table_remove(struct smbd_open *o);
+/* Publishes a reconnected durable open again (durable.c): the same
+ * persistent id, a new volatile id; takes its own table reference.
+ * Returns 0, or -1 when the per-connection limit is reached. */
+int open_table_reinsert(struct smbd_open *o, uint64_t persistent_id);
 /* Closes the open's file: delete-on-close, fd close.  Called once, after
  * removal, outside every lock. */
 void open_close_file(struct smbd_open *o);

@@ -15,6 +15,8 @@
 #include <unistd.h>
 
 #include "auth/ntlmssp.h"
+#include "common/utf16.h"
+#include "server/loop.h"
 #include "server/server.h"
 
 void session_get(struct smbd_session *s) { atomic_fetch_add(&s->refcount, 1); }
@@ -86,15 +88,24 @@ struct smbd_session *session_create(struct smbd_conn *c)
 	return s;
 }
 
-void session_destroy(struct smbd_session *s)
+bool session_unpublish(struct smbd_session *s)
 {
-	/* Unpublish from the global table, clearing the id. */
 	smb_mutex_lock(&g_server.session_lock);
 	bool published = s->id != 0;
 	list_del(&s->global_link);
 	s->id = 0;
 	smb_mutex_unlock(&g_server.session_lock);
-	if (!published) return;
+	return published;
+}
+
+void session_destroy(struct smbd_session *s)
+{
+	/* Unpublish from the global table, clearing the id (another thread may
+	 * have done that already: session_expire_previous). */
+	session_unpublish(s);
+	/* The teardown itself runs once, on the loop thread that owns s->conn. */
+	if (s->torn_down) return;
+	s->torn_down = true;
 	if (s->conn_link.next != &s->conn_link) {
 		list_del(&s->conn_link);
 		if (s->conn->nsessions) s->conn->nsessions--;
@@ -117,7 +128,43 @@ void session_destroy(struct smbd_session *s)
 		tree_destroy(t);
 		tree_put(t);
 	}
-	session_put(s);   /* the table's reference */
+	session_put(s);   /* the table's reference, dropped once, by the teardown */
+}
+
+/* Runs on the old session's own loop thread (posted by session_expire_previous). */
+static void session_destroy_posted(void *arg)
+{
+	struct smbd_session *old = arg;
+	session_destroy(old);
+	session_put(old);   /* the reference the poster took */
+}
+
+void session_expire_previous(struct smbd_session *s, uint64_t previous_id)
+{
+	if (!previous_id || previous_id == s->id || !s->user || s->is_anonymous || s->is_guest) return;
+	struct smbd_session *old = session_lookup(previous_id);
+	if (!old) return;
+	/* Only the same user may end a session this way (MS-SMB2 3.3.5.5.3); the
+	 * user fields of a valid session do not change under us (they are
+	 * written only by its own SESSION_SETUP, before it is valid). */
+	if (old->state != SESSION_VALID || !old->user || utf8_casecmp(old->user, s->user) != 0 ||
+	    old->is_anonymous || old->is_guest) {
+		session_put(old);
+		return;
+	}
+	log_info("%s: session %#llx of '%s' replaced by session %#llx (PreviousSessionId)", s->conn->peer_str,
+		 (unsigned long long)previous_id, s->user, (unsigned long long)s->id);
+	/* Unpublish now, from this thread, so every later request on the old
+	 * session gets USER_SESSION_DELETED at once; the teardown (its trees,
+	 * opens, pending requests) belongs to the old connection's loop. */
+	session_unpublish(old);
+	if (old->conn == s->conn || loop_self() == old->conn->loop) {
+		session_destroy(old);
+		session_put(old);
+	} else if (loop_post(old->conn->loop, session_destroy_posted, old) != 0) {
+		/* Out of memory: the old connection's own teardown will end it. */
+		session_put(old);
+	}
 }
 
 /* ---- identity ----

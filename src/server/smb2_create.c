@@ -11,6 +11,7 @@
 #include <sys/syscall.h>
 
 #include "common/utf16.h"
+#include "server/durable.h"
 #include "server/lease.h"
 #include "server/security_desc.h"
 #include "server/server.h"
@@ -105,6 +106,7 @@ static uint32_t finish(struct smb2_request *req, struct smbd_open *o, struct smb
 		open_put(o);
 		return STATUS_INSUFFICIENT_RESOURCES;
 	}
+	durable_published(o);
 	rsp->persistent_id = o->persistent_id;
 	rsp->volatile_id = o->volatile_id;
 	smb2_req_set_related_fid(req, o->persistent_id, o->volatile_id);
@@ -456,7 +458,7 @@ out:
 		if (status && base_created && actual && inode_other_opens(o) != 0) base_created = false;
 		open_put(o);
 	}
-	if (status && base_created && actual) unlinkat(sh->root_fd, actual, 0);
+	if (status && base_created && actual) vfs_unlink(sh, actual, 0);
 	if (sfd >= 0) close(sfd);
 	if (bfd >= 0) close(bfd);
 	free(sname);
@@ -472,7 +474,6 @@ uint32_t smb2_create(struct smb2_request *req)
 	char *uname = NULL, *rel = NULL, *actual = NULL, *fpart = NULL, *stream = NULL;
 	struct smbd_open *o = NULL;
 	bool created_here = false;
-	int sh_root = -1;
 	int pfd = -1, fd = -1;
 	if (status) goto out;
 	struct smbd_tree *tree = req->tree;
@@ -481,7 +482,23 @@ uint32_t smb2_create(struct smb2_request *req)
 		goto out;
 	}
 	struct smbd_share *sh = tree->share;
-	sh_root = sh->root_fd;
+
+	/* ---- durable handles (durable.c) ---- */
+	struct durable_request dreq;
+	status = durable_parse(req, cr, &dreq);
+	if (status) goto out;
+	if (dreq.reconnect && !sh->ipc) {
+		/* 3.3.5.9.7 / 3.3.5.9.12: the open exists; no validation of
+		 * the request's path or access, no open execution. */
+		/* The lease context names the lease to reclaim, whatever
+		 * RequestedOplockLevel says. */
+		const struct smb2_create_context *rqls = smb2_create_find_context(cr, SMB2_CREATE_REQUEST_LEASE);
+		struct lease_request rlreq;
+		lease_request_parse(req->conn, rqls ? SMB2_OPLOCK_LEVEL_LEASE : cr->requested_oplock_level, rqls,
+				    &rlreq);
+		status = durable_reconnect(req, cr, &dreq, &rlreq);
+		goto out;
+	}
 
 	/* ---- request validation (MS-SMB2 3.3.5.9, gentest results) ---- */
 	if (cr->impersonation_level > 3) {
@@ -609,6 +626,8 @@ uint32_t smb2_create(struct smb2_request *req)
 
 	struct lease_request lreq;
 	lease_request_parse(req->conn, cr->requested_oplock_level, lease_ctx, &lreq);
+
+	if (durable_replay(req, &dreq, &status)) goto out;
 
 	status = vfs_split_stream(uname, &fpart, &stream);
 	if (status) goto out;
@@ -856,7 +875,7 @@ uint32_t smb2_create(struct smb2_request *req)
 	rsp.end_of_file = st.end_of_file;
 	rsp.file_attributes = st.attributes;
 
-	struct smb2_create_context out_ctx[3];
+	struct smb2_create_context out_ctx[4];
 	uint8_t mxac[8], qfid[32];
 	unsigned nout = 0;
 	if (q_mxac) {
@@ -866,6 +885,7 @@ uint32_t smb2_create(struct smb2_request *req)
 	}
 	if (lrsp.has_lease)
 		out_ctx[nout++] = (struct smb2_create_context){ (const uint8_t *)"RqLs", 4, lrsp.ctx, (uint32_t)lrsp.ctx_len };
+	durable_grant(req, o, &dreq, &lrsp, out_ctx, &nout);
 	if (q_qfid) {
 		/* 2.2.14.2.9: DiskFileId (8) VolumeId (8) Reserved (16). */
 		memset(qfid, 0, sizeof(qfid));
@@ -891,7 +911,7 @@ out:
 		lease_open_closed(o);
 		inode_detach_open(o, &df, &ds);
 		if (created_here && o->path && (!o->inode || inode_other_opens(o) == 0))
-			unlinkat(sh_root, o->path, o->is_dir ? AT_REMOVEDIR : 0);
+			vfs_unlink(req->tree->share, o->path, o->is_dir ? AT_REMOVEDIR : 0);
 		open_put(o);
 	}
 	if (fd >= 0) close(fd);

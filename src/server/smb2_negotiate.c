@@ -1,6 +1,7 @@
 /* NEGOTIATE (MS-SMB2 3.3.5.4). */
 #include <string.h>
 
+#include "server/durable.h"
 #include "server/server.h"
 #include "wire/negotiate.h"
 #include "wire/spnego.h"
@@ -36,12 +37,17 @@ void negotiate_fill_response(struct smbd_conn *c, struct smb2_negotiate_rsp *rsp
 	/* Leases from 2.1 on, directory leases from 3.0 on (MS-SMB2 3.3.5.4). */
 	if (dialect != SMB2_DIALECT_202 && dialect != SMB2_DIALECT_WILDCARD) caps |= SMB2_GLOBAL_CAP_LEASING;
 	if (dialect >= SMB2_DIALECT_300 && dialect != SMB2_DIALECT_WILDCARD) caps |= SMB2_GLOBAL_CAP_DIRECTORY_LEASING;
+	/* Persistent handles (3.x) when a continuously available share has a
+	 * usable state store (durable.c). */
+	if (dialect >= SMB2_DIALECT_300 && dialect != SMB2_DIALECT_WILDCARD && durable_persistent_available())
+		caps |= SMB2_GLOBAL_CAP_PERSISTENT_HANDLES;
 	rsp->capabilities = caps;
 	uint32_t io = (caps & SMB2_GLOBAL_CAP_LARGE_MTU) ? c->cfg->max_io_size : 65536;
 	rsp->max_transact = rsp->max_read = rsp->max_write = io;
 	rsp->system_time = nt_time_now();
 	rsp->server_start_time = 0; /* MS-SMB2 2.2.4: SHOULD be zero */
-	spnego_encode_neg_hints(secblob, false);
+	/* krb5 is listed only when a realm and a readable keytab are configured. */
+	spnego_encode_neg_hints(secblob, c->cfg->krb5_enabled);
 	rsp->security_blob = secblob->p;
 	rsp->security_blob_len = secblob->len;
 }

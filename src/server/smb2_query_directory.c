@@ -20,7 +20,9 @@ static int stat_entry(struct smbd_open *o, const char *name, struct smb_file_sta
 	int r = vfs_fstatat(o->fd, name, st);
 	if (r == 0 && S_ISLNK(st->mode)) {
 		struct stat sb;
-		if (fstatat(o->fd, name, &sb, 0) == 0) {
+		/* Follow the link only while it stays in the share: a link
+		 * to outside must not reveal what it points to. */
+		if (vfs_stat_beneath(o->tree->share, o->path, name, &sb) == 0) {
 			/* Keep the link's own times; take type and size from the target. */
 			st->is_dir = S_ISDIR(sb.st_mode);
 			st->mode = sb.st_mode;

@@ -1,9 +1,10 @@
 /* SESSION_SETUP (MS-SMB2 3.3.5.5) and LOGOFF (3.3.5.6).
  *
- * Authentication is SPNEGO wrapping NTLMSSP (Kerberos arrives with the
- * security issue).  A first SESSION_SETUP creates an in-progress session so
- * the client can continue it by id; it becomes valid, with keys derived for
- * the dialect, only when NTLMSSP succeeds.  A SESSION_SETUP on a valid
+ * Authentication is SPNEGO wrapping NTLMSSP, or a krb5 AP-REQ when Kerberos
+ * is configured (session_setup_krb5, one leg).  A first SESSION_SETUP
+ * creates an in-progress session so the client can continue it by id; it
+ * becomes valid, with keys derived for the dialect, only when
+ * authentication succeeds.  A SESSION_SETUP on a valid
  * session is a re-authentication: the session stays usable meanwhile. */
 #include <grp.h>
 #include <pwd.h>
@@ -12,7 +13,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "auth/krb5_server.h"
 #include "auth/ntlmssp.h"
+#include "server/access.h"
 #include "server/server.h"
 #include "wire/session_setup.h"
 #include "wire/spnego.h"
@@ -59,6 +62,140 @@ static void dns_hostname(char *out, size_t len)
 	out[len - 1] = 0;
 }
 
+/* Kerberos logon: SPNEGO wrapping a krb5 AP-REQ (MS-SPNG, RFC 4121),
+ * accepted with the service keys of the configured keytab.  It takes one
+ * leg: the reply is accept-completed with the AP-REP (mutual
+ * authentication) and supportedMech set to the OID the client chose.
+ * The principal maps to an SMB user by the rule of krb5_principal_to_user
+ * (docs/configuration.md): "name@REALM" of our realm, and name must be in
+ * the users database, which also gives the Unix account.  Returns the
+ * status for the response; on failure the caller destroys the session. */
+static uint32_t session_setup_krb5(struct smb2_request *req, struct smbd_session *s,
+				   const struct smb2_session_setup_req *r, const struct spnego_token *tok, bool reauth)
+{
+	struct smbd_conn *c = req->conn;
+	const struct smbd_config *cfg = c->cfg;
+	/* RFC 4178 4.2.1: the optimistic mechToken is for the first of the
+	 * client's mechTypes; that is the OID to echo back (Windows clients
+	 * list 1.2.840.48018.1.2.2 and expect to see it again). */
+	enum spnego_mech mech = tok->mechs[0];
+	uint32_t st = STATUS_LOGON_FAILURE;
+	struct wbuf reply, mic, blob;
+	wbuf_init(&reply, 256);
+	wbuf_init(&mic, 64);
+	wbuf_init(&blob, 256);
+	struct krb5_server *k = krb5_server_new(cfg->krb5_keytab);
+	if (!k) {
+		st = STATUS_INSUFFICIENT_RESOURCES;
+		goto out;
+	}
+	if (krb5_server_accept(k, tok->mech_token, tok->mech_token_len, &reply) != STATUS_SUCCESS) {
+		log_warn("%s: Kerberos login refused: ticket not accepted", c->peer_str);
+		goto refused;
+	}
+	const char *client = krb5_server_client_principal(k);
+	const char *service = krb5_server_service_principal(k);
+	/* Any key in the keytab decrypts; only a ticket for cifs/ in our realm
+	 * is a ticket for this file service. */
+	if (!krb5_principal_is_service(service, "cifs", cfg->realm)) {
+		log_warn("%s: Kerberos login of %s refused: ticket is for %s, not cifs/...@%s", c->peer_str, client,
+			 service, cfg->realm);
+		goto refused;
+	}
+	char name[256];
+	const struct smbd_user *u = NULL;
+	if (krb5_principal_to_user(client, cfg->realm, name, sizeof(name)) != 0 ||
+	    !(u = config_find_user(cfg, name))) {
+		log_warn("%s: Kerberos login of %s refused: not a user of realm %s in the users database", c->peer_str,
+			 client, cfg->realm);
+		goto refused;
+	}
+	/* mechListMIC (RFC 4178 5): optional when, as here, the client's first
+	 * mechanism was accepted; if the client sent one it must verify, and
+	 * then it gets ours. */
+	if (tok->mic) {
+		if (!tok->mech_types_der ||
+		    krb5_server_verify_mic(k, tok->mech_types_der, tok->mech_types_der_len, tok->mic, tok->mic_len) != 0) {
+			log_warn("%s: Kerberos login of %s refused: SPNEGO mechListMIC check failed", c->peer_str, client);
+			goto refused;
+		}
+		if (krb5_server_make_mic(k, tok->mech_types_der, tok->mech_types_der_len, &mic) != 0) {
+			st = STATUS_INSUFFICIENT_RESOURCES;
+			goto out;
+		}
+	}
+
+	if (geteuid() == 0) {
+		if (map_unix_identity(s, u->unix_name) != 0) {
+			log_warn("%s: Kerberos login of %s refused: Unix account '%s' does not exist", c->peer_str, client,
+				 u->unix_name);
+			goto out;
+		}
+	} else {
+		s->uid = geteuid();
+		s->gid = getegid();
+	}
+	if (cfg->encrypt == SMBD_ENCRYPT_REQUIRED && !c->cipher) {
+		log_warn("%s: Kerberos login of %s refused: encryption is required and the client did not negotiate it",
+			 c->peer_str, client);
+		st = STATUS_ACCESS_DENIED;
+		goto out;
+	}
+	free(s->user);
+	free(s->domain);
+	s->user = strdup(u->name);
+	s->domain = strdup(cfg->realm);
+	s->is_anonymous = false;
+	s->is_guest = false;
+	if (!reauth) {
+		/* 3.3.5.5.3: Session.SessionKey is the first 16 bytes of the GSS
+		 * key, right-padded with zeros; the whole key (FullSessionKey)
+		 * feeds the AES-256 cipher keys of 3.1.1. */
+		size_t key_len;
+		const uint8_t *key = krb5_server_session_key(k, &key_len);
+		memset(s->session_key, 0, sizeof(s->session_key));
+		memcpy(s->session_key, key, key_len < 16 ? key_len : 16);
+		smb_derive_session_keys(c->dialect, c->cipher, key, key_len, s->preauth_hash, &s->keys);
+		s->keyed = true;
+		s->signing_required = c->signing_required || (r->security_mode & SMB2_NEGOTIATE_SIGNING_REQUIRED);
+		if (c->cipher && cfg->encrypt >= SMBD_ENCRYPT_DESIRED) {
+			s->encrypt_data = true;
+			s->encrypt_required = cfg->encrypt == SMBD_ENCRYPT_REQUIRED;
+		}
+	}
+	/* An NTLMSSP exchange this client started earlier on the session is
+	 * superseded by this logon. */
+	ntlmssp_server_free(s->auth);
+	s->auth = NULL;
+	s->state = SESSION_VALID;
+	login_backoff_record(cfg, &c->peer, false);
+	if (!reauth) session_expire_previous(s, r->previous_session_id);
+
+	spnego_encode_resp_mic(&blob, SPNEGO_ACCEPT_COMPLETED, mech, reply.len ? reply.p : NULL, reply.len,
+			       mic.len ? mic.p : NULL, mic.len);
+	uint16_t flags = s->encrypt_data ? SMB2_SESSION_FLAG_ENCRYPT_DATA : 0;
+	smb2_session_setup_rsp_encode(req->out, req->out_hdr_off, flags, blob.p, blob.len);
+	log_info("%s: %s Kerberos user '%s' (%s, unix %s) session %#llx, dialect %x%s", c->peer_str,
+		 reauth ? "re-authenticated" : "login", s->user, client, u->unix_name, (unsigned long long)s->id,
+		 c->dialect, s->encrypt_data ? ", encrypted" : s->signing_required ? ", signed" : "");
+	st = STATUS_SUCCESS;
+	goto out;
+
+refused:
+	{
+		unsigned secs = login_backoff_record(cfg, &c->peer, true);
+		if (secs)
+			log_warn("%s: too many failed logins: further logins from this address refused for %u s",
+				 c->peer_str, secs);
+	}
+out:
+	krb5_server_free(k);
+	wbuf_free(&reply);
+	wbuf_free(&mic);
+	wbuf_free(&blob);
+	return st;
+}
+
 uint32_t smb2_session_setup(struct smb2_request *req)
 {
 	struct smbd_conn *c = req->conn;
@@ -72,6 +209,17 @@ uint32_t smb2_session_setup(struct smb2_request *req)
 
 	struct smbd_session *s = req->session;   /* dispatcher's reference, or NULL */
 	bool created = false;
+	/* Failed-login back-off (access.h): an address that failed too often
+	 * is refused at once, without running authentication and without
+	 * sleeping on the loop thread.  A session it was building goes away,
+	 * as after any failed authentication (3.3.5.5.3). */
+	unsigned blocked = login_backoff_blocked(c->cfg, &c->peer);
+	if (blocked) {
+		log_warn("%s: SESSION_SETUP refused: too many failed logins from this address, blocked for %u more s",
+			 c->peer_str, blocked);
+		if (s) session_destroy(s);
+		return STATUS_LOGON_FAILURE;
+	}
 	if (!s) {
 		if (c->nsessions >= c->cfg->max_sessions_per_conn) {
 			log_warn("%s: SESSION_SETUP refused: session limit (%u) reached", c->peer_str,
@@ -97,6 +245,17 @@ uint32_t smb2_session_setup(struct smb2_request *req)
 		log_warn("%s: SESSION_SETUP refused: malformed or empty security blob", c->peer_str);
 		st = STATUS_INVALID_PARAMETER;
 		goto fail;
+	}
+	/* Dispatch by the mechanism of the client's first token: a krb5 AP-REQ
+	 * for a krb5 mechanism listed first goes to Kerberos, all else to
+	 * NTLMSSP as before. */
+	if (c->cfg->krb5_enabled && tok.is_init && !tok.raw_ntlmssp && tok.nmechs > 0 &&
+	    (tok.mechs[0] == SPNEGO_MECH_KRB5 || tok.mechs[0] == SPNEGO_MECH_MS_KRB5) &&
+	    krb5_token_is_ap_req(tok.mech_token, tok.mech_token_len)) {
+		st = session_setup_krb5(req, s, &r, &tok, reauth);
+		if (st != STATUS_SUCCESS) goto fail;
+		req->body_written = true;
+		return st;
 	}
 	if (!s->auth) {
 		char host[256];
@@ -131,7 +290,13 @@ uint32_t smb2_session_setup(struct smb2_request *req)
 		wbuf_free(&blob);
 		log_warn("%s: login refused for user '%s': %s", c->peer_str, ntlmssp_server_user(s->auth),
 			 ntlmssp_server_is_anonymous(s->auth) ? "anonymous" : ntstatus_name(st));
-		if (st != STATUS_INVALID_PARAMETER) st = STATUS_LOGON_FAILURE;
+		if (st != STATUS_INVALID_PARAMETER) {
+			st = STATUS_LOGON_FAILURE;
+			unsigned secs = login_backoff_record(c->cfg, &c->peer, true);
+			if (secs)
+				log_warn("%s: too many failed logins: further logins from this address refused for %u s",
+					 c->peer_str, secs);
+		}
 		goto fail;
 	}
 
@@ -147,6 +312,7 @@ uint32_t smb2_session_setup(struct smb2_request *req)
 				ntlmssp_server_verify_mic(s->auth, mech_types, mech_types_len, tok.mic, tok.mic_len) != 0)) {
 			log_warn("%s: login refused for user '%s': SPNEGO mechListMIC check failed", c->peer_str,
 				 ntlmssp_server_user(s->auth));
+			login_backoff_record(c->cfg, &c->peer, true);
 			wbuf_free(&blob);
 			st = STATUS_LOGON_FAILURE;
 			goto fail;
@@ -216,6 +382,10 @@ uint32_t smb2_session_setup(struct smb2_request *req)
 	ntlmssp_server_free(s->auth);
 	s->auth = NULL;
 	s->state = SESSION_VALID;
+	/* Only a real (keyed) login clears the address's failure count:
+	 * anonymous or guest logins prove nothing about the passwords tried. */
+	if (!anonymous && !guest) login_backoff_record(c->cfg, &c->peer, false);
+	if (!reauth) session_expire_previous(s, r.previous_session_id);
 
 	if (!tok.raw_ntlmssp)
 		spnego_encode_resp_mic(&blob, SPNEGO_ACCEPT_COMPLETED, SPNEGO_MECH_UNKNOWN, NULL, 0,

@@ -529,7 +529,9 @@ static uint32_t set_file(struct smb2_request *req, struct smbd_open *o, const st
 	size_t len = s->buffer_len;
 	bool modifies = c != FSCC_FILE_POSITION_INFORMATION && c != FSCC_FILE_MODE_INFORMATION;
 	if (o->pipe) return STATUS_NOT_SUPPORTED;
-	if (modifies && (req->tree->read_only || o->tree->share->read_only)) {
+	/* The tree's read-only flag already includes the share's, adjusted
+	 * per user by "read list" / "write list" at tree connect. */
+	if (modifies && (req->tree->read_only || o->tree->read_only)) {
 		/* Still validate the class so unknown classes get their own error. */
 		switch (c) {
 		case FSCC_FILE_BASIC_INFORMATION: case FSCC_FILE_RENAME_INFORMATION:

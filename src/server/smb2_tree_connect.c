@@ -4,6 +4,7 @@
 #include <strings.h>
 
 #include "common/utf16.h"
+#include "server/access.h"
 #include "server/server.h"
 #include "wire/session_setup.h"
 #include "wire/tree_connect.h"
@@ -11,13 +12,6 @@
 struct smbd_tree *tree_create(struct smbd_session *s, struct smbd_share *sh, bool read_only);
 
 #define MAX_TREES_PER_SESSION 1024
-
-static bool user_in_list(char *const *list, const char *user)
-{
-	for (; *list; list++)
-		if (!utf8_casecmp(*list, user)) return true;
-	return false;
-}
 
 uint32_t smb2_tree_connect(struct smb2_request *req)
 {
@@ -42,14 +36,13 @@ uint32_t smb2_tree_connect(struct smb2_request *req)
 		return STATUS_BAD_NETWORK_NAME;
 	}
 	const char *who = s->is_anonymous ? "anonymous" : s->user;
-	if ((s->is_anonymous || s->is_guest) && !sh->guest_ok) {
-		log_warn("%s: tree connect of %s to '%s' refused: guest access not allowed", c->peer_str, who, sh->name);
-		st = STATUS_ACCESS_DENIED;
-		goto out;
-	}
-	if (sh->valid_users && !s->is_anonymous && !s->is_guest && !user_in_list(sh->valid_users, s->user)) {
-		log_warn("%s: tree connect of '%s' to '%s' refused: not in valid users", c->peer_str, who, sh->name);
-		st = STATUS_ACCESS_DENIED;
+	/* Access policy (access.h): share hosts allow/deny, guest ok, invalid
+	 * users, valid users, and read list / write list for read-only. */
+	bool ro = sh->read_only;
+	char why[128];
+	st = config_share_access(c->cfg, sh, s, &c->peer, &ro, why, sizeof(why));
+	if (st != STATUS_SUCCESS) {
+		log_warn("%s: tree connect of '%s' to '%s' refused: %s", c->peer_str, who, sh->name, why);
 		goto out;
 	}
 	/* Share encryption (MS-SMB2 3.3.5.7, Samba's "smb encrypt"): a share
@@ -67,7 +60,6 @@ uint32_t smb2_tree_connect(struct smb2_request *req)
 		st = STATUS_INSUFFICIENT_RESOURCES;
 		goto out;
 	}
-	bool ro = sh->read_only;
 	struct smbd_tree *t = tree_create(s, sh, ro);
 	if (!t) {
 		st = STATUS_INSUFFICIENT_RESOURCES;
@@ -84,6 +76,9 @@ uint32_t smb2_tree_connect(struct smb2_request *req)
 		.maximal_access = t->maximal_access,
 	};
 	if (t->encrypt_data) rsp.share_flags |= SMB2_SHAREFLAG_ENCRYPT_DATA;
+	/* "continuously available" (durable.c): persistent handles, 3.x only. */
+	if (sh->continuously_available && c->dialect >= SMB2_DIALECT_300)
+		rsp.capabilities |= SMB2_SHARE_CAP_CONTINUOUS_AVAILABILITY;
 	smb2_tree_connect_rsp_encode(req->out, &rsp);
 	req->hdr.tree_id = t->id;
 	log_info("%s: tree connect of %s to '%s'%s%s (tree %u)", c->peer_str, who, sh->name, ro ? " read-only" : "",

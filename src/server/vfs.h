@@ -80,6 +80,14 @@ int vfs_open(const struct smbd_share *sh, const char *rel, int flags, mode_t mod
  * remaining components as given). */
 int vfs_resolve(const struct smbd_share *sh, const char *rel, char **actual);
 
+/* Removes rel (resolved, share-relative; flags 0 or AT_REMOVEDIR) through
+ * its parent directory opened beneath the share.  Returns 0 or -errno. */
+int vfs_unlink(const struct smbd_share *sh, const char *rel, int flags);
+/* stat of dir/name (share-relative) following symlinks only while they stay
+ * beneath the share.  Returns 0 or -errno (-EACCES for a link leading out). */
+struct stat;
+int vfs_stat_beneath(const struct smbd_share *sh, const char *dir, const char *name, struct stat *sb);
+
 /* Stats an open fd and fills st from stat + xattrs. Returns 0 or -errno. */
 int vfs_fstat(int fd, struct smb_file_stat *st);
 /* Stats name relative to dirfd without following a final symlink. */

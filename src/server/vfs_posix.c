@@ -265,6 +265,44 @@ int vfs_open(const struct smbd_share *sh, const char *rel, int flags, mode_t mod
 	return fd;
 }
 
+/* Removes rel (share-relative, already resolved) through its parent opened
+ * beneath the share: unlinkat(root_fd, "a/b/c") would follow a symlink
+ * swapped in for "a" or "b" since the name was resolved and could remove a
+ * file outside the share.  unlinkat never follows the final component. */
+int vfs_unlink(const struct smbd_share *sh, const char *rel, int flags)
+{
+	if (!rel || !*rel) return -EINVAL;   /* never the share root */
+	const char *slash = strrchr(rel, '/');
+	const char *base = slash ? slash + 1 : rel;
+	int pfd;
+	if (slash) {
+		char *parent = strndup(rel, (size_t)(slash - rel));
+		if (!parent) return -ENOMEM;
+		pfd = sys_openat2(sh->root_fd, parent, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+		free(parent);
+	} else {
+		pfd = sys_openat2(sh->root_fd, "", O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+	}
+	if (pfd < 0) return pfd;
+	int r = unlinkat(pfd, base, flags) < 0 ? -errno : 0;
+	close(pfd);
+	return r;
+}
+
+/* stat() of dir/name following symlinks only while they stay beneath the
+ * share (a link to outside is -EACCES, not the outside file's metadata). */
+int vfs_stat_beneath(const struct smbd_share *sh, const char *dir, const char *name, struct stat *sb)
+{
+	char *rel = join(dir, name, strlen(name));
+	if (!rel) return -ENOMEM;
+	int fd = sys_openat2(sh->root_fd, rel, O_PATH | O_CLOEXEC, 0);
+	free(rel);
+	if (fd < 0) return fd;
+	int r = fstat(fd, sb) < 0 ? -errno : 0;
+	close(fd);
+	return r;
+}
+
 /* ------------------------------------------------------------ xattrs */
 
 static void proc_path(char *buf, size_t len, int fd, const char *name)

@@ -227,8 +227,12 @@ static void test_bad_configs(void **state)
 	expect_error(fx, "[docs]\n  path = /tmp\n\n[DOCS]\n  path = /srv\n", 4,
 		     "duplicate share [DOCS] (first defined at line 1)");
 	expect_error(fx, "[docs]\n  path = /tmp\n  read only = maybe\n", 3, "'read only' needs yes/no");
-	expect_error(fx, "[docs]\n  path = /tmp\n  hosts allow = 10.0.0.0/8\n", 3,
-		     "'hosts allow' is not supported by this version of smbkitd");
+	expect_error(fx, "[docs]\n  path = /tmp\n  hosts allow = fileserver.example.com\n", 3,
+		     "share [docs]: 'hosts allow': 'fileserver.example.com' is not an address");
+	expect_error(fx, "[global]\n  hosts deny = 10.0.0.0/33\n", 2, "'hosts deny': '10.0.0.0/33' is not an address");
+	expect_error(fx, "[global]\n  hosts deny = ALL EXCEPT\n", 2, "'hosts deny': EXCEPT needs a list on both sides");
+	expect_error(fx, "[docs]\n  path = /tmp\n  read list = alice\n  login failure limit = 3\n", 4,
+		     "'login failure limit' belongs in [global]");
 	/* Encryption options (issue 5): bad values are errors. */
 	expect_error(fx, "[global]\n  smb encrypt = sometimes\n", 2,
 		     "'smb encrypt' must be off, if_required, desired or required");
@@ -254,7 +258,7 @@ static void test_bad_configs(void **state)
 	expect_error(fx, "[IPC$]\n  path = /tmp\n", 1, "[IPC$]: IPC$ is reserved");
 	expect_error(fx, "[a/b]\n  path = /tmp\n", 1, "[a/b]: share name contains");
 	expect_error(fx, "[global]\n  users file = users.db\n", 2, "'users file' must be an absolute path");
-	expect_error(fx, "[d]\n  path = /tmp\n  valid users = @staff\n", 3, "valid users: group entries");
+	expect_error(fx, "[d]\n  path = /tmp\n  valid users = &staff\n", 3, "user list: '&staff' is not supported");
 	expect_error(fx, "[d]\n  path = /tmp\n  valid users = a, \\\n  b\n", 3, "line continuation with '\\'");
 
 	/* over-long line */

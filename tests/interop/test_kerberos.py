@@ -1,0 +1,78 @@
+#!/usr/bin/python3
+"""impacket Kerberos logins against smbkitd (driven by test_kerberos.sh).
+
+    test_kerberos.py PORT SPN EXPECT
+    test_kerberos.py PORT hints
+
+Takes the service ticket for SPN ("cifs/localhost@SMBKIT.TEST") out of the
+credential cache named by KRB5CCNAME (test_kerberos.sh puts it there with
+kvno) and logs in to 127.0.0.1:PORT with it, the way `impacket -k` does,
+without asking a KDC.  impacket does not check the ticket's end time, so an
+expired ticket really reaches the server.  EXPECT is "ok" (login, then a
+write and read back on the share) or "fail" (the login must be refused).
+"hints" checks that the NEGOTIATE response's SPNEGO hints list both krb5
+mechanism OIDs.  Exit status 0 when the outcome matched.
+"""
+import io
+import os
+import sys
+
+from impacket.krb5.ccache import CCache
+from impacket.smbconnection import SessionError, SMBConnection
+
+
+# DER encodings (tag, length, value) of 1.2.840.48018.1.2.2 and 1.2.840.113554.1.2.2.
+MS_KRB5_OID = bytes.fromhex("06092a864882f712010202")
+KRB5_OID = bytes.fromhex("06092a864886f712010202")
+
+
+def check_hints(port):
+    conn = SMBConnection("smbkitsrv", "127.0.0.1", sess_port=port)
+    blob = bytes(conn._SMBConnection._Connection["GSSNegotiateToken"])
+    conn.close()
+    if MS_KRB5_OID in blob and KRB5_OID in blob:
+        print("hints list krb5 and MS krb5")
+        return 0
+    print("hints lack krb5: %s" % blob.hex())
+    return 1
+
+
+def main():
+    if sys.argv[2] == "hints":
+        return check_hints(int(sys.argv[1]))
+    port, spn, expect = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+    ccache = CCache.loadFile(os.environ["KRB5CCNAME"])
+    principal = ccache.principal.toPrincipal()
+    user, realm = str(principal).split("@")
+    cred = ccache.getCredential(spn, anySPN=False)
+    if cred is None:
+        print("no ticket for %s in the cache" % spn)
+        return 2
+    tgs = cred.toTGS()
+    conn = SMBConnection("localhost", "127.0.0.1", sess_port=port)
+    try:
+        conn.kerberosLogin(user, "", realm, TGS=tgs, useCache=False)
+    except SessionError as e:
+        print("login refused: %s" % e)
+        return 0 if expect == "fail" else 1
+    if expect == "fail":
+        print("login succeeded but should have been refused")
+        return 1
+    data = b"kerberos via impacket\n" * 100
+    tid = conn.connectTree("share")
+    name = "impacket_krb5.txt"
+    conn.putFile("share", name, io.BytesIO(data).read)
+    got = io.BytesIO()
+    conn.getFile("share", name, got.write)
+    conn.deleteFile("share", name)
+    conn.disconnectTree(tid)
+    conn.logoff()
+    if got.getvalue() != data:
+        print("read back differs")
+        return 1
+    print("login as %s, put/get ok" % principal)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
