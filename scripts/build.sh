@@ -3,8 +3,9 @@
 #
 #   scripts/build.sh [normal]   build/       debug info + optimisation, asserts on
 #   scripts/build.sh asan       build-asan/  -O0, AddressSanitizer + UBSan
+#   scripts/build.sh tsan       build-tsan/  ThreadSanitizer (the stress tier)
 #
-# Both use --werror: a warning is a build failure here and in CI.  An
+# All use --werror: a warning is a build failure here and in CI.  An
 # existing tree is reused (ninja rebuilds only what changed); if it was set
 # up without --werror, that is switched on.
 set -euo pipefail
@@ -22,8 +23,12 @@ asan)
 	# b_lundef=false: sanitizer runtimes resolve some symbols at run time.
 	opts=(-Db_sanitize=address,undefined -Db_lundef=false --buildtype=debug)
 	;;
+tsan)
+	dir=${TSAN_BUILD_DIR:-build-tsan}
+	opts=(-Db_sanitize=thread -Db_lundef=false --buildtype=debug)
+	;;
 *)
-	echo "usage: $0 [normal|asan]" >&2
+	echo "usage: $0 [normal|asan|tsan]" >&2
 	exit 2
 	;;
 esac

@@ -2,7 +2,7 @@
 # The test command: installs what is missing, builds, runs every tier, prints
 # a summary and exits non-zero on any failure.  CI runs exactly this.
 #
-#   scripts/test.sh [TIER...]      TIER: unit smbclient encryption dirlease kerberos containment attacks persistent impacket torture malformed fuzz kernel all
+#   scripts/test.sh [TIER...]      TIER: unit smbclient encryption dirlease kerberos containment attacks persistent impacket torture malformed stress fuzz kernel all
 #                                  (default: all)
 #
 # Two builds are tested:
@@ -22,8 +22,10 @@ set -uo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 
-ALL_TIERS=(unit smbclient encryption dirlease kerberos containment attacks persistent impacket torture malformed fuzz kernel)
-ASAN_TIERS=" unit smbclient encryption dirlease kerberos containment attacks persistent impacket malformed "
+ALL_TIERS=(unit smbclient encryption dirlease kerberos containment attacks persistent impacket torture malformed stress fuzz kernel)
+ASAN_TIERS=" unit smbclient encryption dirlease kerberos containment attacks persistent impacket malformed stress "
+# The ThreadSanitizer build (build-tsan/) runs only the stress tier.
+TSAN_TIERS=" stress "
 # smbtorture under ASan takes about a minute more and covers far more of
 # the request paths than the other tiers.
 [[ "${SMBKIT_ASAN_TORTURE:-1}" != 0 ]] && ASAN_TIERS+="torture "
@@ -32,7 +34,7 @@ tiers=()
 for arg in "${@:-all}"; do
 	case $arg in
 	all) tiers+=("${ALL_TIERS[@]}") ;;
-	unit | smbclient | encryption | dirlease | kerberos | containment | attacks | persistent | impacket | torture | malformed | fuzz | kernel) tiers+=("$arg") ;;
+	unit | smbclient | encryption | dirlease | kerberos | containment | attacks | persistent | impacket | torture | malformed | stress | fuzz | kernel) tiers+=("$arg") ;;
 	-h | --help)
 		sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'
 		exit 0
@@ -114,11 +116,36 @@ if [[ $want_asan == 1 ]]; then
 	fi
 fi
 
+want_tsan=0
+if [[ "${SMBKIT_TSAN:-1}" != 0 ]]; then
+	for t in "${tiers[@]}"; do
+		[[ "$TSAN_TIERS" == *" $t "* ]] && want_tsan=1
+	done
+fi
+if [[ $want_tsan == 1 ]]; then
+	section "build: ${TSAN_BUILD_DIR:-build-tsan} (ThreadSanitizer, --werror)"
+	t0=$(date +%s)
+	if bash scripts/build.sh tsan; then
+		record build tsan PASS $(($(date +%s) - t0))
+		builds+=(tsan)
+	else
+		record build tsan FAIL $(($(date +%s) - t0))
+	fi
+fi
+
 # ---------------------------------------------------------------- tiers
 free_port() {
 	/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
-dir_of() { if [[ $1 == asan ]]; then echo "$ASAN_BUILD_DIR"; else echo "$BUILD_DIR"; fi; }
+TSAN_BUILD_DIR=${TSAN_BUILD_DIR:-build-tsan}
+[[ $TSAN_BUILD_DIR == /* ]] || TSAN_BUILD_DIR="$ROOT/$TSAN_BUILD_DIR"
+dir_of() {
+	case $1 in
+	asan) echo "$ASAN_BUILD_DIR" ;;
+	tsan) echo "$TSAN_BUILD_DIR" ;;
+	*) echo "$BUILD_DIR" ;;
+	esac
+}
 
 # run_tier TIER BUILD: runs the tier's driver against that build's binaries,
 # output to the terminal and to build*/test-logs/TIER-BUILD.out.
@@ -154,6 +181,9 @@ run_tier() {
 		persistent) timeout -k 15 300 bash tests/interop/test_persistent.sh "$dir" "$(free_port)" ;;
 		impacket) "${interop[@]}" /usr/bin/python3 tests/interop/test_impacket.py ;;
 		malformed) "${interop[@]}" /usr/bin/python3 tests/interop/test_malformed.py ;;
+		# Abrupt-disconnect storms, concurrent tree teardown, durable expiry
+		# racing reconnects; objects back to 0, memory steady (normal build).
+		stress) timeout -k 15 400 bash tests/stress/run.sh --build "$dir" --seconds 15 --procs 12 ;;
 		torture) "${interop[@]}" env TORTURE_OUT="$dir/test-logs/torture-$build" bash tests/torture/run.sh ;;
 		# libFuzzer targets (their own clang build in build-fuzz/): regressions
 		# replayed, then each target for a bounded time.
@@ -177,8 +207,11 @@ for build in "${builds[@]}"; do
 		if [[ $build == asan && "$ASAN_TIERS" != *" $tier "* ]]; then
 			continue
 		fi
+		if [[ $build == tsan && "$TSAN_TIERS" != *" $tier "* ]]; then
+			continue
+		fi
 		# Tiers with a build of their own run once.
-		if [[ $build == asan && ( $tier == fuzz || $tier == kernel ) ]]; then continue; fi
+		if [[ $build != normal && ( $tier == fuzz || $tier == kernel ) ]]; then continue; fi
 		run_tier "$tier" "$build"
 	done
 done

@@ -223,13 +223,13 @@ static void note_add(struct break_note **notes, const struct smbd_open *o, bool 
 	if (lease)
 		smb2_lease_break_notify_encode(&w, l->version == 2 ? l->epoch : 0, flags, l->key, l->state, new_state);
 	else
-		smb2_oplock_break_notify_encode(&w, level, o->persistent_id, o->volatile_id);
+		smb2_oplock_break_notify_encode(&w, level, smb_id_load(&o->persistent_id), smb_id_load(&o->volatile_id));
 	/* 3.3.4.6 / 3.3.4.7: MessageId all ones, unsolicited, no credits. */
 	struct smb2_hdr h = {
 		.command = SMB2_OPLOCK_BREAK,
 		.flags = SMB2_FLAGS_SERVER_TO_REDIR,
 		.message_id = UINT64_MAX,
-		.session_id = lease ? 0 : s->id,
+		.session_id = lease ? 0 : smb_id_load(&s->id),
 	};
 	if (w.err) {
 		wbuf_free(&w);
@@ -554,7 +554,7 @@ static bool lease_break_locked(struct smbd_inode *in, struct smbd_lease *l, uint
 	struct list_head *pos;
 	list_for_each(pos, &in->oplock_grants) {
 		struct lease_grant *g = list_entry(pos, struct lease_grant, link);
-		if (g->lease != l || !g->open->volatile_id) continue;
+		if (g->lease != l || !smb_id_load(&g->open->volatile_id)) continue;
 		note_add(notes, g->open, true, 0, l, ack ? SMB2_NOTIFY_BREAK_LEASE_FLAG_ACK_REQUIRED : 0, target);
 		break;
 	}
@@ -581,7 +581,7 @@ static bool oplock_break_locked(struct lease_grant *g, uint8_t to, struct break_
 		return close;
 	}
 	bool ack = g->level == SMB2_OPLOCK_LEVEL_EXCLUSIVE || g->level == SMB2_OPLOCK_LEVEL_BATCH;
-	if (g->open->volatile_id) note_add(notes, g->open, false, to, NULL, 0, 0);
+	if (smb_id_load(&g->open->volatile_id)) note_add(notes, g->open, false, to, NULL, 0, 0);
 	if (ack) {
 		g->breaking = true;
 		g->breaking_to = to;

@@ -113,8 +113,8 @@ static int open_table_publish(struct smbd_open *o, uint64_t keep_persistent_id)
 	do {
 		id = atomic_fetch_add(&g_server.next_file_id, 1) + 1;
 	} while (id == 0 || id == UINT64_MAX);
-	o->volatile_id = id;
-	o->persistent_id = keep_persistent_id ? keep_persistent_id : id;
+	smb_id_store(&o->volatile_id, id);
+	smb_id_store(&o->persistent_id, keep_persistent_id ? keep_persistent_id : id);
 	o->ready = true;
 	list_add_tail(&o->link, bucket_of(id));
 	smb_mutex_unlock(&g_server.open_lock);
@@ -168,8 +168,8 @@ bool open_table_remove(struct smbd_open *o)
 		return false;
 	}
 	list_del(&o->link);
-	o->volatile_id = 0;
-	o->persistent_id = 0;
+	smb_id_store(&o->volatile_id, 0);
+	smb_id_store(&o->persistent_id, 0);
 	o->ready = false;
 	smb_mutex_unlock(&g_server.open_lock);
 	conn_opens_dec(o->conn);
@@ -292,8 +292,8 @@ void open_table_close_tree(struct smbd_tree *t)
 			struct smbd_open *o = list_entry(pos, struct smbd_open, link);
 			if (o->tree != t) continue;
 			list_del(&o->link);
-			o->volatile_id = 0;
-			o->persistent_id = 0;
+			smb_id_store(&o->volatile_id, 0);
+			smb_id_store(&o->persistent_id, 0);
 			o->ready = false;
 			list_add_tail(&o->link, &victims);
 		}

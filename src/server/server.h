@@ -358,6 +358,14 @@ struct smbd_open {
 	struct list_head durable_link;/* the durable table, guarded by its lock */
 };
 
+/* Client-visible ids (open volatile/persistent ids, session ids) are written
+ * under their table's lock but also read by code that holds another lock
+ * (a lease or oplock break is built under the inode lock and names the
+ * open's ids and session id).  Both ends use these relaxed atomic accesses:
+ * a reader sees either the old or the new id, never a torn or racy value. */
+static inline uint64_t smb_id_load(const uint64_t *p) { return __atomic_load_n(p, __ATOMIC_RELAXED); }
+static inline void smb_id_store(uint64_t *p, uint64_t v) { __atomic_store_n(p, v, __ATOMIC_RELAXED); }
+
 void open_get(struct smbd_open *o);
 void open_put(struct smbd_open *o);
 /* Allocates ids and publishes a fully built open.  Returns 0, or -1 when the

@@ -93,7 +93,7 @@ bool session_unpublish(struct smbd_session *s)
 	smb_mutex_lock(&g_server.session_lock);
 	bool published = s->id != 0;
 	list_del(&s->global_link);
-	s->id = 0;
+	smb_id_store(&s->id, 0);
 	smb_mutex_unlock(&g_server.session_lock);
 	return published;
 }
