@@ -381,13 +381,12 @@ run_pair() {
 	for ((r = 0; r < reps; r++)); do
 		for w in kit smbd; do
 			alive "$w" "$mode" || return 1
-			local res
-			if ! res=$("$fn" "$w" 2>"$WORK/fn.err"); then
-				cat "$WORK/fn.err" >&2
-				err "$fn against $w (mode $mode) failed"
-				return 1
-			fi
+			local res rc=0
+			# A failed run still reports what it measured before failing
+			# (smbtorture runs three tests); the failure is an error.
+			res=$("$fn" "$w" 2>"$WORK/fn.err") || rc=$?
 			[[ -s "$WORK/fn.err" ]] && cat "$WORK/fn.err" >&2
+			[[ $rc -eq 0 ]] || err "$fn against $w (mode $mode, round $((r + 1))) failed"
 			while IFS='|' read -r metric unit better val; do
 				[[ -n "$metric" ]] || continue
 				key="$metric"

@@ -2,7 +2,7 @@
 # The test command: installs what is missing, builds, runs every tier, prints
 # a summary and exits non-zero on any failure.  CI runs exactly this.
 #
-#   scripts/test.sh [TIER...]      TIER: unit smbclient encryption dirlease kerberos containment attacks persistent impacket torture malformed stress fuzz kernel all
+#   scripts/test.sh [TIER...]      TIER: unit smbclient encryption dirlease kerberos containment attacks persistent impacket torture malformed stress fuzz kernel bench all
 #                                  (default: all)
 #
 # Two builds are tested:
@@ -22,7 +22,7 @@ set -uo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 
-ALL_TIERS=(unit smbclient encryption dirlease kerberos containment attacks persistent impacket torture malformed stress fuzz kernel)
+ALL_TIERS=(unit smbclient encryption dirlease kerberos containment attacks persistent impacket torture malformed stress fuzz kernel bench)
 ASAN_TIERS=" unit smbclient encryption dirlease kerberos containment attacks persistent impacket malformed stress "
 # The ThreadSanitizer build (build-tsan/) runs only the stress tier.
 TSAN_TIERS=" stress "
@@ -34,7 +34,7 @@ tiers=()
 for arg in "${@:-all}"; do
 	case $arg in
 	all) tiers+=("${ALL_TIERS[@]}") ;;
-	unit | smbclient | encryption | dirlease | kerberos | containment | attacks | persistent | impacket | torture | malformed | stress | fuzz | kernel) tiers+=("$arg") ;;
+	unit | smbclient | encryption | dirlease | kerberos | containment | attacks | persistent | impacket | torture | malformed | stress | fuzz | kernel | bench) tiers+=("$arg") ;;
 	-h | --help)
 		sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'
 		exit 0
@@ -176,7 +176,10 @@ run_tier() {
 		# Path escapes of every kind (incl. symlinks swapped in mid-request).
 		containment) timeout -k 15 900 bash tests/interop/test_containment.sh ;;
 		# Tampered signatures, replays, downgrades, bad logins, access policy.
-		attacks) timeout -k 15 600 bash tests/interop/test_attacks.sh ;;
+		# Then a man-in-the-middle rewrites NEGOTIATE: 3.1.1 preauth integrity
+		# and VALIDATE_NEGOTIATE (3.0/3.0.2) must catch every downgrade.
+		attacks) timeout -k 15 600 bash tests/interop/test_attacks.sh; a=$?
+			SMBKIT_TIER="downgrade-$build" timeout -k 15 300 bash tests/interop/test_downgrade.sh && exit $a ;;
 		# A persistent handle survives kill -9 and restart of smbkitd.
 		persistent) timeout -k 15 300 bash tests/interop/test_persistent.sh "$dir" "$(free_port)" ;;
 		impacket) "${interop[@]}" /usr/bin/python3 tests/interop/test_impacket.py ;;
@@ -191,6 +194,9 @@ run_tier() {
 		# Debian's stock kernel under qemu: cifs.ko against smbkitd
 		# (tests/kernel/README.md); bounded by KERNEL_TIMEOUT inside.
 		kernel) KERNEL_QUIET=1 timeout -k 15 900 bash tests/kernel/run.sh ;;
+		# The benchmark against Samba on tiny sizes: proves it runs (never
+		# judged on a ratio); the full table is bench/RESULTS.md.
+		bench) timeout -k 15 900 bash bench/run.sh --quick ;;
 		esac
 	) 2>&1 | tee "$out"
 	rc=${PIPESTATUS[0]}
@@ -211,7 +217,7 @@ for build in "${builds[@]}"; do
 			continue
 		fi
 		# Tiers with a build of their own run once.
-		if [[ $build != normal && ( $tier == fuzz || $tier == kernel ) ]]; then continue; fi
+		if [[ $build != normal && ( $tier == fuzz || $tier == kernel || $tier == bench ) ]]; then continue; fi
 		run_tier "$tier" "$build"
 	done
 done
