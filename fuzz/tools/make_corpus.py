@@ -16,12 +16,13 @@ import sys
 
 SMB2 = b'\xfeSMB'
 NEGOTIATE, SESSION_SETUP, TREE_CONNECT, CREATE, CLOSE, FLUSH, READ, WRITE = 0, 1, 3, 5, 6, 7, 8, 9
-IOCTL, QUERY_DIRECTORY, CHANGE_NOTIFY, QUERY_INFO, SET_INFO = 11, 14, 15, 16, 17
+LOCK, IOCTL, QUERY_DIRECTORY, CHANGE_NOTIFY, QUERY_INFO, SET_INFO, OPLOCK_BREAK = 10, 11, 14, 15, 16, 17, 18
 # fuzz_smb2_hdr_and_commands selector byte for each command (enum decoder).
 CMD_SELECTOR = {NEGOTIATE: 1, SESSION_SETUP: 2, TREE_CONNECT: 3, CREATE: 4, CLOSE: 6, READ: 7,
                 WRITE: 8, FLUSH: 9, QUERY_DIRECTORY: 10, QUERY_INFO: 11, SET_INFO: 12, IOCTL: 13,
-                CHANGE_NOTIFY: 16}
+                CHANGE_NOTIFY: 16, LOCK: 17, OPLOCK_BREAK: 18}
 SEL_CREATE_CONTEXTS, SEL_COPYCHUNK, SEL_VALIDATE_NEGOTIATE = 5, 14, 15
+SEL_LEASE_CTX, SEL_TRANSFORM, SEL_DURABLE, SEL_KRB5, SEL_TCP_FRAME = 19, 20, 21, 22, 23
 FSCTL_SRV_COPYCHUNK, FSCTL_SRV_COPYCHUNK_WRITE = 0x001440F2, 0x001480F2
 FSCTL_VALIDATE_NEGOTIATE_INFO, FSCTL_PIPE_TRANSCEIVE = 0x00140204, 0x0011C017
 MAX_SEED = 16384
@@ -130,6 +131,10 @@ def process(corpus, frames):
     all_client = []
     pending_tree = None
     for tag, msg in frames:
+        if tag == b'C' and msg[:4] == b'\xfdSMB':
+            # Encrypted (3.x): only the TRANSFORM_HEADER decoder can use it.
+            corpus.add('fuzz_smb2_hdr_and_commands', bytes([SEL_TRANSFORM]) + msg)
+            continue
         cmds = chain(msg)
         if tag == b'S':
             for c in cmds:
@@ -162,6 +167,8 @@ def process(corpus, frames):
                     corpus.add('fuzz_spnego', b'\x00' + blob)
                     corpus.add('fuzz_spnego', b'\x01' + blob)
                     for tok in der_octet_strings(blob):
+                        if tok[:1] == b'\x60':
+                            corpus.add('fuzz_smb2_hdr_and_commands', bytes([SEL_KRB5]) + tok)
                         if tok.startswith(b'NTLMSSP\x00'):
                             corpus.add('fuzz_ntlmssp', b'\x01' + tok)
                             if u32(tok, 8) == 3:
@@ -173,6 +180,8 @@ def process(corpus, frames):
                 ctx = field(c, u32(c, 64 + 48), u32(c, 64 + 52))
                 if ctx:
                     corpus.add('fuzz_smb2_hdr_and_commands', bytes([SEL_CREATE_CONTEXTS]) + ctx)
+                    dsel_now = {0x202: 0, 0x210: 1, 0x300: 2, 0x302: 3, 0x311: 4}.get(dialect, 4)
+                    corpus.add('fuzz_smb2_hdr_and_commands', bytes([SEL_DURABLE, dsel_now, c[64 + 3]]) + ctx)
             elif command == IOCTL and len(c) >= 120:
                 ctl = u32(c, 64 + 4)
                 inp = field(c, u32(c, 64 + 24), u32(c, 64 + 28))
@@ -225,8 +234,98 @@ def process(corpus, frames):
         corpus.add('fuzz_server', bytes([3 | dsel << 2]) + records([unsign(m) for m in all_client[:4]]))
 
 
+def smb2_hdr(command, message_id=5, session_id=0x1122334455667788, tree_id=1):
+    """A 64-byte SMB2 request header (MS-SMB2 2.2.1.2)."""
+    return struct.pack('<4sHHIHHIIQIIQ16s', SMB2, 64, 1, 0, command, 1, 0, 0, message_id, 0xFEFF,
+                       tree_id, session_id, bytes(16))
+
+
+def create_contexts(items):
+    """A create context chain (MS-SMB2 2.2.13.2): (4-byte name, data) pairs,
+    each context 8-byte aligned, data at offset 24."""
+    out = b''
+    for i, (name, data) in enumerate(items):
+        body = struct.pack('<IHHHHI', 0, 16, len(name), 0, 24 if data else 0, len(data)) + name + bytes(4) + data
+        if i + 1 < len(items):
+            body += bytes(-len(body) % 8)
+            body = struct.pack('<I', len(body)) + body[4:]
+        out += body
+    return out
+
+
+def lease_v1(key, state):
+    return key + struct.pack('<IIQ', state, 0, 0)
+
+
+def lease_v2(key, state, parent=None, epoch=1):
+    flags = 4 if parent else 0
+    return key + struct.pack('<IIQ', state, flags, 0) + (parent or bytes(16)) + struct.pack('<HH', epoch, 0)
+
+
+def synthetic_smb2(corpus):
+    """Seeds for the decoders added after the recordings were made."""
+    add = lambda sel, blob: corpus.add('fuzz_smb2_hdr_and_commands', bytes([sel]) + blob)
+    fid = struct.pack('<QQ', 0x1000000001, 0x2000000002)
+    # LOCK (2.2.26): one exclusive fail-immediately lock; an unlock + shared
+    # pair with LockSequenceIndex 1 / Number 3; index 64.
+    def lock(seq, elements):
+        body = struct.pack('<HHI', 48, len(elements), seq) + fid
+        body += b''.join(struct.pack('<QQII', o, n, f, 0) for o, n, f in elements)
+        return smb2_hdr(LOCK) + body
+    add(17, lock(0, [(0, 10, 0x12)]))
+    add(17, lock(1 << 4 | 3, [(100, 50, 0x4), (0, 2 ** 64 - 1, 0x1)]))
+    add(17, lock(64 << 4 | 15, [(2 ** 63, 1, 0x2), (4096, 4096, 0x11), (8192, 0, 0x4)]))
+    # OPLOCK_BREAK acknowledgements: oplock (2.2.24.1) to level II and
+    # none, lease (2.2.24.2) to R and none.
+    add(18, smb2_hdr(OPLOCK_BREAK) + struct.pack('<HBBI', 24, 1, 0, 0) + fid)
+    add(18, smb2_hdr(OPLOCK_BREAK) + struct.pack('<HBBI', 24, 0, 0, 0) + fid)
+    key = bytes(range(1, 17))
+    add(18, smb2_hdr(OPLOCK_BREAK) + struct.pack('<HHI', 36, 0, 0) + key + struct.pack('<IQ', 1, 0))
+    add(18, smb2_hdr(OPLOCK_BREAK) + struct.pack('<HHI', 36, 0, 0) + key + struct.pack('<IQ', 0, 0))
+    # RqLs data: v1 RWH, v2 RH with a parent key, v2 R without one.
+    add(SEL_LEASE_CTX, lease_v1(key, 7))
+    add(SEL_LEASE_CTX, lease_v2(key, 3, parent=bytes(range(32, 48)), epoch=7))
+    add(SEL_LEASE_CTX, lease_v2(key, 1))
+    # TRANSFORM_HEADER (2.2.41) over a "ciphertext" the length of an SMB2
+    # header + a small body.  The harness picks the cipher from the low two
+    # bits of Signature[0]: AES-128-CCM (11-byte nonce), AES-128-GCM and
+    # AES-256-GCM (12).
+    for sig0, nonce_len, size in ((0xA0, 11, 64 + 24), (0xA1, 12, 64 + 49), (0xA3, 12, 64 + 8)):
+        nonce = bytes(range(0x40, 0x40 + nonce_len)) + bytes(16 - nonce_len)
+        sig = bytes([sig0]) + bytes(range(0xA1, 0xB0))
+        th = struct.pack('<I16s16sIHHQ', 0x424D53FD, sig, nonce, size, 0, 1, 0x1122334455667788)
+        add(SEL_TRANSFORM, th + bytes((i * 37) & 0xFF for i in range(size)))
+    # Durable + lease contexts as a CREATE carries them (2.2.13.2.3/4/11/12),
+    # after [dialect index | replay << 3][RequestedOplockLevel].
+    guid = bytes(range(0x70, 0x80))
+    dhnq = (b'DHnQ', bytes(16))
+    dhnc = (b'DHnC', fid)
+    dh2q = (b'DH2Q', struct.pack('<II8x', 60000, 2) + guid)
+    dh2c = (b'DH2C', fid + guid + struct.pack('<I', 0))
+    rqls1 = (b'RqLs', lease_v1(key, 7))
+    rqls2 = (b'RqLs', lease_v2(key, 7, parent=bytes(range(32, 48))))
+    add(SEL_DURABLE, bytes([1, 0xFF]) + create_contexts([dhnq, rqls1]))
+    add(SEL_DURABLE, bytes([0, 0x09]) + create_contexts([dhnq]))
+    add(SEL_DURABLE, bytes([4 | 8, 0xFF]) + create_contexts([(b'MxAc', b''), dh2q, (b'QFid', b''), rqls2]))
+    add(SEL_DURABLE, bytes([2, 0x09]) + create_contexts([dhnc, dhnq]))
+    add(SEL_DURABLE, bytes([4, 0xFF]) + create_contexts([dh2c, rqls2]))
+    # krb5 InitialContextToken (RFC 2743 3.1, RFC 4121 4.1) around a stub
+    # AP-REQ, with the standard and the Microsoft OID; principals.
+    ap_req = bytes([0x6E, 0x0A, 0x30, 0x08, 0xA0, 0x03, 0x02, 0x01, 0x05, 0xA1, 0x01, 0x0E])
+    for oid in (bytes.fromhex('2a864886f712010202'), bytes.fromhex('2a864882f712010202')):
+        inner = bytes([0x06, len(oid)]) + oid + b'\x01\x00' + ap_req
+        add(SEL_KRB5, bytes([0x60, len(inner)]) + inner)
+    add(SEL_KRB5, b'alice@EXAMPLE.COM')
+    add(SEL_KRB5, b'cifs/server.example.com@EXAMPLE.COM')
+    # Direct TCP frames (2.1): two messages back to back, then a partial one.
+    msg = smb2_hdr(OPLOCK_BREAK) + struct.pack('<HBBI', 24, 1, 0, 0) + fid
+    add(SEL_TCP_FRAME, struct.pack('>I', len(msg)) + msg + struct.pack('>I', 4) + b'abcd' +
+        struct.pack('>I', 100) + b'xy')
+
+
 def synthetic(corpus):
     """Seeds for inputs the recorded clients did not send."""
+    synthetic_smb2(corpus)
     # FILE_FULL_EA_INFORMATION (MS-FSCC 2.4.15): two entries, 4-byte aligned.
     e1 = struct.pack('<IBBH', 16, 0, 4, 3) + b'USER\x00abc'
     e1 += bytes(16 - len(e1))
