@@ -219,10 +219,24 @@ else
 	echo "# warning: $EXPECTED does not exist; every test counts as newly passing" >&2
 fi
 
-npass=0 nfail=0 nnew=0 nknown=0
+npass=0 nfail=0 nnew=0 nknown=0 nretried=0
 for n in $(printf '%s\n' "${!LISTED[@]}" | sort); do
 	in_suites "$n" || continue
 	status=${RESULT[$n]:-noresult}
+	if [[ $status != success ]]; then
+		# Many smb2 tests race the server's break and teardown timing on a
+		# busy 2-core machine.  A listed test that failed inside its suite
+		# gets one more run on its own: passing then is reported as flaky
+		# (worth a look), failing twice is a regression.
+		first=$status
+		run_torture "$n" "$OUTDIR/$n.retry.subunit"
+		check_server "$n"
+		status=${RESULT[$n]:-noresult}
+		if [[ $status == success ]]; then
+			echo "# flaky: $n did not pass in its suite ($first) but passed on its own"
+			nretried=$((nretried + 1))
+		fi
+	fi
 	if [[ $status == success ]]; then
 		echo "ok - $n"
 		npass=$((npass + 1))
@@ -250,5 +264,6 @@ if [[ $nfail -gt 0 ]]; then
 		grep -h -A 6 -E "^(failure|error): $n( |$)" "$OUTDIR"/*.subunit 2>/dev/null | head -8 | sed 's/^/#   /'
 	done
 fi
+[[ $nretried -gt 0 ]] && echo "# $nretried listed tests passed only when run again on their own (see 'flaky:' above)" >&2
 echo "torture: $npass passed, $nfail failed"
 [[ $nfail -eq 0 ]]
