@@ -20,12 +20,19 @@
 #include "transport/tcp.h"
 #include "wire/transform.h"
 
+/* One queued message.  The 4-byte transport header lives in the item and is
+ * sent with the message in one gather write, so a response (up to 8 MiB of
+ * READ data) is never copied just to put 4 bytes in front of it. */
 struct send_item {
 	struct list_head link;
-	uint8_t *buf;     /* 4-byte frame header + message */
-	size_t len;
-	size_t off;       /* bytes already written */
+	uint8_t frame[4]; /* direct-TCP length prefix (MS-SMB2 2.1) */
+	uint8_t *buf;     /* the message, owned */
+	size_t len;       /* 4 + message length */
+	size_t off;       /* bytes of frame + message already written */
 };
+
+/* Queues msg (taking ownership) and writes what the socket takes. */
+static void sendq_push(struct smbd_conn *c, uint8_t *msg, size_t msg_len);
 
 /* Stop reading new requests while this much output waits for the client. */
 #define SENDQ_HIGH_WATER (32u * 1024 * 1024)
@@ -156,14 +163,21 @@ static void conn_flush(struct smbd_conn *c)
 			smb_mutex_unlock(&c->send_lock);
 			break;
 		}
-		struct iovec iov[16];
+		struct iovec iov[32];
 		int n = 0;
 		struct list_head *pos;
 		list_for_each(pos, &c->sendq) {
 			struct send_item *it = list_entry(pos, struct send_item, link);
-			iov[n].iov_base = it->buf + it->off;
-			iov[n].iov_len = it->len - it->off;
-			if (++n == 16) break;
+			if (it->off < 4) {
+				iov[n].iov_base = it->frame + it->off;
+				iov[n++].iov_len = 4 - it->off;
+				iov[n].iov_base = it->buf;
+				iov[n++].iov_len = it->len - 4;
+			} else {
+				iov[n].iov_base = it->buf + (it->off - 4);
+				iov[n++].iov_len = it->len - it->off;
+			}
+			if (n > 30) break;
 		}
 		smb_mutex_unlock(&c->send_lock);
 		struct msghdr mh = { .msg_iov = iov, .msg_iovlen = (size_t)n };
@@ -199,30 +213,28 @@ static void conn_flush(struct smbd_conn *c)
 	}
 }
 
-void conn_send(struct smbd_conn *c, uint8_t *buf, size_t len)
+static void sendq_push(struct smbd_conn *c, uint8_t *msg, size_t msg_len)
 {
-	/* The buffer was allocated with 4 bytes of headroom by the caller?  No:
-	 * callers hand a bare message; prepend the frame header here. */
 	struct send_item *it = malloc(sizeof(*it));
-	uint8_t *framed = malloc(len + 4);
-	if (!it || !framed) {
-		free(it);
-		free(framed);
-		free(buf);
+	if (!it) {
+		free(msg);
 		conn_disconnect(c, "out of memory");
 		return;
 	}
-	tcp_frame_header(framed, len);
-	memcpy(framed + 4, buf, len);
-	free(buf);
-	it->buf = framed;
-	it->len = len + 4;
+	tcp_frame_header(it->frame, msg_len);
+	it->buf = msg;
+	it->len = msg_len + 4;
 	it->off = 0;
 	smb_mutex_lock(&c->send_lock);
 	list_add_tail(&it->link, &c->sendq);
 	priv(c)->sendq_bytes += it->len;
 	smb_mutex_unlock(&c->send_lock);
 	conn_flush(c);
+}
+
+void conn_send(struct smbd_conn *c, uint8_t *buf, size_t len)
+{
+	sendq_push(c, buf, len);
 }
 
 /* Nonces (MS-SMB2 2.2.41: never reused within a session): the first 8
@@ -238,29 +250,19 @@ void conn_send_encrypted(struct smbd_conn *c, struct smbd_session *s, uint8_t *b
 	uint64_t n = atomic_fetch_add(&s->encrypt_nonce, 1);
 	put_le64(nonce16, n);
 	size_t tlen = SMB2_TRANSFORM_HDR_SIZE + len;
-	struct send_item *it = malloc(sizeof(*it));
-	uint8_t *framed = malloc(tlen + 4);
+	uint8_t *sealed = malloc(tlen);
 	/* The transform's SessionId is the one in the (first) response header:
 	 * s->id is already 0 when a LOGOFF response is sent. */
 	uint64_t session_id = len >= SMB2_HDR_SIZE ? get_le64(buf + 40) : 0;
-	if (!it || !framed || len > UINT32_MAX || len < SMB2_HDR_SIZE ||
-	    smb3_encrypt_message(c->cipher, s->keys.encrypt, session_id, nonce16, buf, len, framed + 4) != 0) {
-		free(it);
-		free(framed);
+	if (!sealed || len > UINT32_MAX || len < SMB2_HDR_SIZE ||
+	    smb3_encrypt_message(c->cipher, s->keys.encrypt, session_id, nonce16, buf, len, sealed) != 0) {
+		free(sealed);
 		free(buf);
 		conn_disconnect(c, "could not encrypt a response");
 		return;
 	}
 	free(buf);
-	tcp_frame_header(framed, tlen);
-	it->buf = framed;
-	it->len = tlen + 4;
-	it->off = 0;
-	smb_mutex_lock(&c->send_lock);
-	list_add_tail(&it->link, &c->sendq);
-	priv(c)->sendq_bytes += it->len;
-	smb_mutex_unlock(&c->send_lock);
-	conn_flush(c);
+	sendq_push(c, sealed, tlen);
 }
 
 void conn_on_writable(struct smbd_conn *c) { conn_flush(c); }

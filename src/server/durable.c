@@ -505,13 +505,7 @@ static uint32_t answer_with(struct smb2_request *req, struct smbd_open *o, const
 	lease_of_open(o, &level, &l);
 	rsp.oplock_level = level;
 	rsp.create_action = FILE_OPENED;
-	rsp.creation_time = st.creation_time;
-	rsp.last_access_time = st.last_access_time;
-	rsp.last_write_time = st.last_write_time;
-	rsp.change_time = st.change_time;
-	rsp.allocation_size = st.allocation_size;
-	rsp.end_of_file = st.end_of_file;
-	rsp.file_attributes = st.attributes;
+	rsp.basics = smb_file_basics(&st);
 	rsp.persistent_id = o->persistent_id;
 	rsp.volatile_id = o->volatile_id;
 	struct smb2_create_context ctx[2];

@@ -18,13 +18,7 @@ uint32_t smb2_close(struct smb2_request *req)
 		struct smb_file_stat st;
 		if (vfs_fstat(o->fd, &st) == 0) {
 			rsp.flags = SMB2_CLOSE_FLAG_POSTQUERY_ATTRIB;
-			rsp.creation_time = st.creation_time;
-			rsp.last_access_time = st.last_access_time;
-			rsp.last_write_time = st.last_write_time;
-			rsp.change_time = st.change_time;
-			rsp.allocation_size = st.allocation_size;
-			rsp.end_of_file = st.end_of_file;
-			rsp.file_attributes = st.attributes;
+			rsp.basics = smb_file_basics(&st);
 		}
 	}
 	/* A concurrent close (another channel, or logoff) may have won. */

@@ -134,7 +134,7 @@ static uint32_t create_pipe(struct smb2_request *req, const struct smb2_create_r
 	if (cr->desired_access & MAXIMUM_ALLOWED) o->access |= FILE_GENERIC_READ | FILE_GENERIC_WRITE;
 	o->share_access = cr->share_access;
 	o->create_options = cr->create_options;
-	struct smb2_create_rsp rsp = { .create_action = FILE_OPENED, .file_attributes = FILE_ATTRIBUTE_NORMAL };
+	struct smb2_create_rsp rsp = { .create_action = FILE_OPENED, .basics.file_attributes = FILE_ATTRIBUTE_NORMAL };
 	return finish(req, o, &rsp);
 }
 
@@ -421,13 +421,10 @@ static uint32_t create_stream(struct smb2_request *req, const struct smb2_create
 	struct smb2_create_rsp rsp = { 0 };
 	rsp.oplock_level = lrsp.oplock_level;
 	rsp.create_action = action;
-	rsp.creation_time = bst.creation_time;
-	rsp.last_access_time = bst.last_access_time;
-	rsp.last_write_time = bst.last_write_time;
-	rsp.change_time = bst.change_time;
-	rsp.allocation_size = sst.allocation_size;
-	rsp.end_of_file = sst.end_of_file;
-	rsp.file_attributes = bst.attributes;
+	/* A stream reports the base file's times and attributes but its own sizes. */
+	rsp.basics = smb_file_basics(&bst);
+	rsp.basics.allocation_size = sst.allocation_size;
+	rsp.basics.end_of_file = sst.end_of_file;
 
 	struct smb2_create_context out_ctx[3];
 	uint8_t mxac[8], qfid[32];
@@ -867,13 +864,7 @@ uint32_t smb2_create(struct smb2_request *req)
 	if (status) goto out;
 	rsp.oplock_level = lrsp.oplock_level;
 	rsp.create_action = action;
-	rsp.creation_time = st.creation_time;
-	rsp.last_access_time = st.last_access_time;
-	rsp.last_write_time = st.last_write_time;
-	rsp.change_time = st.change_time;
-	rsp.allocation_size = st.allocation_size;
-	rsp.end_of_file = st.end_of_file;
-	rsp.file_attributes = st.attributes;
+	rsp.basics = smb_file_basics(&st);
 
 	struct smb2_create_context out_ctx[4];
 	uint8_t mxac[8], qfid[32];

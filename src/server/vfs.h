@@ -43,6 +43,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "wire/smb2.h"
+
 struct smbd_share;
 
 /* What SMB wants to know about a file, in SMB units. */
@@ -60,6 +62,21 @@ struct smb_file_stat {
 	bool is_dir;
 	uint32_t mode;              /* st_mode */
 };
+
+/* The CREATE/CLOSE response block for a file (MS-SMB2 2.2.14, 2.2.16). */
+static inline struct smb2_file_basics smb_file_basics(const struct smb_file_stat *st)
+{
+	struct smb2_file_basics b = {
+		.creation_time = st->creation_time,
+		.last_access_time = st->last_access_time,
+		.last_write_time = st->last_write_time,
+		.change_time = st->change_time,
+		.allocation_size = st->allocation_size,
+		.end_of_file = st->end_of_file,
+		.file_attributes = st->attributes,
+	};
+	return b;
+}
 
 /* Converts a client path (UTF-8, '\' or '/' separators, no leading
  * separator) to a share-relative path with '/' separators.  Rejects

@@ -20,12 +20,6 @@ void smb2_close_rsp_encode(struct wbuf *w, size_t hdr_off, const struct smb2_clo
 	wbuf_u16(w, r->flags);
 	wbuf_u32(w, 0);
 	/* 2.2.16: with POSTQUERY_ATTRIB clear every attribute field is zero. */
-	bool q = r->flags & SMB2_CLOSE_FLAG_POSTQUERY_ATTRIB;
-	wbuf_u64(w, q ? r->creation_time : 0);
-	wbuf_u64(w, q ? r->last_access_time : 0);
-	wbuf_u64(w, q ? r->last_write_time : 0);
-	wbuf_u64(w, q ? r->change_time : 0);
-	wbuf_u64(w, q ? r->allocation_size : 0);
-	wbuf_u64(w, q ? r->end_of_file : 0);
-	wbuf_u32(w, q ? r->file_attributes : 0);
+	static const struct smb2_file_basics none;
+	smb2_file_basics_encode(w, (r->flags & SMB2_CLOSE_FLAG_POSTQUERY_ATTRIB) ? &r->basics : &none);
 }

@@ -10,10 +10,8 @@ struct smb2_close_req {
 };
 
 struct smb2_close_rsp {
-	uint16_t flags;   /* SMB2_CLOSE_FLAG_POSTQUERY_ATTRIB when the rest is valid */
-	uint64_t creation_time, last_access_time, last_write_time, change_time;
-	uint64_t allocation_size, end_of_file;
-	uint32_t file_attributes;
+	uint16_t flags;   /* SMB2_CLOSE_FLAG_POSTQUERY_ATTRIB when basics is valid */
+	struct smb2_file_basics basics;
 };
 
 uint32_t smb2_close_req_decode(const uint8_t *msg, size_t msg_len, struct smb2_close_req *out);

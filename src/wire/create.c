@@ -122,14 +122,8 @@ void smb2_create_rsp_encode(struct wbuf *w, size_t hdr_off, const struct smb2_cr
 	wbuf_u8(w, r->oplock_level);
 	wbuf_u8(w, r->flags);
 	wbuf_u32(w, r->create_action);
-	wbuf_u64(w, r->creation_time);
-	wbuf_u64(w, r->last_access_time);
-	wbuf_u64(w, r->last_write_time);
-	wbuf_u64(w, r->change_time);
-	wbuf_u64(w, r->allocation_size);
-	wbuf_u64(w, r->end_of_file);
-	wbuf_u32(w, r->file_attributes);
-	wbuf_u32(w, 0);
+	smb2_file_basics_encode(w, &r->basics);
+	wbuf_u32(w, 0);   /* Reserved2 */
 	wbuf_u64(w, r->persistent_id);
 	wbuf_u64(w, r->volatile_id);
 	size_t ctx_fields = w->len;

@@ -51,9 +51,7 @@ struct smb2_create_rsp {
 	uint8_t oplock_level;
 	uint8_t flags;
 	uint32_t create_action;
-	uint64_t creation_time, last_access_time, last_write_time, change_time;
-	uint64_t allocation_size, end_of_file;
-	uint32_t file_attributes;
+	struct smb2_file_basics basics;
 	uint64_t persistent_id, volatile_id;
 	const struct smb2_create_context *ctx;
 	unsigned nctx;

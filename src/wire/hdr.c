@@ -48,6 +48,17 @@ void smb2_hdr_encode(uint8_t *out, const struct smb2_hdr *h)
 	memcpy(out + 48, h->signature, 16);
 }
 
+void smb2_file_basics_encode(struct wbuf *w, const struct smb2_file_basics *b)
+{
+	wbuf_u64(w, b->creation_time);
+	wbuf_u64(w, b->last_access_time);
+	wbuf_u64(w, b->last_write_time);
+	wbuf_u64(w, b->change_time);
+	wbuf_u64(w, b->allocation_size);
+	wbuf_u64(w, b->end_of_file);
+	wbuf_u32(w, b->file_attributes);
+}
+
 void smb2_error_rsp_encode(struct wbuf *w)
 {
 	/* StructureSize 9 counts one byte of ErrorData that is always present. */

@@ -44,9 +44,25 @@ uint32_t smb2_negotiate_req_decode(const uint8_t *msg, size_t len, struct smb2_n
 	return STATUS_SUCCESS;
 }
 
+/* Appends negotiate contexts, each 8-byte aligned relative to the header,
+ * and patches their offset at ctxoff_pos (2.2.3.1 / 2.2.4). */
+static void neg_contexts_encode(struct wbuf *w, size_t hdr_off, size_t ctxoff_pos,
+				const struct smb2_neg_context *c, unsigned n)
+{
+	if (!n) return;
+	wbuf_align(w, hdr_off, 8);
+	wbuf_set_u32(w, ctxoff_pos, (uint32_t)(w->len - hdr_off));
+	for (unsigned i = 0; i < n; i++) {
+		if (i) wbuf_align(w, hdr_off, 8);
+		wbuf_u16(w, c[i].type);
+		wbuf_u16(w, c[i].data_len);
+		wbuf_u32(w, 0);
+		wbuf_bytes(w, c[i].data, c[i].data_len);
+	}
+}
+
 void smb2_negotiate_rsp_encode(struct wbuf *w, size_t hdr_off, const struct smb2_negotiate_rsp *r)
 {
-	size_t body = w->len;
 	wbuf_u16(w, 65);
 	wbuf_u16(w, r->security_mode);
 	wbuf_u16(w, r->dialect);
@@ -63,24 +79,10 @@ void smb2_negotiate_rsp_encode(struct wbuf *w, size_t hdr_off, const struct smb2
 	wbuf_u16(w, (uint16_t)r->security_blob_len);
 	size_t ctxoff_pos = w->len;
 	wbuf_u32(w, 0);
-	(void)body;
-	if (r->security_blob_len) {
-		wbuf_set_u16(w, secoff_pos, (uint16_t)(w->len - hdr_off));
-		wbuf_bytes(w, r->security_blob, r->security_blob_len);
-	} else {
-		wbuf_set_u16(w, secoff_pos, (uint16_t)(w->len - hdr_off));
-	}
-	if (r->dialect == SMB2_DIALECT_311 && r->ncontexts) {
-		wbuf_align(w, hdr_off, 8);
-		wbuf_set_u32(w, ctxoff_pos, (uint32_t)(w->len - hdr_off));
-		for (unsigned i = 0; i < r->ncontexts; i++) {
-			if (i) wbuf_align(w, hdr_off, 8);
-			wbuf_u16(w, r->contexts[i].type);
-			wbuf_u16(w, r->contexts[i].data_len);
-			wbuf_u32(w, 0);
-			wbuf_bytes(w, r->contexts[i].data, r->contexts[i].data_len);
-		}
-	}
+	wbuf_set_u16(w, secoff_pos, (uint16_t)(w->len - hdr_off));
+	wbuf_bytes(w, r->security_blob, r->security_blob_len);
+	if (r->dialect == SMB2_DIALECT_311)
+		neg_contexts_encode(w, hdr_off, ctxoff_pos, r->contexts, r->ncontexts);
 }
 
 void smb2_negotiate_req_encode(struct wbuf *w, size_t hdr_off, const struct smb2_negotiate_req *r)
@@ -96,15 +98,5 @@ void smb2_negotiate_req_encode(struct wbuf *w, size_t hdr_off, const struct smb2
 	wbuf_u16(w, (uint16_t)r->ncontexts);
 	wbuf_u16(w, 0);
 	for (unsigned i = 0; i < r->dialect_count; i++) wbuf_u16(w, r->dialects[i]);
-	if (r->ncontexts) {
-		wbuf_align(w, hdr_off, 8);
-		wbuf_set_u32(w, ctxoff_pos, (uint32_t)(w->len - hdr_off));
-		for (unsigned i = 0; i < r->ncontexts; i++) {
-			if (i) wbuf_align(w, hdr_off, 8);
-			wbuf_u16(w, r->contexts[i].type);
-			wbuf_u16(w, r->contexts[i].data_len);
-			wbuf_u32(w, 0);
-			wbuf_bytes(w, r->contexts[i].data, r->contexts[i].data_len);
-		}
-	}
+	neg_contexts_encode(w, hdr_off, ctxoff_pos, r->contexts, r->ncontexts);
 }

@@ -284,6 +284,16 @@ bool smb2_hdr_decode(const uint8_t *msg, size_t msg_len, struct smb2_hdr *h);
 /* Writes a 64-byte header at out. */
 void smb2_hdr_encode(uint8_t *out, const struct smb2_hdr *h);
 
+/* The times, sizes and attributes that CREATE and CLOSE responses both
+ * carry, in the same order (MS-SMB2 2.2.14, 2.2.16). */
+struct smb2_file_basics {
+	uint64_t creation_time, last_access_time, last_write_time, change_time;  /* NT time */
+	uint64_t allocation_size, end_of_file;
+	uint32_t file_attributes;
+};
+/* Appends the 52 bytes: four times, AllocationSize, EndofFile, FileAttributes. */
+void smb2_file_basics_encode(struct wbuf *w, const struct smb2_file_basics *b);
+
 /* The error response body (2.2.2): StructureSize 9, no error data. */
 void smb2_error_rsp_encode(struct wbuf *w);
 
