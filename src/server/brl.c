@@ -34,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "server/durable.h"
 #include "server/loop.h"
 #include "server/server.h"
 #include "wire/lock.h"
@@ -230,6 +231,7 @@ static void waiter_complete_task(void *arg)
 		smbd_async_complete(a, STATUS_SUCCESS, body, sizeof(body));
 		waiter_put(w);   /* the async record's reference */
 	}
+	if (granted) durable_locks_changed(w->open);
 	waiter_put(w);   /* this task's reference */
 }
 
@@ -476,7 +478,10 @@ uint32_t brl_lock_request(struct smb2_request *req, struct smbd_open *o, const s
 		free(taken);
 	}
 	if (released) retry_waiters(in);
-	if (!must_wait) return status;
+	if (!must_wait) {
+		if (status == STATUS_SUCCESS && (released || ngranted)) durable_locks_changed(o);
+		return status;
+	}
 
 	/* A single blocking lock that conflicts: wait asynchronously
 	 * (MS-SMB2 3.3.4.2, 3.3.5.14.2). */
@@ -570,4 +575,70 @@ void brl_close_open(struct smbd_open *o)
 		free(l);
 	}
 	if (released) retry_waiters(in);
+}
+
+/* ------------------------------------------------------------ persistence */
+
+size_t brl_open_state(const struct smbd_open *o, struct brl_range **out, uint64_t *seq_valid, uint8_t seq[65])
+{
+	struct smbd_inode *in = lock_inode(o);
+	*out = NULL;
+	*seq_valid = 0;
+	memset(seq, 0, 65);
+	if (!in) return 0;
+	size_t n = 0, cap = 0;
+	struct brl_range *v = NULL;
+	smb_mutex_lock(&in->lock);
+	if (in->brl_locks.next) {
+		struct list_head *pos;
+		list_for_each(pos, &in->brl_locks) {
+			struct brl_lock *l = list_entry(pos, struct brl_lock, link);
+			/* A lock granted to a blocked request whose success is not
+			 * sent yet is recorded when that success goes out. */
+			if (l->owner != o || l->grantee) continue;
+			if (n == cap) {
+				size_t ncap = cap ? cap * 2 : 8;
+				struct brl_range *nv = realloc(v, ncap * sizeof(*v));
+				if (!nv) break;   /* record what fits; the record stays valid */
+				v = nv;
+				cap = ncap;
+			}
+			v[n++] = (struct brl_range){ l->offset, l->length, l->exclusive };
+		}
+		struct brl_seq *s = seq_find(in, o);
+		if (s) {
+			*seq_valid = s->valid;
+			memcpy(seq, s->number, 65);
+		}
+	}
+	smb_mutex_unlock(&in->lock);
+	*out = v;
+	return n;
+}
+
+int brl_restore_state(struct smbd_open *o, const struct brl_range *r, size_t n, uint64_t seq_valid,
+		      const uint8_t seq[65])
+{
+	struct smbd_inode *in = lock_inode(o);
+	if (!in) return -1;
+	int rc = 0;
+	smb_mutex_lock(&in->lock);
+	lists_ready(in);
+	for (size_t i = 0; i < n; i++) {
+		if (brl_range_invalid(r[i].offset, r[i].length)) continue;
+		struct brl_lock *l = calloc(1, sizeof(*l));
+		if (!l) {
+			rc = -1;
+			break;
+		}
+		l->owner = o;
+		l->offset = r[i].offset;
+		l->length = r[i].length;
+		l->exclusive = r[i].exclusive;
+		list_add_tail(&l->link, &in->brl_locks);
+	}
+	for (unsigned idx = 1; idx <= BRL_SEQ_ENTRIES; idx++)
+		if (seq_valid & (1ull << (idx - 1))) seq_record(in, o, idx, seq[idx]);
+	smb_mutex_unlock(&in->lock);
+	return rc;
 }

@@ -254,9 +254,31 @@ static int record_write(struct smbd_open *o)
 	hex_encode(clg, o->client_guid, 16);
 	hex_encode(lk, l.key, 16);
 	hex_encode(pk, l.parent_key, 16);
+	/* Byte-range locks and the LockSequenceArray follow the fixed
+	 * fields: "lock <offset> <length> <0|1 exclusive>" per lock and one
+	 * "lockseq <valid mask> <64 numbers as hex>" line. */
+	struct brl_range *locks = NULL;
+	uint64_t seq_valid = 0;
+	uint8_t seq[65];
+	size_t nlocks = brl_open_state(o, &locks, &seq_valid, seq);
+	char *lock_text = NULL;
+	size_t lock_len = 0;
+	FILE *lf = open_memstream(&lock_text, &lock_len);
+	if (lf) {
+		for (size_t i = 0; i < nlocks; i++)
+			fprintf(lf, "lock %" PRIu64 " %" PRIu64 " %d\n", locks[i].offset, locks[i].length,
+				locks[i].exclusive ? 1 : 0);
+		if (seq_valid) {
+			char seq_hex[129];
+			hex_encode(seq_hex, seq + 1, 64);
+			fprintf(lf, "lockseq %" PRIu64 " %s\n", seq_valid, seq_hex);
+		}
+		fclose(lf);
+	}
+	free(locks);
 	char *text = NULL;
 	int r = -1;
-	if (path_hex && share_hex && user_hex &&
+	if (path_hex && share_hex && user_hex && lock_text &&
 	    asprintf(&text,
 		     "smbkit-persistent-open 1\n"
 		     "id %" PRIu64 "\nshare %s\npath %s\nuser %s\n"
@@ -264,10 +286,11 @@ static int record_write(struct smbd_open *o)
 		     "dev %" PRIu64 "\nino %" PRIu64 "\ntimeout_ms %u\n"
 		     "create_guid %s\nclient_guid %s\n"
 		     "oplock %u\nlease_version %u\nlease_key %s\nlease_state %u\nlease_flags %u\n"
-		     "lease_parent %s\nlease_epoch %u\n",
+		     "lease_parent %s\nlease_epoch %u\n%s",
 		     o->durable_id_saved, share_hex, path_hex, user_hex, o->access, o->share_access,
 		     o->create_options, o->is_dir ? 1 : 0, (uint64_t)o->dev, (uint64_t)o->ino,
-		     o->durable_timeout_ms, cg, clg, level, l.version, lk, l.state, l.flags, pk, l.epoch) >= 0) {
+		     o->durable_timeout_ms, cg, clg, level, l.version, lk, l.state, l.flags, pk, l.epoch,
+		     lock_text) >= 0) {
 		char *dir = records_dir();
 		char name[64];
 		record_name(name, sizeof(name), o->durable_id_saved);
@@ -275,10 +298,19 @@ static int record_write(struct smbd_open *o)
 		free(dir);
 	}
 	free(text);
+	free(lock_text);
 	free(path_hex);
 	free(share_hex);
 	free(user_hex);
 	return r;
+}
+
+void durable_locks_changed(struct smbd_open *o)
+{
+	if (!o->is_persistent || !o->durable_id_saved) return;
+	if (record_write(o) < 0)
+		log_warn("durable: cannot record the locks of persistent open %s: they will not survive a restart",
+			 o->path ? o->path : "?");
 }
 
 static void record_remove(uint64_t id)
@@ -723,6 +755,10 @@ struct record {
 	uint8_t create_guid[16], client_guid[16];
 	unsigned oplock;
 	struct smb2_lease_ctx lease;
+	struct brl_range *locks;        /* malloc'd, nlocks entries */
+	size_t nlocks;
+	uint64_t seq_valid;
+	uint8_t seq[65];
 };
 
 static int record_parse(FILE *f, struct record *r)
@@ -758,6 +794,19 @@ static int record_parse(FILE *f, struct record *r)
 		else if (!strcmp(k, "lease_flags")) r->lease.flags = (uint32_t)u;
 		else if (!strcmp(k, "lease_parent")) hex_decode(v, r->lease.parent_key, 16);
 		else if (!strcmp(k, "lease_epoch")) r->lease.epoch = (uint16_t)u;
+		else if (!strcmp(k, "lock")) {
+			unsigned long long off, len;
+			int excl;
+			if (sscanf(v, "%llu %llu %d", &off, &len, &excl) != 3 || r->nlocks >= 1u << 20) return -1;
+			struct brl_range *nl = realloc(r->locks, (r->nlocks + 1) * sizeof(*nl));
+			if (!nl) return -1;
+			r->locks = nl;
+			r->locks[r->nlocks++] = (struct brl_range){ off, len, excl != 0 };
+		} else if (!strcmp(k, "lockseq")) {
+			const char *hex = strchr(v, ' ');
+			if (!hex || strlen(hex + 1) != 128 || hex_decode(hex + 1, r->seq + 1, 64) < 0) return -1;
+			r->seq_valid = u;
+		}
 	}
 	if (!header || !r->id || !r->share || !r->path || !r->user) return -1;
 	if (r->timeout_ms == 0 || r->timeout_ms > DURABLE_MAX_TIMEOUT_MS) r->timeout_ms = DURABLE_DEFAULT_TIMEOUT_MS;
@@ -766,6 +815,7 @@ static int record_parse(FILE *f, struct record *r)
 
 static void record_free(struct record *r)
 {
+	free(r->locks);
 	free(r->share);
 	free(r->path);
 	free(r->user);
@@ -827,6 +877,8 @@ static int restore_one(struct smbd_config *cfg, struct record *r)
 		return -1;
 	}
 	lease_restore(o, (uint8_t)r->oplock, &r->lease);
+	if (brl_restore_state(o, r->locks, r->nlocks, r->seq_valid, r->seq) < 0)
+		log_warn("durable: persistent open %s lost some of its byte-range locks (out of memory)", r->path);
 	table_add(o, now_ms() + o->durable_timeout_ms);
 	log_info("durable: restored persistent open %s on [%s] (id %#" PRIx64 "), reclaimable for %u ms", o->path,
 		 r->share, r->id, o->durable_timeout_ms);

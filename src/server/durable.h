@@ -71,6 +71,11 @@ void durable_published(struct smbd_open *o);
  * into the durable table and returns true; false: close it as usual. */
 bool durable_disconnect(struct smbd_open *o);
 
+/* brl.c, after o's byte-range locks changed (a LOCK or an unlock
+ * succeeded): a persistent open's record is written again so the locks
+ * survive a restart.  Does nothing for other opens. */
+void durable_locks_changed(struct smbd_open *o);
+
 /* open_close_file: o is being closed for good (removes its record). */
 void durable_open_closed(struct smbd_open *o);
 

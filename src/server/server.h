@@ -513,6 +513,21 @@ uint32_t brl_check_io(struct smbd_open *o, uint64_t off, uint64_t len, bool writ
  * (their async records then end with STATUS_RANGE_NOT_LOCKED) and grants
  * what the released ranges let through. */
 void brl_close_open(struct smbd_open *o);
+/* Persistent opens (durable.c) keep their locks in the state directory so
+ * they survive a restart of the server (MS-SMB2 3.3.1.10: Open.IsPersistent;
+ * the locks and the LockSequenceArray are part of the open's state that a
+ * reconnect after failover expects to find).  brl_open_state copies o's
+ * granted locks into a malloc'd array (*out, NULL when none; returns the
+ * count) and its sequence entries into seq (seq[i] for index i, 1..64),
+ * returning the valid mask in *seq_valid.  brl_restore_state puts them back
+ * on a restored open before any other open can exist on its file. */
+struct brl_range {
+	uint64_t offset, length;
+	bool exclusive;
+};
+size_t brl_open_state(const struct smbd_open *o, struct brl_range **out, uint64_t *seq_valid, uint8_t seq[65]);
+int brl_restore_state(struct smbd_open *o, const struct brl_range *r, size_t n, uint64_t seq_valid,
+		      const uint8_t seq[65]);
 
 /* open.c: calls fn for each published open under the open_table lock
  * (fn must not block or take locks ranked at or below open_table); stops
