@@ -159,7 +159,7 @@ uint32_t smb2_query_directory(struct smb2_request *req)
 		struct smb2_dirent e;
 		char short_name[13];
 		fill_dirent(&e, name, &st, short_name);
-		e.ea_size = entry_ea_size(o, name);
+		e.ea_size = st.may_have_eas ? entry_ea_size(o, name) : 0;
 		size_t before = w->len;
 		if (count) wbuf_align(w, buf_start, 8);
 		size_t entry_start = w->len;

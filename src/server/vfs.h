@@ -61,6 +61,7 @@ struct smb_file_stat {
 	uint64_t dev;
 	bool is_dir;
 	uint32_t mode;              /* st_mode */
+	bool may_have_eas;          /* false only when the file is known to carry no extended attributes */
 };
 
 /* The CREATE/CLOSE response block for a file (MS-SMB2 2.2.14, 2.2.16). */

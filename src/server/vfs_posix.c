@@ -7,6 +7,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +31,7 @@
  * the mtime and size it was set at, and reported while those are unchanged:
  * u64 change time, u64 mtime (NT), u64 size. */
 #define XATTR_CTIME "user.smbkit.ctime"
+#define XATTR_EA_PREFIX "user.smbkit.ea."
 
 /* The DOS attribute bits we persist; DIRECTORY and NORMAL are derived. */
 #define DOS_STORED_ATTRS (FILE_ATTRIBUTE_READONLY | FILE_ATTRIBUTE_HIDDEN | FILE_ATTRIBUTE_SYSTEM | \
@@ -311,6 +314,63 @@ static void proc_path(char *buf, size_t len, int fd, const char *name)
 	else snprintf(buf, len, "/proc/self/fd/%d", fd);
 }
 
+/* getxattrat(2) (Linux 6.13) reads an xattr of a name relative to a
+ * directory fd without a path walk through /proc/self/fd, which is most of
+ * the cost of listing a large directory (every entry needs its DOS
+ * attributes and times).  Older kernels answer ENOSYS once and the /proc
+ * path is used from then on.  The number is the same on every architecture
+ * (new system calls share one table since Linux 5.1). */
+#ifndef SYS_getxattrat
+#define SYS_getxattrat 464
+#endif
+#ifndef SYS_listxattrat
+#define SYS_listxattrat 465
+#endif
+struct xattrat_args {
+	uint64_t value;
+	uint32_t size;
+	uint32_t flags;
+};
+static atomic_bool no_getxattrat;
+
+static ssize_t name_getxattr(int dirfd, const char *name, const char *attr, void *val, size_t len)
+{
+	if (!atomic_load_explicit(&no_getxattrat, memory_order_relaxed)) {
+		struct xattrat_args a = { .value = (uint64_t)(uintptr_t)val, .size = (uint32_t)len, .flags = 0 };
+		long r = syscall(SYS_getxattrat, dirfd, name, AT_SYMLINK_NOFOLLOW, attr, &a, sizeof(a));
+		if (r >= 0 || errno != ENOSYS) return r;
+		atomic_store_explicit(&no_getxattrat, true, memory_order_relaxed);
+	}
+	char p[300];
+	proc_path(p, sizeof(p), dirfd, name);
+	return lgetxattr(p, attr, val, len);
+}
+
+/* The xattr names of a name relative to a directory fd (listxattrat(2),
+ * Linux 6.13; the /proc path before). */
+static ssize_t name_listxattr_flags(int dirfd, const char *name, int at_flags, char *buf, size_t len)
+{
+	if (!atomic_load_explicit(&no_getxattrat, memory_order_relaxed)) {
+		long r = syscall(SYS_listxattrat, dirfd, name, AT_SYMLINK_NOFOLLOW | at_flags, buf, len);
+		if (r >= 0 || errno != ENOSYS) return r;
+		atomic_store_explicit(&no_getxattrat, true, memory_order_relaxed);
+	}
+	char p[300];
+	/* "" names the fd itself: follow /proc's link to it; a name is
+	 * listed without following a final symlink. */
+	if (!name[0]) {
+		proc_path(p, sizeof(p), dirfd, NULL);
+		return listxattr(p, buf, len);
+	}
+	proc_path(p, sizeof(p), dirfd, name);
+	return llistxattr(p, buf, len);
+}
+
+static ssize_t name_listxattr(int dirfd, const char *name, char *buf, size_t len)
+{
+	return name_listxattr_flags(dirfd, name, 0, buf, len);
+}
+
 /* Reads an xattr through fd; O_PATH fds need the /proc path. */
 static ssize_t fd_getxattr(int fd, const char *attr, void *val, size_t len)
 {
@@ -376,10 +436,26 @@ int vfs_fstat(int fd, struct smb_file_stat *st)
 	if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_SYNC_AS_STAT, STATX_BASIC_STATS | STATX_BTIME, &sx) < 0)
 		return -errno;
 	uint8_t dos[4], bt[8], ct[24];
-	ssize_t dl = fd_getxattr(fd, XATTR_DOSATTRIB, dos, sizeof(dos));
-	ssize_t bl = fd_getxattr(fd, XATTR_BTIME, bt, sizeof(bt));
-	ssize_t cl = fd_getxattr(fd, XATTR_CTIME, ct, sizeof(ct));
+	ssize_t dl = -1, bl = -1, cl = -1;
+	/* As in vfs_fstatat: the name list first, then only the attributes
+	 * that exist (a CREATE, a QUERY_INFO and a CLOSE each stat the
+	 * file, and most files have none of them). */
+	char names[512];
+	ssize_t nl = flistxattr(fd, names, sizeof(names));
+	if (nl < 0 && errno == EBADF) nl = name_listxattr_flags(fd, "", AT_EMPTY_PATH, names, sizeof(names));
+	bool has_dos = true, has_bt = true, has_ct = true;
+	if (nl >= 0) has_dos = has_bt = has_ct = false;
+	for (ssize_t off = 0; off < nl; off += (ssize_t)strnlen(names + off, (size_t)(nl - off)) + 1) {
+		const char *x = names + off;
+		if (!strcmp(x, XATTR_DOSATTRIB)) has_dos = true;
+		else if (!strcmp(x, XATTR_BTIME)) has_bt = true;
+		else if (!strcmp(x, XATTR_CTIME)) has_ct = true;
+	}
+	if (has_dos) dl = fd_getxattr(fd, XATTR_DOSATTRIB, dos, sizeof(dos));
+	if (has_bt) bl = fd_getxattr(fd, XATTR_BTIME, bt, sizeof(bt));
+	if (has_ct) cl = fd_getxattr(fd, XATTR_CTIME, ct, sizeof(ct));
 	fill_stat(&sx, dos, dl, bt, bl, ct, cl, st);
+	st->may_have_eas = true;
 	return 0;
 }
 
@@ -391,14 +467,34 @@ int vfs_fstatat(int dirfd, const char *name, struct smb_file_stat *st)
 		return -errno;
 	uint8_t dos[4], bt[8], ct[24];
 	ssize_t dl = -1, bl = -1, cl = -1;
+	bool eas = false;
 	if (!S_ISLNK(sx.stx_mode)) {
-		char p[300];
-		proc_path(p, sizeof(p), dirfd, name);
-		dl = lgetxattr(p, XATTR_DOSATTRIB, dos, sizeof(dos));
-		bl = lgetxattr(p, XATTR_BTIME, bt, sizeof(bt));
-		cl = lgetxattr(p, XATTR_CTIME, ct, sizeof(ct));
+		/* One name list first: most files listed in a directory carry
+		 * none of our attributes (created locally, or never given DOS
+		 * attributes), and then the three reads are skipped.  This is
+		 * the per-entry cost of QUERY_DIRECTORY. */
+		char names[512];
+		ssize_t nl = name_listxattr(dirfd, name, names, sizeof(names));
+		bool has_dos = true, has_bt = true, has_ct = true;
+		eas = true;
+		if (nl >= 0) {
+			has_dos = has_bt = has_ct = eas = false;
+			const size_t plen = sizeof(XATTR_EA_PREFIX) - 1;
+			for (ssize_t off = 0; off < nl; off += (ssize_t)strnlen(names + off, (size_t)(nl - off)) + 1) {
+				const char *x = names + off;
+				if (!strcmp(x, XATTR_DOSATTRIB)) has_dos = true;
+				else if (!strcmp(x, XATTR_BTIME)) has_bt = true;
+				else if (!strcmp(x, XATTR_CTIME)) has_ct = true;
+				else if (!strncmp(x, XATTR_EA_PREFIX, plen)) eas = true;
+			}
+		}
+		/* (ERANGE: a long list; read everything the slow way.) */
+		if (has_dos) dl = name_getxattr(dirfd, name, XATTR_DOSATTRIB, dos, sizeof(dos));
+		if (has_bt) bl = name_getxattr(dirfd, name, XATTR_BTIME, bt, sizeof(bt));
+		if (has_ct) cl = name_getxattr(dirfd, name, XATTR_CTIME, ct, sizeof(ct));
 	}
 	fill_stat(&sx, dos, dl, bt, bl, ct, cl, st);
+	st->may_have_eas = eas;
 	return 0;
 }
 
@@ -803,7 +899,6 @@ int vfs_stream_list(const struct smbd_share *sh, int base_fd, struct vfs_stream_
 
 /* ------------------------------------------------------------ EAs */
 
-#define XATTR_EA_PREFIX "user.smbkit.ea."
 
 bool vfs_ea_name_valid(const char *name, size_t len)
 {
