@@ -32,7 +32,7 @@ int ntlm_ntowfv2(const uint8_t nt_hash[16], const char *user, const char *domain
 	for (size_t i = 0; i + 1 < w.len; i += 2) {
 		uint16_t c = get_le16(w.p + i);
 		if (c < 0xD800 || c > 0xDFFF) {
-			wint_t u = towupper((wint_t)c);
+			uint32_t u = unicode_upper(c);
 			if (u <= 0xFFFF && (u < 0xD800 || u > 0xDFFF)) put_le16(w.p + i, (uint16_t)u);
 		}
 	}

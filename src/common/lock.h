@@ -48,6 +48,9 @@
  *                              changes (server/lease.c); a leaf
  *   85    login_backoff        failed-login counters per client address (access.c);
  *                              a leaf: nothing is taken or called under it
+ *   86    name_cache           case-insensitive name sets of large directories
+ *                              (server/name_cache.c); a leaf, no system call
+ *                              is made under it
  *   90    log                  (not a ranked lock: stdio's own)
  *
  * No blocking call (file I/O, network, sleeping allocation) is made while
@@ -76,6 +79,7 @@ enum lock_rank {
 	LOCK_RANK_LEASE_TIMER = 77,
 	LOCK_RANK_LEASE_WATCH = 78,
 	LOCK_RANK_LOGIN_BACKOFF = 85,
+	LOCK_RANK_NAME_CACHE = 86,
 };
 
 struct smb_mutex {

@@ -2,6 +2,8 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <locale.h>
+#include <pthread.h>
 #include <wctype.h>
 
 /* Decodes one UTF-8 code point; returns bytes used or 0 on error. */
@@ -86,7 +88,7 @@ long utf8_to_utf16le(struct wbuf *w, const char *s, size_t len)
 	if (!q) return -1;
 	size_t i = 0;
 	while (i < len) {
-		uint32_t cp;
+		uint32_t cp = 0;   /* validated by utf8_utf16_size above */
 		size_t k = utf8_decode((const unsigned char *)s + i, len - i, &cp);
 		if (cp >= 0x10000) {
 			cp -= 0x10000;
@@ -102,6 +104,25 @@ long utf8_to_utf16le(struct wbuf *w, const char *s, size_t len)
 	return total;
 }
 
+/* Upper-casing by code point needs Unicode character tables: the process
+ * may run in the "C" locale, whose towupper() only knows ASCII, so the
+ * built-in C.UTF-8 locale (glibc 2.35+) is used explicitly, whatever the
+ * process locale is.  Without it (a minimal libc), ASCII folding remains. */
+static locale_t fold_locale;
+static pthread_once_t fold_once = PTHREAD_ONCE_INIT;
+
+static void fold_init(void)
+{
+	fold_locale = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
+}
+
+uint32_t unicode_upper(uint32_t cp)
+{
+	if (cp < 0x80) return cp >= 'a' && cp <= 'z' ? cp - 32 : cp;
+	pthread_once(&fold_once, fold_init);
+	return fold_locale ? (uint32_t)towupper_l((wint_t)cp, fold_locale) : cp;
+}
+
 int utf8_casecmp(const char *a, const char *b)
 {
 	size_t la = strlen(a), lb = strlen(b), i = 0, j = 0;
@@ -110,11 +131,31 @@ int utf8_casecmp(const char *a, const char *b)
 		size_t ka = utf8_decode((const unsigned char *)a + i, la - i, &ca);
 		size_t kb = utf8_decode((const unsigned char *)b + j, lb - j, &cb);
 		if (!ka || !kb) return strcmp(a + i, b + j);
-		ca = (uint32_t)towupper((wint_t)ca);
-		cb = (uint32_t)towupper((wint_t)cb);
+		ca = unicode_upper(ca);
+		cb = unicode_upper(cb);
 		if (ca != cb) return ca < cb ? -1 : 1;
 		i += ka;
 		j += kb;
 	}
 	return (i < la) - (j < lb);
+}
+
+uint64_t utf8_casehash(const char *s)
+{
+	/* FNV-1a over the upper-cased code points, exactly the units
+	 * utf8_casecmp compares; from the first byte that is not valid UTF-8
+	 * on, utf8_casecmp compares raw bytes, and so does this. */
+	uint64_t h = 0xcbf29ce484222325ull;
+	size_t len = strlen(s), i = 0;
+	while (i < len) {
+		uint32_t cp;
+		size_t k = utf8_decode((const unsigned char *)s + i, len - i, &cp);
+		if (!k) {
+			for (; i < len; i++) h = (h ^ (unsigned char)s[i] ^ 0x100u) * 0x100000001b3ull;
+			break;
+		}
+		h = (h ^ unicode_upper(cp)) * 0x100000001b3ull;
+		i += k;
+	}
+	return h;
 }

@@ -20,5 +20,11 @@ long utf8_utf16_size(const char *s, size_t len);
 /* Compares two UTF-8 strings the way Windows compares names: case-insensitive
  * by simple upper-casing of each code point.  Returns 0 when equal. */
 int utf8_casecmp(const char *a, const char *b);
+/* The simple upper-case mapping of one code point, from Unicode's tables
+ * whatever the process locale (utf8_casecmp, wildcards, NTLM user names). */
+uint32_t unicode_upper(uint32_t cp);
+/* A hash of the case-folded form: strings utf8_casecmp calls equal have
+ * equal hashes (for case-insensitive name tables). */
+uint64_t utf8_casehash(const char *s);
 
 #endif

@@ -1,5 +1,7 @@
 /* Directory snapshot for QUERY_DIRECTORY and the MS-FSA wildcard matcher. */
 #include "server/dir_enum.h"
+
+#include "common/utf16.h"
 #include "server/vfs.h"
 
 #include <dirent.h>
@@ -86,7 +88,7 @@ static size_t to_codepoints(const char *s, uint32_t *out, size_t max)
 			c = ((c & 0x1Fu) << 6) | (p[1] & 0x3Fu);
 			len = 2;
 		}
-		out[n++] = (uint32_t)towupper((wint_t)c);
+		out[n++] = unicode_upper(c);
 		p += len;
 	}
 	return n;

@@ -780,6 +780,7 @@ uint32_t smb2_create(struct smb2_request *req)
 			status = errno == EEXIST ? STATUS_OBJECT_NAME_COLLISION : ntstatus_from_errno(errno);
 			goto out;
 		}
+		vfs_note_created_at(pfd, base);
 		if (attrs) vfs_set_dos_attributes(fd, attrs);
 		vfs_set_times(fd, nt_time_now(), 0, 0, 0);
 		action = FILE_CREATED;

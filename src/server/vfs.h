@@ -48,6 +48,12 @@
 struct smbd_share;
 
 /* What SMB wants to know about a file, in SMB units. */
+/* CREATE made the new name base in the directory open at parent_fd (after
+ * vfs_resolve found no case-insensitive match for it): the name cache of
+ * large directories learns it instead of reading the directory again on
+ * the next miss (server/name_cache.h). */
+void vfs_note_created_at(int parent_fd, const char *base);
+
 struct smb_file_stat {
 	uint64_t creation_time;     /* NT time */
 	uint64_t last_access_time;

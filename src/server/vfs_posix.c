@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "common/utf16.h"
+#include "server/name_cache.h"
 #include "server/server.h"
 #include "wire/ntstatus.h"
 #include "wire/smb2.h"
@@ -143,27 +144,53 @@ static char *join(const char *a, const char *b, size_t blen)
 	return r;
 }
 
+/* The last case-insensitive miss of this thread: a CREATE that follows it
+ * in the same directory tells the name cache about the new name, so
+ * filling a large directory does not read it once per file. */
+static __thread struct {
+	struct name_cache_stamp stamp;
+	char dir[PATH_MAX];
+} last_miss;
+
 /* Looks for a case-insensitive match of comp in directory dir (share
  * relative).  Returns a malloc'd on-disk name or NULL. */
 static char *find_ci(const struct smbd_share *sh, const char *dir, const char *comp)
 {
+	last_miss.stamp.valid = false;
 	int dfd = sys_openat2(sh->root_fd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
 	if (dfd < 0) return NULL;
-	DIR *d = fdopendir(dfd);
-	if (!d) {
-		close(dfd);
-		return NULL;
+	struct name_cache_stamp stamp;
+	char *found = name_cache_find(dfd, comp, &stamp);
+	close(dfd);
+	if (!found && stamp.valid && strlen(dir) < sizeof(last_miss.dir)) {
+		last_miss.stamp = stamp;
+		strcpy(last_miss.dir, dir);
 	}
-	char *found = NULL;
-	struct dirent *de;
-	while ((de = readdir(d)) != NULL) {
-		if (utf8_casecmp(de->d_name, comp) == 0) {
-			found = strdup(de->d_name);
-			break;
-		}
-	}
-	closedir(d);
 	return found;
+}
+
+void vfs_note_created_at(int parent_fd, const char *base)
+{
+	if (!last_miss.stamp.valid) return;
+	struct name_cache_stamp before = last_miss.stamp;
+	last_miss.stamp.valid = false;
+	/* name_cache_created checks parent_fd is the directory of the miss. */
+	name_cache_created(parent_fd, &before, base);
+}
+
+/* After vfs_open created res (share relative) following a miss. */
+static void note_created(const struct smbd_share *sh, const char *res)
+{
+	if (!last_miss.stamp.valid) return;
+	struct name_cache_stamp before = last_miss.stamp;
+	last_miss.stamp.valid = false;
+	const char *slash = strrchr(res, '/');
+	size_t dlen = slash ? (size_t)(slash - res) : 0;
+	if (strlen(last_miss.dir) != dlen || strncmp(last_miss.dir, res, dlen) != 0) return;
+	int pfd = sys_openat2(sh->root_fd, dlen ? last_miss.dir : "", O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+	if (pfd < 0) return;
+	name_cache_created(pfd, &before, slash ? slash + 1 : res);
+	close(pfd);
 }
 
 /* Walks rel component by component, replacing each missing component by
@@ -263,6 +290,7 @@ int vfs_open(const struct smbd_share *sh, const char *rel, int flags, mode_t mod
 		return r;
 	}
 	int fd = sys_openat2(sh->root_fd, res, flags, mode);
+	if (fd >= 0 && r == -ENOENT) note_created(sh, res);
 	if (fd >= 0 && actual) *actual = res;
 	else free(res);
 	return fd;

@@ -157,6 +157,27 @@ else
 	todo "encryption (SMB3) put/get" "encryption not required yet"
 fi
 
+# Case-insensitive names in a directory large enough for the name cache
+# (server/name_cache.c caches directories of 256 entries or more): a name
+# smbkitd created is found in another spelling (the cache learned it in
+# place), and names a local process adds or renames behind the cache's back
+# are found too (the directory's stamps moved, so it is read again).
+t_case_large_dir() {
+	local d="$SMBKIT_SHARE_DIR/bigdir" i
+	mkdir -p "$d" || return 1
+	for ((i = 0; i < 300; i++)); do : >"$d/f$i"; done
+	smbc_ok -c "cd bigdir; put $WORK/small.txt Foo.txt; put $WORK/small.txt FOO.TXT" || return 1
+	[[ $(ls "$d" | grep -ci '^foo\.txt$') -eq 1 ]] || { echo "# two spellings of foo.txt: $(ls "$d" | grep -i foo)"; return 1; }
+	echo local >"$d/Bar.txt"
+	smbc_ok -c "cd bigdir; put $WORK/small.txt bar.txt" || return 1
+	[[ $(ls "$d" | grep -ci '^bar\.txt$') -eq 1 ]] || { echo "# two spellings of bar.txt: $(ls "$d" | grep -i bar)"; return 1; }
+	mv "$d/Bar.txt" "$d/Baz.txt"
+	smbc_ok -c "cd bigdir; get BAZ.TXT $WORK/baz.out" || return 1
+	cmp -s "$WORK/baz.out" "$WORK/small.txt" || return 1
+	rm -rf "$d"
+}
+check "case-insensitive names in a large directory (name cache)" t_case_large_dir
+
 t_wrong_password() {
 	timeout 60 smbclient -s /dev/null "//$HOST/$SHARE" -p "$PORT" -U "$USER_NAME%wrong-$PASS" -c ls >"$OUT" 2>&1
 	local rc=$?

@@ -154,6 +154,19 @@ static void test_utf16(void **state)
 	assert_null(utf16le_to_utf8(nul, 2, NULL));
 	assert_int_equal(utf8_casecmp("Readme.TXT", "README.txt"), 0);
 	assert_true(utf8_casecmp("a", "b") != 0);
+	/* Names utf8_casecmp calls equal hash equally (server/name_cache.c
+	 * relies on it), non-ASCII and invalid UTF-8 tails included. */
+	const char *same[][2] = {
+		{ "Readme.TXT", "README.txt" },
+		{ "caf\xc3\xa9", "CAF\xc3\x89" },           /* e-acute / E-acute */
+		{ "x\xff\xfeY", "X\xff\xfeY" },              /* invalid bytes compare raw */
+		{ "", "" },
+	};
+	for (size_t i = 0; i < sizeof(same) / sizeof(same[0]); i++) {
+		assert_int_equal(utf8_casecmp(same[i][0], same[i][1]), 0);
+		assert_true(utf8_casehash(same[i][0]) == utf8_casehash(same[i][1]));
+	}
+	assert_true(utf8_casehash("abc") != utf8_casehash("abd"));
 	wbuf_free(&w);
 }
 
