@@ -46,6 +46,9 @@
  *                              (server/lease.c); a leaf, nothing nests inside
  *   78    lease_watch          directories watched with fanotify for local
  *                              changes (server/lease.c); a leaf
+ *   80    io_pool              the I/O worker pool's job queue and counters
+ *                              (server/io_pool.c); a leaf: workers take it only
+ *                              to dequeue, the dispatcher only to enqueue
  *   85    login_backoff        failed-login counters per client address (access.c);
  *                              a leaf: nothing is taken or called under it
  *   86    name_cache           case-insensitive name sets of large directories
@@ -78,6 +81,7 @@ enum lock_rank {
 	LOCK_RANK_LOOP_POST = 75,
 	LOCK_RANK_LEASE_TIMER = 77,
 	LOCK_RANK_LEASE_WATCH = 78,
+	LOCK_RANK_IO_POOL = 80,
 	LOCK_RANK_LOGIN_BACKOFF = 85,
 	LOCK_RANK_NAME_CACHE = 86,
 };

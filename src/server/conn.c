@@ -14,6 +14,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "server/io_pool.h"
 #include "server/loop.h"
 #include "server/access.h"
 #include "server/server.h"
@@ -26,7 +27,8 @@
 struct send_item {
 	struct list_head link;
 	uint8_t frame[4]; /* direct-TCP length prefix (MS-SMB2 2.1) */
-	uint8_t *buf;     /* the message, owned */
+	uint8_t *alloc;   /* owned block holding buf (buf may start inside it) */
+	uint8_t *buf;     /* the message */
 	size_t len;       /* 4 + message length */
 	size_t off;       /* bytes of frame + message already written */
 };
@@ -36,6 +38,16 @@ static void sendq_push(struct smbd_conn *c, uint8_t *msg, size_t msg_len);
 
 /* Stop reading new requests while this much output waits for the client. */
 #define SENDQ_HIGH_WATER (32u * 1024 * 1024)
+/* ... or while offloaded READ/WRITEs (io_pool.h) move this many bytes: a
+ * client with a large credit window cannot make the server buffer more. */
+#define IO_INFLIGHT_HIGH_WATER (64u * 1024 * 1024)
+/* Frames at least this large are received into a buffer of their own (a
+ * large WRITE): no growing of the receive buffer, no memmove of a partial
+ * multi-MiB frame to its front after each batch, and the buffer is handed to
+ * the request (io_pool.h) instead of copied.  Smaller frames are batched
+ * in rbuf, which therefore never grows past RBUF_MAX. */
+#define BIG_FRAME_MIN (256u * 1024)
+#define RBUF_MAX (BIG_FRAME_MIN + 4 + 65536)
 
 struct smbd_conn_priv {
 	struct smbd_conn pub;
@@ -43,8 +55,16 @@ struct smbd_conn_priv {
 	size_t sendq_bytes;       /* guarded by send_lock */
 	bool want_out;            /* EPOLLOUT registered */
 	bool close_after_flush;
-	bool dead;
+	/* Written by the loop only; atomic because other threads ask
+	 * conn_is_dead() (lease break routing) without the loop's help. */
+	atomic_bool dead;
 	const char *why;
+	/* A large frame being received into its own buffer (loop). */
+	uint8_t *big;             /* owned, NULL when none */
+	size_t big_len, big_have;
+	/* Offloaded requests not completed yet (loop). */
+	unsigned io_inflight;
+	size_t io_inflight_bytes;
 };
 
 static struct smbd_conn_priv *priv(struct smbd_conn *c) { return container_of(c, struct smbd_conn_priv, pub); }
@@ -59,10 +79,11 @@ void conn_put(struct smbd_conn *c)
 	struct list_head *pos, *n;
 	list_for_each_safe(pos, n, &c->sendq) {
 		struct send_item *it = list_entry(pos, struct send_item, link);
-		free(it->buf);
+		free(it->alloc);
 		free(it);
 	}
 	if (c->cfg) config_put(c->cfg);
+	free(priv(c)->big);
 	free(c->seq_bitmap);
 	free(c->rbuf);
 	smb_mutex_destroy(&c->send_lock);
@@ -70,7 +91,10 @@ void conn_put(struct smbd_conn *c)
 }
 
 struct epoll_item *conn_epoll_item(struct smbd_conn *c) { return &priv(c)->item; }
-bool conn_is_dead(const struct smbd_conn *c) { return container_of(c, struct smbd_conn_priv, pub)->dead; }
+bool conn_is_dead(const struct smbd_conn *c)
+{
+	return atomic_load_explicit(&container_of(c, struct smbd_conn_priv, pub)->dead, memory_order_relaxed);
+}
 
 struct smbd_conn *conn_accept(struct smbd_loop *loop, int fd, const struct sockaddr_storage *peer)
 {
@@ -201,7 +225,7 @@ static void conn_flush(struct smbd_conn *c)
 			p->sendq_bytes -= take;
 			if (it->off == it->len) {
 				list_del(&it->link);
-				free(it->buf);
+				free(it->alloc);
 				free(it);
 			}
 		}
@@ -222,6 +246,7 @@ static void sendq_push(struct smbd_conn *c, uint8_t *msg, size_t msg_len)
 		return;
 	}
 	tcp_frame_header(it->frame, msg_len);
+	it->alloc = msg;
 	it->buf = msg;
 	it->len = msg_len + 4;
 	it->off = 0;
@@ -244,7 +269,8 @@ void conn_send(struct smbd_conn *c, uint8_t *buf, size_t len)
  * field's padding stay zero.  The key is the session's own server-to-client
  * key, which no other session shares and the client never encrypts with
  * (it uses the client-to-server key), so (key, nonce) pairs never repeat. */
-void conn_send_encrypted(struct smbd_conn *c, struct smbd_session *s, uint8_t *buf, size_t len)
+static uint8_t *seal_message(struct smbd_conn *c, struct smbd_session *s, const uint8_t *buf, size_t len,
+			     size_t *sealed_len)
 {
 	uint8_t nonce16[16] = { 0 };
 	uint64_t n = atomic_fetch_add(&s->encrypt_nonce, 1);
@@ -257,22 +283,142 @@ void conn_send_encrypted(struct smbd_conn *c, struct smbd_session *s, uint8_t *b
 	if (!sealed || len > UINT32_MAX || len < SMB2_HDR_SIZE ||
 	    smb3_encrypt_message(c->cipher, s->keys.encrypt, session_id, nonce16, buf, len, sealed) != 0) {
 		free(sealed);
-		free(buf);
+		return NULL;
+	}
+	*sealed_len = tlen;
+	return sealed;
+}
+
+/* block: SMB2_TRANSFORM_HDR_SIZE bytes of room, then the len-byte message,
+ * which is encrypted where it is. */
+static int seal_in_place(struct smbd_conn *c, struct smbd_session *s, uint8_t *block, size_t len)
+{
+	uint8_t nonce16[16] = { 0 };
+	put_le64(nonce16, atomic_fetch_add(&s->encrypt_nonce, 1));   /* see seal_message */
+	const uint8_t *msg = block + SMB2_TRANSFORM_HDR_SIZE;
+	if (len > UINT32_MAX || len < SMB2_HDR_SIZE) return -1;
+	return smb3_encrypt_message(c->cipher, s->keys.encrypt, get_le64(msg + 40), nonce16, msg, len, block);
+}
+
+void conn_send_encrypted(struct smbd_conn *c, struct smbd_session *s, uint8_t *buf, size_t len)
+{
+	size_t tlen = 0;
+	uint8_t *sealed = seal_message(c, s, buf, len, &tlen);
+	free(buf);
+	if (!sealed) {
 		conn_disconnect(c, "could not encrypt a response");
 		return;
 	}
-	free(buf);
 	sendq_push(c, sealed, tlen);
 }
 
-void conn_on_writable(struct smbd_conn *c) { conn_flush(c); }
+/* ---- offloaded requests (io_pool.h) ---- */
+
+static bool conn_throttled(struct smbd_conn *c)
+{
+	struct smbd_conn_priv *p = priv(c);
+	if (p->io_inflight_bytes > IO_INFLIGHT_HIGH_WATER) return true;
+	smb_mutex_lock(&c->send_lock);
+	bool full = p->sendq_bytes > SENDQ_HIGH_WATER;
+	smb_mutex_unlock(&c->send_lock);
+	return full;
+}
+
+static void conn_process_frames(struct smbd_conn *c);
+
+void conn_io_account(struct smbd_conn *c, size_t bytes, bool start)
+{
+	struct smbd_conn_priv *p = priv(c);
+	if (start) {
+		p->io_inflight++;
+		p->io_inflight_bytes += bytes;
+	} else {
+		p->io_inflight--;
+		p->io_inflight_bytes -= bytes;
+	}
+}
+
+/* Loop thread: the worker queued the job's response (or failed to). */
+static void io_done_task(void *arg)
+{
+	struct io_job *job = arg;
+	struct smbd_conn *c = job->conn;
+	struct smbd_conn_priv *p = priv(c);
+	conn_io_account(c, job->inflight_bytes, false);
+	if (!p->dead) {
+		if (job->send_failed) conn_disconnect(c, "could not build or encrypt a READ/WRITE response");
+		conn_flush(c);
+		/* Frames that arrived while the connection was throttled wait in
+		 * rbuf; nothing would wake the loop for them. */
+		if (!p->dead && !p->close_after_flush && c->rlen && !conn_throttled(c)) conn_process_frames(c);
+		if (p->dead) conn_teardown(c);
+		else conn_update_events(c);
+	}
+	if (job->encrypt_with) session_put(job->encrypt_with);
+	open_put(job->open);
+	tree_put(job->tree);
+	session_put(job->session);
+	close(job->fd);
+	if (job->wipe_msg) explicit_bzero(job->msg, job->msg_len);
+	free(job->msg_base);
+	free(job);
+	conn_put(c);
+}
+
+void conn_io_finished(struct io_job *job, uint8_t *block, size_t rsp_len)
+{
+	struct smbd_conn *c = job->conn;
+	uint8_t *msg = block ? block + IO_RSP_HEADROOM : NULL;
+	if (block && job->encrypt_with) {
+		/* In place: the transform header goes into the headroom and the
+		 * ciphertext over the plaintext (AEAD in == out is allowed). */
+		if (seal_in_place(c, job->encrypt_with, block, rsp_len) == 0) {
+			msg = block;
+			rsp_len += SMB2_TRANSFORM_HDR_SIZE;
+		} else {
+			free(block);
+			block = msg = NULL;
+			job->send_failed = true;
+		}
+	}
+	struct send_item *it = block ? malloc(sizeof(*it)) : NULL;
+	if (block && !it) {
+		free(block);
+		job->send_failed = true;
+	}
+	if (it) {
+		/* Queued from this thread, written by the loop (io_done_task):
+		 * the send queue is the one structure both share, under its lock. */
+		tcp_frame_header(it->frame, rsp_len);
+		it->alloc = block;
+		it->buf = msg;
+		it->len = rsp_len + 4;
+		it->off = 0;
+		smb_mutex_lock(&c->send_lock);
+		list_add_tail(&it->link, &c->sendq);
+		priv(c)->sendq_bytes += it->len;
+		smb_mutex_unlock(&c->send_lock);
+	}
+	/* The job's references are released on the loop thread.  loop_post
+	 * fails only without memory; retry rather than strand the counters. */
+	while (loop_post(c->loop, io_done_task, job) < 0) usleep(1000);
+}
+
+void conn_on_writable(struct smbd_conn *c)
+{
+	struct smbd_conn_priv *p = priv(c);
+	conn_flush(c);
+	/* Output drained below the high-water mark: requests left in rbuf
+	 * while throttled go on now (the socket may stay silent). */
+	if (!p->dead && !p->close_after_flush && c->rlen && !conn_throttled(c)) conn_process_frames(c);
+}
 
 void conn_update_events(struct smbd_conn *c)
 {
 	struct smbd_conn_priv *p = priv(c);
 	smb_mutex_lock(&c->send_lock);
 	bool pending = !list_empty(&c->sendq);
-	bool throttle = p->sendq_bytes > SENDQ_HIGH_WATER;
+	bool throttle = p->sendq_bytes > SENDQ_HIGH_WATER || p->io_inflight_bytes > IO_INFLIGHT_HIGH_WATER;
 	smb_mutex_unlock(&c->send_lock);
 	uint32_t want = (throttle || p->close_after_flush ? 0 : EPOLLIN | EPOLLRDHUP) | (pending ? EPOLLOUT : 0);
 	struct epoll_event ev = { .events = want, .data.ptr = &p->item };
@@ -280,18 +426,74 @@ void conn_update_events(struct smbd_conn *c)
 	p->want_out = pending;
 }
 
+/* Dispatches the complete frames buffered in rbuf; an incomplete large
+ * frame at the end moves to a buffer of its own (BIG_FRAME_MIN).  Stops
+ * early when the connection is throttled; the rest stays in rbuf. */
+static void conn_process_frames(struct smbd_conn *c)
+{
+	struct smbd_conn_priv *p = priv(c);
+	size_t off = 0;
+	while (!p->dead && !p->close_after_flush) {
+		size_t mlen;
+		/* NetBIOS session keepalive (0x85, length 0): skip. */
+		if (c->rlen - off >= 4 && c->rbuf[off] == 0x85) {
+			off += 4;
+			continue;
+		}
+		int fr = tcp_frame_parse(c->rbuf + off, c->rlen - off, &mlen);
+		if (fr < 0) {
+			conn_disconnect(c, "invalid transport frame");
+			break;
+		}
+		if (fr == 0) {
+			/* The prefix was valid (tcp_frame_parse checked it): a large
+			 * frame continues in its own buffer. */
+			if (c->rlen - off >= 4) {
+				const uint8_t *f = c->rbuf + off;
+				size_t n = ((size_t)f[1] << 16) | ((size_t)f[2] << 8) | f[3];
+				if (n >= BIG_FRAME_MIN) {
+					uint8_t *big = malloc(n);
+					if (!big) {
+						conn_disconnect(c, "out of memory");
+						break;
+					}
+					size_t have = c->rlen - off - 4;
+					memcpy(big, f + 4, have);
+					p->big = big;
+					p->big_len = n;
+					p->big_have = have;
+					off = c->rlen;
+				}
+			}
+			break;
+		}
+		dispatch_message(c, c->rbuf + off + 4, mlen);
+		off += 4 + mlen;
+		if (conn_throttled(c)) break;
+	}
+	if (off) {
+		memmove(c->rbuf, c->rbuf + off, c->rlen - off);
+		c->rlen -= off;
+	}
+}
+
 void conn_on_readable(struct smbd_conn *c)
 {
 	struct smbd_conn_priv *p = priv(c);
 	/* Read a bounded amount per wakeup so one client cannot starve others. */
 	for (int rounds = 0; rounds < 16 && !p->dead && !p->close_after_flush; rounds++) {
-		if (c->rcap - c->rlen < 65536) {
-			size_t ncap = c->rcap ? c->rcap * 2 : 131072;
-			if (ncap > TCP_MAX_MESSAGE + 4 + 65536) ncap = TCP_MAX_MESSAGE + 4 + 65536;
-			if (ncap <= c->rcap) {
-				/* Buffer at its maximum and still no whole frame: impossible
-				 * for a valid frame, since frames are bounded. */
-			} else {
+		/* Throttled (output or offloaded I/O piling up): leave the bytes
+		 * in the socket; TCP flow control slows the client down. */
+		if (conn_throttled(c)) return;
+		uint8_t *dst;
+		size_t room;
+		if (p->big) {
+			dst = p->big + p->big_have;
+			room = p->big_len - p->big_have;
+		} else {
+			if (c->rcap - c->rlen < 65536 && c->rcap < RBUF_MAX) {
+				size_t ncap = c->rcap ? c->rcap * 2 : 131072;
+				if (ncap > RBUF_MAX) ncap = RBUF_MAX;
 				uint8_t *nb = realloc(c->rbuf, ncap);
 				if (!nb) {
 					conn_disconnect(c, "out of memory");
@@ -300,8 +502,10 @@ void conn_on_readable(struct smbd_conn *c)
 				c->rbuf = nb;
 				c->rcap = ncap;
 			}
+			dst = c->rbuf + c->rlen;
+			room = c->rcap - c->rlen;
 		}
-		ssize_t r = recv(c->fd, c->rbuf + c->rlen, c->rcap - c->rlen, 0);
+		ssize_t r = recv(c->fd, dst, room, 0);
 		if (r == 0) {
 			p->dead = true;
 			c->state = CONN_DEAD;
@@ -316,35 +520,17 @@ void conn_on_readable(struct smbd_conn *c)
 			if (!p->why) p->why = "receive failed";
 			return;
 		}
+		if (p->big) {
+			p->big_have += (size_t)r;
+			if (p->big_have == p->big_len) {
+				uint8_t *m = p->big;
+				p->big = NULL;
+				dispatch_message_owned(c, m, p->big_len);
+			}
+			continue;
+		}
 		c->rlen += (size_t)r;
-		size_t off = 0;
-		while (!p->dead && !p->close_after_flush) {
-			size_t mlen;
-			/* NetBIOS session keepalive (0x85, length 0): skip. */
-			if (c->rlen - off >= 4 && c->rbuf[off] == 0x85) {
-				off += 4;
-				continue;
-			}
-			int fr = tcp_frame_parse(c->rbuf + off, c->rlen - off, &mlen);
-			if (fr < 0) {
-				conn_disconnect(c, "invalid transport frame");
-				break;
-			}
-			if (fr == 0) break;
-			dispatch_message(c, c->rbuf + off + 4, mlen);
-			off += 4 + mlen;
-			smb_mutex_lock(&c->send_lock);
-			bool throttle = p->sendq_bytes > SENDQ_HIGH_WATER;
-			smb_mutex_unlock(&c->send_lock);
-			if (throttle) break;
-		}
-		if (off) {
-			memmove(c->rbuf, c->rbuf + off, c->rlen - off);
-			c->rlen -= off;
-		}
-		if (c->rlen > 0 && c->rlen < c->rcap) {
-			/* partial frame buffered; keep reading */
-		}
+		conn_process_frames(c);
 	}
 }
 

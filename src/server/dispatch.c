@@ -7,9 +7,12 @@
  * (3.3.5.2.4), the handler, and the response header with granted credits.
  * Compound chains (3.3.5.2.7) are answered in one message with 8-byte padded
  * responses, each signed on its own. */
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "server/io_pool.h"
 #include "server/loop.h"
 #include "server/server.h"
 #include "wire/transform.h"
@@ -205,13 +208,16 @@ static struct smbd_session *response_encrypt_session(const struct smbd_conn *c, 
 	return NULL;
 }
 
-static void dispatch_plain(struct smbd_conn *c, const uint8_t *msg, size_t len, struct smbd_session *enc);
+static void dispatch_plain(struct smbd_conn *c, const uint8_t *msg, size_t len, struct smbd_session *enc,
+			   uint8_t **own);
 
 /* A TRANSFORM_HEADER message (MS-SMB2 3.3.5.2.1.1): every failure here
  * drops the connection, as Windows does; nothing is answered to a message
  * that cannot be authenticated. */
-static void dispatch_encrypted(struct smbd_conn *c, const uint8_t *msg, size_t len)
+static void dispatch_encrypted(struct smbd_conn *c, const uint8_t *msg, size_t len, uint8_t **own)
 {
+	/* The whole message is authenticated by the AEAD tag below; the
+	 * header's claims are checked once it has been decrypted. */
 	if (c->state == CONN_NEW || c->dialect < SMB2_DIALECT_300 || !c->cipher) {
 		conn_disconnect(c, "encrypted message received but encryption is not negotiated");
 		return;
@@ -229,15 +235,22 @@ static void dispatch_encrypted(struct smbd_conn *c, const uint8_t *msg, size_t l
 		conn_disconnect(c, "encrypted message for an unknown or unkeyed session");
 		return;
 	}
-	uint8_t *plain = malloc(th.original_size);
+	/* When the caller owns the transform message (a large one, received
+	 * into its own buffer), decrypt in place: the plaintext replaces the
+	 * ciphertext behind the transform header, and that whole block goes on
+	 * as the request's buffer. */
+	uint8_t *block = own && *own == msg ? *own : NULL;
+	uint8_t *plain = block ? block + SMB2_TRANSFORM_HDR_SIZE : malloc(th.original_size);
 	if (!plain) {
 		session_put(s);
 		conn_disconnect(c, "out of memory");
 		return;
 	}
+	if (block) *own = NULL;   /* ours now, freed below (or taken by a job) */
+	if (!block) block = plain;
 	if (smb3_decrypt_message(c->cipher, s->keys.decrypt, msg, len, plain) != 0) {
 		log_warn("%s: message for session %#llx failed decryption", c->peer_str, (unsigned long long)th.session_id);
-		free(plain);
+		free(block);
 		session_put(s);
 		conn_disconnect(c, "decryption failed");
 		return;
@@ -245,14 +258,18 @@ static void dispatch_encrypted(struct smbd_conn *c, const uint8_t *msg, size_t l
 	/* Only a plain SMB2 message may be inside (no nested transform or
 	 * compression), and it must name the session that decrypted it. */
 	if (get_le32(plain) != SMB2_PROTOCOL_ID || get_le64(plain + 40) != th.session_id) {
-		free(plain);
+		explicit_bzero(plain, th.original_size);
+		free(block);
 		session_put(s);
 		conn_disconnect(c, "decrypted message is not an SMB2 request of its session");
 		return;
 	}
-	dispatch_plain(c, plain, th.original_size, s);
-	explicit_bzero(plain, th.original_size);   /* no decrypted requests left in freed memory */
-	free(plain);
+	/* An offloaded READ/WRITE takes the buffer (and wipes it itself). */
+	dispatch_plain(c, plain, th.original_size, s, &block);
+	if (block) {
+		explicit_bzero(plain, th.original_size);   /* no decrypted requests left in freed memory */
+		free(block);
+	}
 	session_put(s);
 }
 
@@ -264,19 +281,126 @@ void dispatch_message(struct smbd_conn *c, const uint8_t *msg, size_t len)
 		return;
 	}
 	if (len >= 4 && get_le32(msg) == SMB2_TRANSFORM_ID) {
-		dispatch_encrypted(c, msg, len);
+		dispatch_encrypted(c, msg, len, NULL);
 		return;
 	}
 	if (len < SMB2_HDR_SIZE || get_le32(msg) != SMB2_PROTOCOL_ID) {
 		conn_disconnect(c, "not an SMB2 message");
 		return;
 	}
-	dispatch_plain(c, msg, len, NULL);
+	dispatch_plain(c, msg, len, NULL, NULL);
+}
+
+void dispatch_message_owned(struct smbd_conn *c, uint8_t *msg, size_t len)
+{
+	if (len >= SMB2_HDR_SIZE && get_le32(msg) == SMB2_PROTOCOL_ID) {
+		dispatch_plain(c, msg, len, NULL, &msg);
+		free(msg);   /* NULL when a job took it */
+		return;
+	}
+	if (len >= 4 && get_le32(msg) == SMB2_TRANSFORM_ID) {
+		dispatch_encrypted(c, msg, len, &msg);
+		free(msg);   /* NULL when it was decrypted in place */
+		return;
+	}
+	dispatch_message(c, msg, len);
+	free(msg);
+}
+
+/* ---- offloading large READ/WRITE to the I/O pool (io_pool.h) ---- */
+
+/* Is this request a candidate: the only command of its message, a READ or
+ * WRITE moving at least IO_POOL_MIN_BYTES? */
+static bool offload_candidate(const struct smb2_hdr *h, const uint8_t *m, size_t mlen, bool single)
+{
+	if (!single || !io_pool_enabled()) return false;
+	if (h->command != SMB2_READ && h->command != SMB2_WRITE) return false;
+	if (mlen < SMB2_HDR_SIZE + 8) return false;
+	return get_le32(m + SMB2_HDR_SIZE + 4) >= IO_POOL_MIN_BYTES;   /* Length, both requests (2.2.19, 2.2.21) */
+}
+
+/* Hands the request to the pool.  Returns false (nothing changed) when it
+ * must stay synchronous: a pipe, an unknown FileId (the handler answers),
+ * no memory, the pool full.  own (may be NULL, or point to NULL): the
+ * malloc'd block that holds the message, which the job takes on success
+ * (*own set to NULL); otherwise the message is copied. */
+static bool offload_submit(struct smb2_request *req, struct smbd_session *enc, uint8_t **own, bool wipe,
+			   bool verify, const struct smb2_hdr *rh, bool sign, struct smbd_session *encrypt_with)
+{
+	struct smbd_conn *c = req->conn;
+	const uint8_t *b = req->msg + SMB2_HDR_SIZE;
+	if (req->msg_len < SMB2_HDR_SIZE + 32) return false;
+	struct smbd_open *o = smb2_req_open(req, get_le64(b + 16), get_le64(b + 24));
+	if (!o) return false;
+	if (o->pipe || o->fd < 0 || o->is_dir) {
+		open_put(o);
+		return false;
+	}
+	struct io_job *job = calloc(1, sizeof(*job));
+	if (!job) {
+		open_put(o);
+		return false;
+	}
+	/* The fd is ours: a CLOSE that runs on this loop while the worker
+	 * reads cannot make its number name another file. */
+	job->fd = fcntl(o->fd, F_DUPFD_CLOEXEC, 0);
+	if (job->fd < 0) {
+		free(job);
+		open_put(o);
+		return false;
+	}
+	if (own && *own) {
+		job->msg_base = *own;
+		job->msg = (uint8_t *)req->msg;
+	} else {
+		job->msg_base = job->msg = malloc(req->msg_len);
+		if (job->msg) memcpy(job->msg, req->msg, req->msg_len);
+	}
+	if (!job->msg) {
+		close(job->fd);
+		free(job);
+		open_put(o);
+		return false;
+	}
+	job->msg_len = req->msg_len;
+	job->wipe_msg = wipe;
+	job->open = o;
+	job->verify = verify;
+	job->sign = sign;
+	job->rsp_hdr = *rh;
+	job->encrypted_by = enc;
+	size_t bytes = get_le32(b + 4);
+	job->inflight_bytes = bytes;
+	conn_get(c);
+	job->conn = c;
+	session_get(req->session);
+	job->session = req->session;
+	tree_get(req->tree);
+	job->tree = req->tree;
+	if (encrypt_with) session_get(encrypt_with);
+	job->encrypt_with = encrypt_with;
+	conn_io_account(c, bytes, true);
+	if (!io_pool_submit(job)) {
+		/* Undo: the caller runs the request synchronously. */
+		conn_io_account(c, bytes, false);
+		if (encrypt_with) session_put(encrypt_with);
+		tree_put(job->tree);
+		session_put(job->session);
+		conn_put(c);
+		if (!own || job->msg_base != *own) free(job->msg_base);
+		close(job->fd);
+		free(job);
+		open_put(o);
+		return false;
+	}
+	if (own) *own = NULL;
+	return true;
 }
 
 /* Processes a plain SMB2 message; enc is the session that decrypted it
  * (the caller holds a reference), or NULL. */
-static void dispatch_plain(struct smbd_conn *c, const uint8_t *msg, size_t len, struct smbd_session *enc)
+static void dispatch_plain(struct smbd_conn *c, const uint8_t *msg, size_t len, struct smbd_session *enc,
+			   uint8_t **own)
 {
 
 	struct wbuf out;
@@ -427,9 +551,14 @@ static void dispatch_plain(struct smbd_conn *c, const uint8_t *msg, size_t len, 
 			status = STATUS_ACCESS_DENIED;
 		}
 		/* Signature (3.3.5.2.4); an encrypted request is authenticated by
-		 * its AEAD tag instead. */
+		 * its AEAD tag instead.  A large READ/WRITE that may go to the I/O
+		 * pool is verified there (verify_deferred), or below if it stays. */
+		bool offload = status == STATUS_SUCCESS && offload_candidate(&h, m, mlen, off == 0 && !h.next_command);
+		bool verify_deferred = false;
 		if (status == STATUS_SUCCESS && !enc && s && s->state == SESSION_VALID && s->keyed) {
-			if (h.flags & SMB2_FLAGS_SIGNED) {
+			if ((h.flags & SMB2_FLAGS_SIGNED) && offload) {
+				verify_deferred = true;
+			} else if (h.flags & SMB2_FLAGS_SIGNED) {
 				if (!smb2_verify_signature(c->signing_algo, s->keys.signing, m, mlen)) {
 					log_warn("%s: bad signature on %s, request refused", c->peer_str, smb2_command_name(h.command));
 					status = STATUS_ACCESS_DENIED;
@@ -455,6 +584,40 @@ static void dispatch_plain(struct smbd_conn *c, const uint8_t *msg, size_t len, 
 		}
 		req.session = s;
 		req.tree = t;
+
+		if (offload && status == STATUS_SUCCESS) {
+			/* Everything that needs the loop is done; what is left (the
+			 * signature, the file I/O, the response) runs on a worker.
+			 * The response's credits are granted now (3.3.1.2), in order
+			 * with the other requests of the connection. */
+			struct smbd_session *es = enc ? enc : response_encrypt_session(c, h.command, s, t);
+			bool sign = !es && should_sign_response(&req, s, STATUS_SUCCESS);
+			uint16_t granted = seq_grant(c, h.credit, charge);
+			struct smb2_hdr rh = {
+				.credit_charge = h.credit_charge,
+				.command = h.command,
+				.credit = granted,
+				.flags = SMB2_FLAGS_SERVER_TO_REDIR | (h.flags & SMB2_FLAGS_PRIORITY_MASK),
+				.message_id = h.message_id,
+				.tree_id = req.hdr.tree_id,
+				.session_id = req.hdr.session_id,
+			};
+			if (offload_submit(&req, enc, own, enc != NULL, verify_deferred, &rh, sign, es)) {
+				last_session = s;
+				last_tree = t;
+				break;
+			}
+			/* Stays synchronous: take back the grant, the response
+			 * below grants again. */
+			c->seq_range -= granted;
+		}
+		if (verify_deferred && !smb2_verify_signature(c->signing_algo, s->keys.signing, m, mlen)) {
+			log_warn("%s: bad signature on %s, request refused", c->peer_str, smb2_command_name(h.command));
+			status = STATUS_ACCESS_DENIED;
+			if (t) tree_put(t);
+			t = NULL;
+			req.tree = NULL;
+		}
 
 		/* Response header placeholder. */
 		size_t hoff = out.len;

@@ -6,6 +6,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "server/io_pool.h"
 #include "server/loop.h"
 #include "server/server.h"
 
@@ -96,6 +97,10 @@ static void *loop_main(void *arg)
 			log_error("epoll_wait: %s", strerror(errno));
 			break;
 		}
+		/* Posted tasks run after the whole batch: a task may tear down
+		 * and free a connection (an I/O completion, io_pool.h) whose
+		 * event is still further down in evs. */
+		bool run_posted = false;
 		for (int i = 0; i < n; i++) {
 			struct epoll_item *it = evs[i].data.ptr;
 			switch (it->kind) {
@@ -105,7 +110,7 @@ static void *loop_main(void *arg)
 			case EPI_WAKE: {
 				uint64_t v;
 				if (read(l->wake_fd, &v, sizeof(v)) < 0) { /* nothing to do */ }
-				loop_run_posted(l);
+				run_posted = true;
 				break;
 			}
 			case EPI_CONN: {
@@ -121,12 +126,19 @@ static void *loop_main(void *arg)
 			}
 			}
 		}
+		if (run_posted) loop_run_posted(l);
 	}
 	return NULL;
 }
 
 int loops_start(const int *listen_fds, int nlisten, int nloops)
 {
+	/* Workers for large READ/WRITE (io_pool.h): two per loop, so that
+	 * each loop's connections can have a pread/pwrite running on each
+	 * core while the loop itself receives and sends. */
+	int nworkers = nloops * 2;
+	if (nworkers > 16) nworkers = 16;
+	if (io_pool_start(nworkers) != 0) return -1;
 	loops = calloc((size_t)nloops, sizeof(*loops));
 	listen_items = calloc((size_t)nlisten, sizeof(*listen_items));
 	if (!loops || !listen_items) return -1;
@@ -166,6 +178,9 @@ void loops_stop(void)
 		if (write(loops[i].wake_fd, &one, sizeof(one)) < 0) { /* loop wakes within 1 s anyway */ }
 	}
 	for (int i = 0; i < nloops_running; i++) pthread_join(loops[i].thread, NULL);
+	/* Offloaded requests finish (each posts its completion to its loop)
+	 * before those completions run below and connections go away. */
+	io_pool_stop();
 	/* Tasks posted after a loop's last wakeup still own references: run them
 	 * here, where no loop runs any more. */
 	for (int i = 0; i < nloops_running; i++) loop_run_posted(&loops[i]);

@@ -1,11 +1,18 @@
 /* SMB2 READ (MS-SMB2 3.3.5.12). */
 #include <errno.h>
+#include <string.h>
 #include <unistd.h>
 
+#include "server/io_pool.h"
 #include "server/server.h"
 #include "wire/read.h"
 
-uint32_t smb2_read(struct smb2_request *req)
+uint32_t smb2_read(struct smb2_request *req) { return smb2_read_on(req, NULL, -1); }
+
+/* o/fd: see io_pool.h.  On an I/O worker o is resolved and referenced by
+ * the job and fd is the job's dup of o->fd; this function then takes its
+ * own reference like the synchronous path does. */
+uint32_t smb2_read_on(struct smb2_request *req, struct smbd_open *o, int fd)
 {
 	struct smb2_read_req rr;
 	uint32_t status = smb2_read_req_decode(req->msg, req->msg_len, &rr);
@@ -15,8 +22,13 @@ uint32_t smb2_read(struct smb2_request *req)
 	 * file position, is invalid.  RDMA channels come with SMB Direct. */
 	if (rr.length > max_io || rr.offset > (uint64_t)INT64_MAX || rr.channel != SMB2_CHANNEL_NONE)
 		return STATUS_INVALID_PARAMETER;
-	struct smbd_open *o = smb2_req_open(req, rr.persistent_id, rr.volatile_id);
-	if (!o) return STATUS_FILE_CLOSED;
+	if (o) {
+		open_get(o);
+	} else {
+		o = smb2_req_open(req, rr.persistent_id, rr.volatile_id);
+		if (!o) return STATUS_FILE_CLOSED;
+		fd = o->fd;
+	}
 	struct wbuf *w = req->out;
 	size_t start = w->len;
 
@@ -51,8 +63,18 @@ uint32_t smb2_read(struct smb2_request *req)
 	/* Byte-range locks of other opens (MS-FSA 2.1.5.2, brl.c). */
 	status = brl_check_io(o, rr.offset, rr.length, false);
 	if (status) goto out;
-	/* Read straight into the response buffer. */
-	uint8_t *fixed = wbuf_reserve(w, SMB2_READ_RSP_FIXED + (size_t)rr.length);
+	/* Read straight into the response buffer.  When the caller sized it
+	 * for the whole READ (the I/O worker does), take the room without
+	 * wbuf_reserve's zeroing of bytes pread overwrites anyway. */
+	size_t need = SMB2_READ_RSP_FIXED + (size_t)rr.length;
+	uint8_t *fixed;
+	if (!w->err && w->p && w->cap - w->len >= need) {
+		fixed = w->p + w->len;
+		memset(fixed, 0, SMB2_READ_RSP_FIXED);
+		w->len += need;
+	} else {
+		fixed = wbuf_reserve(w, need);
+	}
 	if (!fixed) {
 		w->err = false;
 		w->len = start;
@@ -62,7 +84,7 @@ uint32_t smb2_read(struct smb2_request *req)
 	uint8_t *data = fixed + SMB2_READ_RSP_FIXED;
 	size_t got = 0;
 	while (got < rr.length) {
-		ssize_t n = pread(o->fd, data + got, rr.length - got, (off_t)(rr.offset + got));
+		ssize_t n = pread(fd, data + got, rr.length - got, (off_t)(rr.offset + got));
 		if (n < 0) {
 			if (errno == EINTR) continue;
 			status = ntstatus_from_errno(errno);
@@ -77,7 +99,9 @@ uint32_t smb2_read(struct smb2_request *req)
 		w->len = start;
 		goto out;
 	}
-	o->position = rr.offset + got;  /* synchronous I/O moves the file position */
+	/* Synchronous I/O moves the file position.  A worker may store it
+	 * while the loop reads it for a query: relaxed atomic at this end. */
+	__atomic_store_n(&o->position, rr.offset + got, __ATOMIC_RELAXED);
 	smb2_read_rsp_encode_fixed(w->p + start, (uint32_t)got, 0);
 	w->len = start + SMB2_READ_RSP_FIXED + got;
 	if (got == 0) wbuf_u8(w, 0);  /* StructureSize 17 counts one byte */

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "server/io_pool.h"
 #include "server/lease.h"
 #include "server/server.h"
 #include "wire/write.h"
@@ -10,7 +11,10 @@
 /* MAXFILESIZE of NTFS, 16 TiB - 64 KiB. */
 #define SMB_MAX_FILE_SIZE 0xfffffff0000ULL
 
-uint32_t smb2_write(struct smb2_request *req)
+uint32_t smb2_write(struct smb2_request *req) { return smb2_write_on(req, NULL, -1); }
+
+/* o/fd: see io_pool.h and smb2_read_on. */
+uint32_t smb2_write_on(struct smb2_request *req, struct smbd_open *o, int fd)
 {
 	struct smb2_write_req wr;
 	uint32_t status = smb2_write_req_decode(req->msg, req->msg_len, &wr);
@@ -26,8 +30,13 @@ uint32_t smb2_write(struct smb2_request *req)
 			  wr.channel);
 		return STATUS_INVALID_PARAMETER;
 	}
-	struct smbd_open *o = smb2_req_open(req, wr.persistent_id, wr.volatile_id);
-	if (!o) return STATUS_FILE_CLOSED;
+	if (o) {
+		open_get(o);
+	} else {
+		o = smb2_req_open(req, wr.persistent_id, wr.volatile_id);
+		if (!o) return STATUS_FILE_CLOSED;
+		fd = o->fd;
+	}
 	size_t done = 0;
 
 	if (o->pipe) {
@@ -56,7 +65,7 @@ uint32_t smb2_write(struct smb2_request *req)
 	 * INT64_MAX (smbtorture smb2.rw.invalid, as Windows). */
 	if (!can_write) {
 		struct stat sb;
-		if (fstat(o->fd, &sb) < 0) {
+		if (fstat(fd, &sb) < 0) {
 			status = ntstatus_from_errno(errno);
 			goto out;
 		}
@@ -82,7 +91,7 @@ uint32_t smb2_write(struct smb2_request *req)
 	/* Other opens' read caching ends (MS-FSA 2.1.5.3, lease.c). */
 	lease_break_on_write(o);
 	while (done < wr.length) {
-		ssize_t n = pwrite(o->fd, wr.data + done, wr.length - done, (off_t)(off + done));
+		ssize_t n = pwrite(fd, wr.data + done, wr.length - done, (off_t)(off + done));
 		if (n < 0) {
 			if (errno == EINTR) continue;
 			status = ntstatus_from_errno(errno);
@@ -90,9 +99,10 @@ uint32_t smb2_write(struct smb2_request *req)
 		}
 		done += (size_t)n;
 	}
-	o->position = off + done;  /* synchronous I/O moves the file position */
+	/* Synchronous I/O moves the file position (relaxed atomic: see smb2_read_on). */
+	__atomic_store_n(&o->position, off + done, __ATOMIC_RELAXED);
 	if (status == STATUS_SUCCESS && (wr.flags & SMB2_WRITEFLAG_WRITE_THROUGH || o->mode & FILE_WRITE_THROUGH))
-		if (fdatasync(o->fd) < 0) status = ntstatus_from_errno(errno);
+		if (fdatasync(fd) < 0) status = ntstatus_from_errno(errno);
 out:
 	open_put(o);
 	if (status) {

@@ -1,0 +1,181 @@
+/* I/O worker pool.  See io_pool.h for what runs where and why. */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "server/io_pool.h"
+#include "server/server.h"
+
+/* Queue bound: past it the dispatcher keeps the synchronous path, which
+ * also back-pressures the client through the loop. */
+#define IO_POOL_MAX_QUEUED 1024u
+
+static struct {
+	struct smb_mutex lock;        /* rank io_pool: queue, counters, stop flag */
+	pthread_cond_t work;          /* a job was queued, or stop */
+	pthread_cond_t idle;          /* a job finished (for io_pool_stop) */
+	struct io_job *head, *tail;   /* guarded by lock */
+	unsigned queued;              /* guarded by lock */
+	unsigned running;             /* jobs taken by workers, guarded by lock */
+	bool stop;                    /* guarded by lock */
+	pthread_t *threads;
+	int nthreads;
+	atomic_bool enabled;
+} pool;
+
+bool io_pool_enabled(void) { return atomic_load_explicit(&pool.enabled, memory_order_relaxed); }
+
+/* Runs one job: verification, handler, response. */
+static void job_run(struct io_job *job)
+{
+	struct smbd_conn *c = job->conn;
+	struct smbd_session *s = job->session;
+	uint32_t status = STATUS_SUCCESS;
+	/* 3.3.5.2.4: a request whose signature does not verify is refused
+	 * before anything else happens; the dispatcher left only this check. */
+	if (job->verify && !smb2_verify_signature(c->signing_algo, s->keys.signing, job->msg, job->msg_len)) {
+		log_warn("%s: bad signature on %s, request refused", c->peer_str,
+			 smb2_command_name(job->rsp_hdr.command));
+		status = STATUS_ACCESS_DENIED;
+	}
+
+	/* The response buffer is sized for the whole READ up front so the
+	 * handler's data lands in it without a reallocation or zeroing. */
+	size_t hint = IO_RSP_HEADROOM + SMB2_HDR_SIZE + 64;
+	if (job->rsp_hdr.command == SMB2_READ && job->msg_len >= SMB2_HDR_SIZE + 8)
+		hint += get_le32(job->msg + SMB2_HDR_SIZE + 4);
+	struct wbuf out;
+	wbuf_init(&out, hint);
+	wbuf_zero(&out, IO_RSP_HEADROOM + SMB2_HDR_SIZE);
+	const size_t hoff = IO_RSP_HEADROOM;
+
+	bool have_related_fid = false;
+	uint64_t related_p = 0, related_v = 0;
+	struct smb2_request req;
+	memset(&req, 0, sizeof(req));
+	req.conn = c;
+	req.session = s;
+	req.tree = job->tree;
+	smb2_hdr_decode(job->msg, job->msg_len, &req.hdr);   /* decoded once already by the loop */
+	req.msg = job->msg;
+	req.msg_len = job->msg_len;
+	req.out = &out;
+	req.out_hdr_off = hoff;
+	req.have_related_fid = &have_related_fid;
+	req.related_persistent = &related_p;
+	req.related_volatile = &related_v;
+	req.last_in_chain = true;
+	req.encrypted_by = job->encrypted_by;
+
+	if (status == STATUS_SUCCESS && !out.err) {
+		smbd_impersonate(s);
+		if (job->rsp_hdr.command == SMB2_READ) status = smb2_read_on(&req, job->open, job->fd);
+		else status = smb2_write_on(&req, job->open, job->fd);
+		smbd_unimpersonate();
+	}
+	if (out.err && out.p) {
+		out.err = false;
+		out.len = hoff + SMB2_HDR_SIZE;
+		status = STATUS_INSUFFICIENT_RESOURCES;
+	}
+	if (nt_is_error(status) && !req.body_written) out.len = hoff + SMB2_HDR_SIZE;
+	if (out.len == hoff + SMB2_HDR_SIZE) smb2_error_rsp_encode(&out);
+
+	struct smb2_hdr rh = job->rsp_hdr;
+	rh.status = status;
+	if (job->sign) rh.flags |= SMB2_FLAGS_SIGNED;
+	uint8_t *rsp = NULL;
+	size_t rsp_len = 0;
+	if (!out.err) {
+		smb2_hdr_encode(out.p + hoff, &rh);
+		if (job->sign) smb2_sign_in_place(c->signing_algo, s->keys.signing, out.p + hoff, out.len - hoff);
+		rsp = wbuf_steal(&out, &rsp_len);
+		rsp_len -= hoff;
+	} else {
+		job->send_failed = true;
+	}
+	wbuf_free(&out);
+	conn_io_finished(job, rsp, rsp_len);
+}
+
+static void *worker_main(void *arg)
+{
+	(void)arg;
+	smb_mutex_lock(&pool.lock);
+	for (;;) {
+		while (!pool.head && !pool.stop) pthread_cond_wait(&pool.work, &pool.lock.m);
+		if (!pool.head) break;   /* stop, and nothing left */
+		struct io_job *job = pool.head;
+		pool.head = job->next;
+		if (!pool.head) pool.tail = NULL;
+		pool.queued--;
+		pool.running++;
+		smb_mutex_unlock(&pool.lock);
+		job_run(job);
+		smb_mutex_lock(&pool.lock);
+		pool.running--;
+		if (!pool.head && !pool.running) pthread_cond_broadcast(&pool.idle);
+	}
+	smb_mutex_unlock(&pool.lock);
+	return NULL;
+}
+
+int io_pool_start(int nthreads)
+{
+	const char *env = getenv("SMBKITD_IO_THREADS");
+	if (env && *env) nthreads = atoi(env);
+	if (nthreads < 0) nthreads = 0;
+	if (nthreads > 64) nthreads = 64;
+	smb_mutex_init(&pool.lock, LOCK_RANK_IO_POOL, "io_pool");
+	pthread_cond_init(&pool.work, NULL);
+	pthread_cond_init(&pool.idle, NULL);
+	pool.head = pool.tail = NULL;
+	pool.queued = pool.running = 0;
+	pool.stop = false;
+	pool.nthreads = 0;
+	if (nthreads == 0) return 0;
+	pool.threads = calloc((size_t)nthreads, sizeof(*pool.threads));
+	if (!pool.threads) return -1;
+	for (int i = 0; i < nthreads; i++) {
+		if (pthread_create(&pool.threads[i], NULL, worker_main, NULL) != 0) break;
+		pool.nthreads++;
+	}
+	if (pool.nthreads == 0) return -1;
+	atomic_store(&pool.enabled, true);
+	log_info("I/O pool: %d worker threads", pool.nthreads);
+	return 0;
+}
+
+void io_pool_stop(void)
+{
+	if (!pool.nthreads) return;
+	atomic_store(&pool.enabled, false);
+	smb_mutex_lock(&pool.lock);
+	while (pool.head || pool.running) pthread_cond_wait(&pool.idle, &pool.lock.m);
+	pool.stop = true;
+	pthread_cond_broadcast(&pool.work);
+	smb_mutex_unlock(&pool.lock);
+	for (int i = 0; i < pool.nthreads; i++) pthread_join(pool.threads[i], NULL);
+	free(pool.threads);
+	pool.threads = NULL;
+	pool.nthreads = 0;
+}
+
+bool io_pool_submit(struct io_job *job)
+{
+	if (!io_pool_enabled()) return false;
+	job->next = NULL;
+	smb_mutex_lock(&pool.lock);
+	if (pool.stop || pool.queued >= IO_POOL_MAX_QUEUED) {
+		smb_mutex_unlock(&pool.lock);
+		return false;
+	}
+	if (pool.tail) pool.tail->next = job;
+	else pool.head = job;
+	pool.tail = job;
+	pool.queued++;
+	pthread_cond_signal(&pool.work);
+	smb_mutex_unlock(&pool.lock);
+	return true;
+}
