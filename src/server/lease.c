@@ -46,6 +46,10 @@
 /* Accesses that do not take part in oplock breaks ("stat opens",
  * MS-FSA 2.1.5.1.2: an open for attributes only breaks no oplock). */
 #define STAT_OPEN_ACCESS (FILE_READ_ATTRIBUTES | FILE_WRITE_ATTRIBUTES | SYNCHRONIZE)
+/* Leases are not broken by an open that may also read the security
+ * descriptor (Windows; smbtorture smb2.lease.statopen4), while oplocks are
+ * (smb2.oplock.statopen1). */
+#define LEASE_STAT_OPEN_ACCESS (STAT_OPEN_ACCESS | READ_CONTROL)
 
 static unsigned break_wait_seconds = 35;
 
@@ -65,6 +69,10 @@ struct smbd_lease {
 	/* Under inode->lock: */
 	uint32_t state;               /* Lease.LeaseState */
 	uint32_t breaking_to;         /* Lease.BreakToLeaseState, while breaking */
+	/* While breaking: the lowest state asked for since the break began
+	 * (a later conflicting request lowers it).  What the ack leaves above
+	 * it is broken again right after the ack. */
+	uint32_t requested;
 	bool breaking;                /* Lease.Breaking: an ack is awaited */
 	uint64_t deadline_ms;         /* when a break not acknowledged ends by itself */
 	uint16_t epoch;               /* Lease.Epoch (v2) */
@@ -79,6 +87,7 @@ struct lease_grant {
 	bool breaking;                /* oplock break sent, ack awaited */
 	uint8_t breaking_to;
 	uint64_t deadline_ms;
+	bool wrote;                   /* the open changed the file's data */
 };
 
 struct lease_waiter {
@@ -187,6 +196,10 @@ struct break_note {
 	struct smbd_session *session; /* owner: note (1) */
 	uint8_t *msg;
 	size_t len;
+	/* Lease breaks go to a connection of the lease's client, not
+	 * necessarily the one of the open (send_notes picks it). */
+	struct smbd_conn *cand[8];    /* owner: note (1 each); connections of the lease's client */
+	unsigned ncand;
 };
 
 /* Runs on the connection's own loop thread. */
@@ -243,8 +256,64 @@ static void note_add(struct break_note **notes, const struct smbd_open *o, bool 
 	conn_get(n->conn);
 	n->session = s;
 	session_get(s);
+	if (lease) {
+		/* Every connection through which this client holds a lease
+		 * on this file may carry the break (lease_note_route). */
+		struct smbd_inode *in = l->inode;
+		struct list_head *pos;
+		list_for_each(pos, &in->oplock_grants) {
+			struct lease_grant *g = list_entry(pos, struct lease_grant, link);
+			if (!g->lease || memcmp(g->lease->client_guid, l->client_guid, 16)) continue;
+			struct smbd_session *gs = g->open->session;
+			if (!gs || !gs->conn || !smb_id_load(&g->open->volatile_id)) continue;
+			bool dup = false;
+			for (unsigned i = 0; i < n->ncand; i++) dup |= n->cand[i] == gs->conn;
+			if (dup || n->ncand == sizeof(n->cand) / sizeof(n->cand[0])) continue;
+			conn_get(gs->conn);
+			n->cand[n->ncand++] = gs->conn;
+		}
+	}
 	n->next = *notes;
 	*notes = n;
+}
+
+/* Holding no lock (conn_table ranks above every inode lock): MS-SMB2
+ * 3.3.4.7 sends a lease break on a connection of the lease's client
+ * (ClientGuid), not on the connection of a particular open.  Like Windows
+ * (smbtorture smb2.lease.v2_complex1) the oldest live connection of that
+ * client that speaks SMB 2.1 or later gets it; so a break still arrives
+ * when the connection that opened the file is gone.  A session that
+ * encrypts keeps its breaks on its own connection: its keys are not
+ * usable on another one. */
+static void lease_note_route(struct break_note *n)
+{
+	struct smbd_conn *best = NULL;
+	if (!(n->session && n->session->encrypt_data && !conn_is_dead(n->conn))) {
+		/* g_server.conns is in accept order: the first candidate
+		 * found there is the oldest. */
+		smb_mutex_lock(&g_server.conn_lock);
+		struct list_head *pos;
+		list_for_each(pos, &g_server.conns) {
+			struct smbd_conn *c = list_entry(pos, struct smbd_conn, link);
+			for (unsigned i = 0; i < n->ncand && !best; i++)
+				if (n->cand[i] == c && !conn_is_dead(c)) best = c;
+			if (best) break;
+		}
+		smb_mutex_unlock(&g_server.conn_lock);
+	}
+	if (best && best != n->conn) {
+		conn_get(best);
+		conn_put(n->conn);
+		n->conn = best;
+		/* The open's session belongs to the other connection: the
+		 * break (SessionId 0 for leases) goes unsigned, unencrypted. */
+		if (n->session) {
+			session_put(n->session);
+			n->session = NULL;
+		}
+	}
+	for (unsigned i = 0; i < n->ncand; i++) conn_put(n->cand[i]);
+	n->ncand = 0;
 }
 
 static void send_notes(struct break_note *notes)
@@ -266,9 +335,10 @@ static void send_notes(struct break_note *notes)
 			free(n);
 			continue;
 		}
+		if (n->ncand) lease_note_route(n);
 		if (loop_post(n->conn->loop, note_send, n) < 0) {
 			free(n->msg);
-			session_put(n->session);
+			if (n->session) session_put(n->session);
 			conn_put(n->conn);
 			free(n);
 		}
@@ -312,7 +382,9 @@ static bool expire_breaks_locked(struct smbd_inode *in, uint64_t now)
 		if (g->lease) {
 			struct smbd_lease *l = g->lease;
 			if (l->breaking && l->deadline_ms <= now) {
-				l->state = l->breaking_to;
+				/* 3.3.2.5: an unacknowledged lease is lost
+				 * (smbtorture smb2.lease.timeout). */
+				l->state = SMB2_LEASE_NONE;
 				l->breaking = false;
 				any = true;
 			}
@@ -501,6 +573,10 @@ static uint32_t waiter_cancel(struct smbd_async *a, enum smbd_async_reason why, 
 /* ------------------------------------------------------------ breaking */
 
 /* Under the inode lock: queues the close of a disconnected durable open. */
+/* Set (loop thread, under the inode lock) while lease_ack_lease starts the
+ * break that follows an acknowledgement. */
+static __thread bool continuing_break;
+
 static void note_close_durable(struct break_note **notes, struct smbd_open *o)
 {
 	struct break_note *n = calloc(1, sizeof(*n));
@@ -516,7 +592,14 @@ static void note_close_durable(struct break_note **notes, struct smbd_open *o)
 static bool lease_break_locked(struct smbd_inode *in, struct smbd_lease *l, uint32_t target,
 			       struct break_note **notes)
 {
-	if (l->breaking || target == l->state) return false;
+	if (l->breaking) {
+		/* One break at a time (3.3.4.7): remember what this request
+		 * needs; the ack of the current break continues from it. */
+		l->requested &= target;
+		return false;
+	}
+	if (target == l->state) return false;
+	l->requested = target;
 	/* Every open of the lease is a disconnected durable open: nobody can
 	 * acknowledge.  MS-SMB2 3.3.4.7: the break cannot be sent; the client
 	 * could never learn that its cache is stale, so (as Windows and
@@ -549,13 +632,18 @@ static bool lease_break_locked(struct smbd_inode *in, struct smbd_lease *l, uint
 	/* 3.3.4.7: an ack is required when the holder may have cached
 	 * writes or handles; breaking read caching alone is immediate. */
 	bool ack = (l->state & (LEASE_W | LEASE_H)) != 0;
-	if (l->version == 2) l->epoch++;
+	/* A break that continues an acknowledged one keeps its epoch
+	 * (Windows; smbtorture smb2.lease.v2_breaking3). */
+	if (l->version == 2 && !continuing_break) l->epoch++;
 	/* Send it to the connection of one of the lease's opens. */
 	struct list_head *pos;
 	list_for_each(pos, &in->oplock_grants) {
 		struct lease_grant *g = list_entry(pos, struct lease_grant, link);
 		if (g->lease != l || !smb_id_load(&g->open->volatile_id)) continue;
 		note_add(notes, g->open, true, 0, l, ack ? SMB2_NOTIFY_BREAK_LEASE_FLAG_ACK_REQUIRED : 0, target);
+		if (l->is_dir)
+			log_debug("lease: directory lease break 0x%x -> 0x%x sent for '%s'", l->state, target,
+				  g->open->path ? g->open->path : "?");
 		break;
 	}
 	if (ack) {
@@ -635,6 +723,7 @@ uint32_t lease_create_breaks(struct smb2_request *req, struct smbd_open *o, cons
 
 	struct break_note *notes = NULL;
 	bool must_wait = false;
+	bool resuming = may_wait && lease_resuming(req);
 	struct smbd_inode *old_inode = NULL;
 	smb_mutex_lock(&in->lock);
 	lists_ready(in);
@@ -645,14 +734,30 @@ uint32_t lease_create_breaks(struct smb2_request *req, struct smbd_open *o, cons
 		if (g->lease) {
 			struct smbd_lease *l = g->lease;
 			if (same_lease(l, req->conn, lr)) continue;
+			if (!(o->access & ~LEASE_STAT_OPEN_ACCESS) && !truncate) continue;
 			if (l->breaking) {
 				/* Wait on a break in progress that removes what
 				 * this open conflicts with. */
 				uint32_t gone = l->state & ~l->breaking_to;
-				if (gone & (sharing_violation ? LEASE_H : (LEASE_W | LEASE_H))) must_wait = true;
+				uint32_t want = l->state;
+				if (sharing_violation) want &= ~LEASE_H;
+				else want &= ~LEASE_W;
+				if (!sharing_violation && truncate) want = SMB2_LEASE_NONE;
+				l->requested &= want;
+				if (gone & (sharing_violation ? LEASE_H : LEASE_W)) must_wait = true;
+				/* A CREATE that already waits goes on waiting until
+				 * the lease has no break left to acknowledge
+				 * (Windows; smbtorture smb2.lease.breaking3). */
+				if (resuming) must_wait = true;
 				continue;
 			}
 			uint32_t target = l->state;
+			/* MS-FSA 2.1.5.17.2: the opener waits for the holder to
+			 * give up write caching (flush), or handle caching when
+			 * the cached handles cause a sharing violation; losing
+			 * read caching, or handles without a conflict, needs no
+			 * wait (smbtorture smb2.lease.breaking4). */
+			uint32_t wait_mask = sharing_violation ? LEASE_H : LEASE_W;
 			if (sharing_violation) {
 				/* Cached handles may be what conflicts: the holder
 				 * closes them when told (MS-FSA 2.1.5.17.2). */
@@ -664,10 +769,13 @@ uint32_t lease_create_breaks(struct smb2_request *req, struct smbd_open *o, cons
 				if (truncate) target = SMB2_LEASE_NONE;
 				/* A delete-on-close open will remove the name:
 				 * cached handles must go. */
-				if ((o->access & DELETE) && (o->create_options & FILE_DELETE_ON_CLOSE)) target &= ~LEASE_H;
+				if ((o->access & DELETE) && (o->create_options & FILE_DELETE_ON_CLOSE)) {
+					target &= ~LEASE_H;
+					wait_mask |= LEASE_H;
+				}
 			}
 			uint32_t removed = l->state & ~target;
-			if (lease_break_locked(in, l, target, &notes) && (removed & (LEASE_W | LEASE_H))) must_wait = true;
+			if (lease_break_locked(in, l, target, &notes) && (removed & wait_mask)) must_wait = true;
 		} else {
 			if (g->breaking) {
 				if (!sharing_violation || g->level == SMB2_OPLOCK_LEVEL_BATCH) must_wait = true;
@@ -734,6 +842,7 @@ uint32_t lease_create_breaks(struct smb2_request *req, struct smbd_open *o, cons
 }
 
 static void dir_watch_add(struct smbd_open *o);
+static void break_parent_of(struct smbd_open *o, const char *path, const uint8_t *guid, const uint8_t *key);
 
 /* ------------------------------------------------------------ granting */
 
@@ -787,8 +896,11 @@ uint32_t lease_grant(struct smbd_open *o, const struct lease_request *lr, struct
 		struct smbd_open *x = stream ? list_entry(pos, struct smbd_open, stream_link)
 					     : list_entry(pos, struct smbd_open, inode_link);
 		if (x == o || (!stream && x->stream_inode)) continue;
-		if (is_stat_open(x->access)) continue;   /* stat opens hold no cache and do not count */
 		struct lease_grant *xg = grant_of(in, x);
+		/* A stat open does not count... unless it holds an oplock or
+		 * a lease of its own (smbtorture smb2.lease.statopen,
+		 * smb2.oplock.batch9). */
+		if (is_stat_open(x->access) && !xg) continue;
 		if (xg && xg->lease && same_lease(xg->lease, c, lr)) continue;
 		others++;
 	}
@@ -840,12 +952,14 @@ uint32_t lease_grant(struct smbd_open *o, const struct lease_request *lr, struct
 			if (l->state) l->epoch++;
 			list_add_tail(&l->table_link, &lease_table);
 			l->published = true;
-		} else if (!l->breaking && !others) {
-			/* Upgrades only, and only while no other open shares
-			 * the file: a request that covers the current state
-			 * raises it; anything else keeps it. */
-			uint32_t up = req_state & allowed;
-			if ((up & l->state) == l->state && up != l->state) {
+		} else if (!l->breaking) {
+			/* Upgrades only (3.3.5.9.8): a request that covers the
+			 * current state raises it, as far as the other opens
+			 * allow (allowed); anything else keeps it (smbtorture
+			 * smb2.lease.upgrade2 / upgrade3). */
+			/* A directory never caches writes: W is not asked of it. */
+			uint32_t up = req_state & (o->is_dir ? (LEASE_R | LEASE_H) : SMB2_LEASE_ALL);
+			if (!(up & ~allowed) && (up & l->state) == l->state && up != l->state) {
 				l->state = up;
 				if (l->version == 2) l->epoch++;
 			}
@@ -867,6 +981,7 @@ uint32_t lease_grant(struct smbd_open *o, const struct lease_request *lr, struct
 		memcpy(out.key, l->key, 16);
 		if (l->version == 2 && l->has_parent) memcpy(out.parent_key, l->parent_key, 16);
 		rsp->ctx_len = smb2_lease_ctx_encode(rsp->ctx, &out);
+		if (o->is_dir) log_debug("lease: directory lease 0x%x granted on '%s'", l->state, o->path ? o->path : "?");
 	} else {
 		uint8_t level = lr->oplock_level;
 		if (level != SMB2_OPLOCK_LEVEL_II && level != SMB2_OPLOCK_LEVEL_EXCLUSIVE && level != SMB2_OPLOCK_LEVEL_BATCH)
@@ -909,6 +1024,17 @@ void lease_open_closed(struct smbd_open *o)
 	smb_mutex_lock(&in->lock);
 	lists_ready(in);
 	struct lease_grant *g = grant_of(in, o);
+	/* Closing a handle that changed the data updates the file's write
+	 * time, an attribute its directory's leases cache (Windows;
+	 * smbtorture smb2.lease.v2_request). */
+	bool wrote = g && g->wrote;
+	bool have_parent = false;
+	uint8_t parent_key[16], guid[16];
+	if (wrote && g->lease && g->lease->has_parent) {
+		have_parent = true;
+		memcpy(parent_key, g->lease->parent_key, 16);
+		memcpy(guid, g->lease->client_guid, 16);
+	}
 	if (g) {
 		list_del(&g->link);
 		bool was_breaking = g->breaking;
@@ -944,6 +1070,7 @@ void lease_open_closed(struct smbd_open *o)
 	post_woken(woken);
 	lease_put(drop);
 	lease_put(unpublished);
+	if (wrote && o->path) break_parent_of(o, o->path, have_parent ? guid : NULL, have_parent ? parent_key : NULL);
 }
 
 /* ------------------------------------------------- other break triggers */
@@ -954,23 +1081,30 @@ void lease_break_on_write(struct smbd_open *o)
 	if (!in) return;
 	pthread_once(&lease_once, lease_init);
 	struct break_note *notes = NULL;
+	bool arm = false;
 	smb_mutex_lock(&in->lock);
 	lists_ready(in);
 	struct lease_grant *mine = grant_of(in, o);
+	if (mine) mine->wrote = true;
 	struct list_head *pos;
 	list_for_each(pos, &in->oplock_grants) {
 		struct lease_grant *g = list_entry(pos, struct lease_grant, link);
-		if (g == mine) continue;
 		if (g->lease) {
-			if (mine && mine->lease == g->lease) continue;
-			if (g->lease->state & LEASE_R)
-				lease_break_locked(in, g->lease, g->lease->state & ~(LEASE_R | LEASE_W), &notes);
+			/* MS-FSA 2.1.4.12 (write, byte-range lock, end of file):
+			 * read-caching leases of other keys break to none; a
+			 * held H goes with it, so the break wants an ack
+			 * (smbtorture smb2.lease.complex1 / lock1). */
+			if (g == mine || (mine && mine->lease == g->lease)) continue;
+			if (g->lease->state & LEASE_R) arm |= lease_break_locked(in, g->lease, SMB2_LEASE_NONE, &notes);
 		} else if (g->level == SMB2_OPLOCK_LEVEL_II) {
+			/* Level II oplocks all break to none, the writer's own
+			 * too (smbtorture smb2.oplock.batch1 / brl1 / levelii500). */
 			oplock_break_locked(g, SMB2_OPLOCK_LEVEL_NONE, &notes);
 		}
 	}
 	smb_mutex_unlock(&in->lock);
 	send_notes(notes);
+	if (arm) timer_add(in, now_ms() + (uint64_t)break_wait_seconds * 1000u + 10);
 }
 
 void lease_break_handle(struct smbd_open *o)
@@ -1030,8 +1164,9 @@ static void break_dir(dev_t dev, ino_t ino, const uint8_t *guid, const uint8_t *
 		struct smbd_lease *l = g->lease;
 		if (!l || !l->is_dir || !(l->state & LEASE_R)) continue;
 		if (key && !memcmp(l->key, key, 16) && !memcmp(l->client_guid, guid, 16)) continue;
-		/* The cached listing is stale: read caching goes. */
-		arm |= lease_break_locked(in, l, l->state & ~LEASE_R, &notes);
+		/* The cached listing is stale: the lease breaks to none
+		 * (Windows; smbtorture smb2.lease.v2_request). */
+		arm |= lease_break_locked(in, l, SMB2_LEASE_NONE, &notes);
 	}
 	smb_mutex_unlock(&in->lock);
 	send_notes(notes);
@@ -1039,7 +1174,7 @@ static void break_dir(dev_t dev, ino_t ino, const uint8_t *guid, const uint8_t *
 	inode_put(in);
 }
 
-void lease_break_parent(struct smbd_open *o, const char *path)
+static void break_parent_of(struct smbd_open *o, const char *path, const uint8_t *guid, const uint8_t *key)
 {
 	if (!o || !o->tree || !o->tree->share || o->tree->share->root_fd < 0 || !path) return;
 	pthread_once(&lease_once, lease_init);
@@ -1062,6 +1197,11 @@ void lease_break_parent(struct smbd_open *o, const char *path)
 	int r = fstatat(o->tree->share->root_fd, parent, &st, AT_SYMLINK_NOFOLLOW);
 	free(parent);
 	if (r < 0 || !S_ISDIR(st.st_mode)) return;
+	break_dir(st.st_dev, st.st_ino, guid, key);
+}
+
+void lease_break_parent(struct smbd_open *o, const char *path)
+{
 	/* The changing open's own lease names the directory's lease as its
 	 * parent (2.2.13.2.10): that client's cache is kept up to date by
 	 * the client itself. */
@@ -1080,7 +1220,7 @@ void lease_break_parent(struct smbd_open *o, const char *path)
 		}
 		smb_mutex_unlock(&in->lock);
 	}
-	break_dir(st.st_dev, st.st_ino, guid, key);
+	break_parent_of(o, path, key ? guid : NULL, key);
 }
 
 /* ------------------------------------------ local changes (fanotify)
@@ -1265,23 +1405,38 @@ uint32_t lease_ack_lease(struct smbd_conn *c, const uint8_t key[16], uint32_t st
 	struct lease_waiter *woken = NULL;
 	smb_mutex_lock(&in->lock);
 	lists_ready(in);
+	struct break_note *notes = NULL;
+	bool arm = false;
 	if (!l->breaking) {
 		status = STATUS_UNSUCCESSFUL;
 	} else if ((state & ~l->breaking_to) != 0) {
-		/* More than the break leaves: refused, and the break ends
-		 * with the lease at its break-to state... Windows drops it
-		 * to none (3.3.5.22.2). */
-		l->state = SMB2_LEASE_NONE;
-		l->breaking = false;
+		/* 3.3.5.22.2: more than the break leaves is refused; the
+		 * break goes on (smbtorture smb2.lease.breaking2). */
 		status = STATUS_REQUEST_NOT_ACCEPTED;
-		wake_waiters_locked(in, &woken);
 	} else {
 		l->state = state;
 		l->breaking = false;
 		*new_state = state;
-		wake_waiters_locked(in, &woken);
+		/* Requests that came while the break ran may need less than
+		 * the client kept: break again at once.  Losing H and R
+		 * together goes through R first, so the client can close
+		 * its cached handles before it loses read caching (Windows;
+		 * smbtorture smb2.lease.breaking3). */
+		uint32_t wanted = l->requested & state;
+		if (wanted != state) {
+			uint32_t next = wanted;
+			if ((state & LEASE_H) && !(next & LEASE_H) && (state & LEASE_R)) next |= LEASE_R;
+			continuing_break = true;
+			arm = lease_break_locked(in, l, next, &notes);
+			continuing_break = false;
+			l->requested = wanted;
+		}
+		/* The waiting CREATEs run again once nothing is left to ack. */
+		if (!l->breaking) wake_waiters_locked(in, &woken);
 	}
 	smb_mutex_unlock(&in->lock);
+	send_notes(notes);
+	if (arm) timer_add(in, now_ms() + (uint64_t)break_wait_seconds * 1000u + 10);
 	post_woken(woken);
 	lease_put(l);
 	return status;

@@ -1,5 +1,6 @@
 /* SMB2 LOCK (MS-SMB2 3.3.5.14): decode, find the open, then the lock work
  * in brl.c (conflicts, all-or-nothing, blocking locks, lock sequences). */
+#include "server/lease.h"
 #include "server/server.h"
 #include "wire/lock.h"
 
@@ -23,6 +24,12 @@ uint32_t smb2_lock(struct smb2_request *req)
 		 * FILE_READ_DATA or FILE_WRITE_DATA on the handle). */
 		status = STATUS_ACCESS_DENIED;
 	} else {
+		/* MS-FSA 2.1.5.7: taking a byte-range lock is an oplock break
+		 * operation like a write: read caching of other leases and
+		 * every level II oplock (the locker's own too) end. */
+		struct smb2_lock_element el;
+		smb2_lock_req_element(&lr, 0, &el);
+		if (!(el.flags & SMB2_LOCKFLAG_UNLOCK)) lease_break_on_write(o);
 		status = brl_lock_request(req, o, &lr);
 	}
 	open_put(o);

@@ -484,6 +484,9 @@ static uint32_t set_allocation(struct smbd_open *o, const uint8_t *buf, size_t l
 	if (!(o->access & FILE_WRITE_DATA)) return STATUS_ACCESS_DENIED;
 	if (o->is_dir) return STATUS_INVALID_PARAMETER;
 	if ((int64_t)alloc < 0) return STATUS_INVALID_PARAMETER;
+	/* Like end of file (MS-FSA 2.1.5.14.1): read caching of other opens
+	 * ends (smbtorture smb2.oplock.batch12). */
+	lease_break_on_write(o);
 	struct stat st;
 	if (fstat(o->fd, &st) < 0) return ntstatus_from_errno(errno);
 	/* Shrinking the allocation below the end of file truncates the file

@@ -5,7 +5,7 @@
 # system workload against both the client's view and the server's disk.
 #
 #   tests/kernel/run.sh tests/kernel/cifs_workload.sh [CONFIG...]
-#         CONFIG: 3.0 3.0.2 3.1.1 3.1.1-sign 3.1.1-seal reconnect
+#         CONFIG: 3.0 3.0.2 3.1.1 3.1.1-sign 3.1.1-seal dirlease reconnect
 #                 (default: all of them)
 #
 # Output: "ok - NAME" / "not ok - NAME" lines ("# SKIP" / "# TODO" marks
@@ -25,7 +25,7 @@ LOG_LEVEL=${SMBKIT_LOG_LEVEL:-info}
 NMANY=${KERNEL_MANY_FILES:-2000}
 NSMALL=${KERNEL_CREATE_FILES:-100}
 CONFIGS=("$@")
-[[ ${#CONFIGS[@]} -gt 0 ]] || CONFIGS=(3.0 3.0.2 3.1.1 3.1.1-sign 3.1.1-seal reconnect)
+[[ ${#CONFIGS[@]} -gt 0 ]] || CONFIGS=(3.0 3.0.2 3.1.1 3.1.1-sign 3.1.1-seal dirlease reconnect)
 
 # The guest has its own network stack, so a fixed port collides with nothing.
 PORT=4455
@@ -36,6 +36,8 @@ SHARE_DIR=$KERNEL_DISK/share
 USERS=/tmp/smbkit-users
 SERVER_LOG=/tmp/smbkitd.log # copied to $KERNEL_OUT at exit
 MNT=/tmp/mnt
+MNT2=/tmp/mnt2 # dirlease: second, independent mount (makes changes)
+MNT3=/tmp/mnt3 # dirlease: third one, actimeo=0 (stat observer)
 REF=/tmp/ref # local reference copies of what is written
 # Bound on any single file system operation: a stuck cifs request must turn
 # into a failed check, not a hung run.  cifs waits are killable.
@@ -43,6 +45,7 @@ OP_TIMEOUT=60
 
 npass=0 nfail=0 nskip=0 ntodo=0
 SERVER_PID=
+SERVER_STOPPED=
 
 ok() {
 	echo "ok - $*"
@@ -175,7 +178,13 @@ stop_server() {
 }
 
 finish() {
+	# A check interrupted while smbkitd was stopped (dirlease control).
+	[[ -n ${SERVER_STOPPED:-} && -n $SERVER_PID ]] && kill -CONT "$SERVER_PID" 2>/dev/null
 	mountpoint -q "$MNT" && { umount "$MNT" 2>/dev/null || umount -f -l "$MNT"; }
+	local m
+	for m in "$MNT2" "$MNT3"; do
+		mountpoint -q "$m" && { umount "$m" 2>/dev/null || umount -f -l "$m"; }
+	done
 	[[ -n $SERVER_PID ]] && stop_server TERM >/dev/null
 	cp "$SERVER_LOG" "$KERNEL_OUT/smbkitd.log" 2>/dev/null
 }
@@ -459,6 +468,266 @@ run_reconnect() {
 	}
 }
 
+# ---------------------------------------------------------------- dirlease
+# Directory leases (SMB 3.x, MS-SMB2 3.3.1.4 / 3.3.4.7) against cifs.ko's
+# directory cache (6.1: fs/smb/client/cached_dir.c).  What cifs.ko 6.1 does,
+# as observed here: it asks for an RH lease on every directory it lists (any
+# directory, not only the share root; up to 16 per tree connect) and on the
+# share root when it stats it; while it holds the lease it answers `ls` from
+# its cached listing without a single request, and it trusts the cached
+# attributes of the directory's entries even with actimeo=0
+# (cifs_dentry_needs_reval).  Nothing expires that cache in 6.1 (no
+# dir_cache_timeout parameter): only the server's break, an unmount or a
+# reconnect end it.  So a missing break leaves the listing (and, with
+# actimeo=0, the entries' stat) stale for as long as the mount lives.
+#
+# Three mounts, each its own client (nosharesock: own TCP connection,
+# session, superblock and leases):
+#   $MNT   actimeo=60: the listing.  Attributes are cached for a minute, so
+#          nothing here can look fresh because an attribute cache expired.
+#   $MNT2  makes the changes (create, rename, overwrite, delete).
+#   $MNT3  actimeo=0: stat.  Without attribute caching, the lease is the
+#          only reason cifs trusts a cached entry, so stale stat output here
+#          can only come from a missing break.  (On $MNT, actimeo=60 keeps a
+#          name it has already looked up "present" for 60 s after another
+#          client deletes it -- cifs behaviour independent of the lease,
+#          verified: the listing is fresh at the same time -- so $MNT only
+#          stats names that are new to it.)
+# Local changes are made by this script on the server's disk (smbkitd runs
+# in this guest), which smbkitd learns of through fanotify.  Each step
+# checks the server's debug log for a break on the directory; the listing
+# after a break takes the lease again (also checked).
+#
+# Negative control: with smbkitd stopped (SIGSTOP) $MNT still lists the
+# directory and $MNT3 still stats an entry -- from their caches, they cannot
+# reach the server -- and neither sees what changed meanwhile on the disk:
+# exactly the stale state a missing break would leave forever, failing the
+# same comparisons the checks use.  After SIGCONT smbkitd reads the queued
+# fanotify events, sends the breaks and both are fresh again.
+LOG_MARK=0
+log_mark() { LOG_MARK=$(stat -c %s "$SERVER_LOG"); }
+# log_since PATTERN: an extended regex matched in the server log since log_mark.
+log_since() { tail -c +$((LOG_MARK + 1)) "$SERVER_LOG" | grep -qE -- "$1"; }
+# log_since_check PATTERN [N]: at least N (default 1) such lines since log_mark.
+log_since_check() {
+	local n
+	n=$(tail -c +$((LOG_MARK + 1)) "$SERVER_LOG" | grep -cE -- "$1")
+	((n >= ${2:-1})) && return 0
+	echo "server log since the step has $n line(s) matching, expected ${2:-1}: $1"
+	tail -c +$((LOG_MARK + 1)) "$SERVER_LOG" | grep -E 'lease' | tail -n 8 | sed 's/^/  /'
+	[[ -s $SERVER_LOG ]] || echo "(server log empty)"
+	return 1
+}
+# listing DIR: the names `ls -A DIR` shows, sorted, on one line.
+listing() {
+	local names
+	names=$(ls -A "$1") || return 1
+	echo "${names//$'\n'/ }"
+}
+# listing_is DIR "WANT" [GRACE]: DIR lists exactly WANT -- at once, or within
+# GRACE seconds (default 5) for changes the server learns of asynchronously
+# (fanotify; and the break travels on the other connection).  Without a
+# break the listing would stay stale until the unmount, so the grace hides
+# nothing.
+listing_is() {
+	local dir=$1 want=$2 grace=${3:-5} got deadline
+	deadline=$((SECONDS + grace))
+	while :; do
+		got=$(listing "$dir") || { echo "ls -A $dir failed"; return 1; }
+		[[ $got == "$want" ]] && return 0
+		((SECONDS >= deadline)) && break
+		read -r -t 0.1 -u "$SLEEP_FD" _
+	done
+	echo "stale listing of $dir after ${grace}s:"
+	echo "  got:  $got"
+	echo "  want: $want"
+	return 1
+}
+
+# within GRACE COMMAND...: COMMAND succeeds now or within GRACE seconds; its
+# output is shown only from the last try.
+within() {
+	local grace=$1 deadline
+	shift
+	deadline=$((SECONDS + grace))
+	until "$@" >/tmp/.within-out 2>&1; do
+		if ((SECONDS >= deadline)); then
+			echo "still failing after ${grace}s:"
+			cat /tmp/.within-out
+			return 1
+		fi
+		read -r -t 0.1 -u "$SLEEP_FD" _
+	done
+}
+# stat_size PATH SIZE / stat_gone PATH, as seen by the actimeo=0 mount.
+stat_size() {
+	local sz
+	sz=$(stat -c %s "$1") || return 1
+	[[ $sz == "$2" ]] || { echo "stat $1: size $sz, expected $2 (stale attributes)"; return 1; }
+}
+stat_gone() { ! stat -c %n "$1" 2>/dev/null || { echo "stat $1 still succeeds (stale dentry)"; return 1; }; }
+# prime NAME...: before a change, both observers hold a lease on the
+# directory (a listing takes it again after a break) and the actimeo=0 mount
+# caches NAME's attributes after that, so they are trusted on the strength
+# of the lease alone.  The change must then break two leases.
+prime() {
+	local n
+	ls -A "$MNT/dl" "$MNT3/dl" >/dev/null
+	for n; do stat -c %n "$MNT3/dl/$n" >/dev/null; done
+}
+
+run_dirlease() {
+	local t=dirlease name=dl d s e mnt_ok=0
+	d="$MNT/$name" s="$SHARE_DIR/$name" e="$MNT3/$name"
+	local grant="directory lease 0x[0-9a-f]+ granted on '$name'"
+	local brk="directory lease break 0x[0-9a-f]+ -> 0x[0-9a-f]+ sent for '$name'"
+	# The evidence is in smbkitd's debug log: restart it at debug level for
+	# this config (and back afterwards).
+	local saved_level=$LOG_LEVEL
+	if [[ $LOG_LEVEL != debug && $LOG_LEVEL != trace ]]; then
+		stop_server TERM >/dev/null
+		LOG_LEVEL=debug
+		start_server || { notok "$t: restart smbkitd at debug level"; LOG_LEVEL=$saved_level; start_server; return; }
+	fi
+	rm -rf "$s"
+	mkdir "$s" && : >"$s/a" && : >"$s/b"
+
+	if check "$t: mount (vers=3.1.1,actimeo=60)" mount_share 3.1.1 actimeo=60 &&
+		check "$t: second mount, the changer (nosharesock)" mount_other "$MNT2" &&
+		check "$t: third mount, stat observer (nosharesock,actimeo=0)" mount_other "$MNT3" actimeo=0; then
+		mnt_ok=1
+	fi
+	if ((mnt_ok)); then
+		# The observer's root and dl are looked up under a root lease.
+		stat -c %n "$MNT3" "$e" >/dev/null
+		log_mark
+		check "$t: first listing" listing_is "$d" "a b" 0
+		check "$t: listing again (served from the cache)" listing_is "$d" "a b" 0
+		check "$t: server granted cifs.ko a directory lease (log)" log_since_check "$grant"
+
+		# (a) changes through another SMB connection
+		prime a b
+		log_mark
+		check "$t: create via the second mount" bash -c ": >'$MNT2/$name/c'"
+		check "$t: create shows at once in the first mount's listing" listing_is "$d" "a b c"
+		check "$t: server broke both observers' directory leases on the create (log)" log_since_check "$brk" 2
+		check "$t: stat of the created file (actimeo=60 mount)" stat -c %n "$d/c"
+		# The listing above took the lease again; every step starts with it held.
+		check "$t: lease taken again after the break (log)" log_since_check "$grant"
+
+		prime c
+		log_mark
+		check "$t: rename via the second mount" mv "$MNT2/$name/c" "$MNT2/$name/c2"
+		check "$t: rename shows at once in the first mount's listing" listing_is "$d" "a b c2"
+		check "$t: server broke both observers' directory leases on the rename (log)" log_since_check "$brk" 2
+		check "$t: stat: old name gone at once (actimeo=0 mount)" within 5 stat_gone "$e/c"
+		check "$t: stat of the new name (actimeo=60 mount)" stat -c %n "$d/c2"
+
+		prime c2 b
+		log_mark
+		check "$t: overwrite a file via the second mount" bash -c "echo hello >'$MNT2/$name/b'"
+		check "$t: server broke both observers' directory leases on the overwrite (log)" log_since_check "$brk" 2
+		check "$t: stat: new size at once (actimeo=0 mount)" within 5 stat_size "$e/b" 6
+
+		prime c2
+		log_mark
+		check "$t: delete via the second mount" rm "$MNT2/$name/c2"
+		check "$t: delete shows at once in the first mount's listing" listing_is "$d" "a b"
+		check "$t: server broke both observers' directory leases on the delete (log)" log_since_check "$brk" 2
+		check "$t: stat: deleted name gone at once (actimeo=0 mount)" within 5 stat_gone "$e/c2"
+
+		# (b) changes a local process makes on the server's disk
+		prime a
+		log_mark
+		: >"$s/local"
+		check "$t: local create on the server's disk shows in the listing" listing_is "$d" "a b local"
+		check "$t: server broke both observers' directory leases on the local create (log)" log_since_check "$brk" 2
+		check "$t: stat of the locally created file (actimeo=60 mount)" stat -c %n "$d/local"
+		prime local
+		log_mark
+		mv "$s/local" "$s/local2"
+		check "$t: local rename shows in the listing" listing_is "$d" "a b local2"
+		check "$t: server broke both observers' directory leases on the local rename (log)" log_since_check "$brk" 2
+		check "$t: stat: locally renamed-away name gone (actimeo=0 mount)" within 5 stat_gone "$e/local"
+		prime local2
+		log_mark
+		rm "$s/local2"
+		check "$t: local delete shows in the listing" listing_is "$d" "a b"
+		check "$t: server broke both observers' directory leases on the local delete (log)" log_since_check "$brk" 2
+		check "$t: stat: locally deleted name gone (actimeo=0 mount)" within 5 stat_gone "$e/local2"
+
+		dirlease_negative_control "$t" "$d" "$s" "$e" "$brk"
+	fi
+	check "$t: umount the third mount" unmount_other "$MNT3"
+	check "$t: umount the second mount" unmount_other "$MNT2"
+	check "$t: umount" unmount_share
+	rm -rf "$s"
+	if [[ $saved_level != "$LOG_LEVEL" ]]; then
+		stop_server TERM >/dev/null
+		LOG_LEVEL=$saved_level
+		start_server || notok "$t: restart smbkitd at level $LOG_LEVEL"
+	fi
+}
+
+# dirlease_negative_control TAG DIR SERVER_DIR OBSERVER_DIR BREAK_PATTERN
+dirlease_negative_control() {
+	local t=$1 d=$2 s=$3 e=$4 brk=$5 rc_ls rc_stat
+	: >"$s/doomed"
+	check "$t: control: a new local file 'doomed' shows in the first mount" listing_is "$d" "a b doomed" || return
+	check "$t: control: ... and in the actimeo=0 mount" listing_is "$e" "a b doomed" || return
+	prime doomed
+	check "$t: control: listing cached before the server stops" listing_is "$d" "a b doomed" 0 || return
+	kill -STOP "$SERVER_PID"
+	SERVER_STOPPED=1
+	log_mark
+	: >"$s/while-stopped"
+	rm "$s/doomed"
+	# A client that had to ask the server would block here: bound it.
+	run_bounded 10 /tmp/.control-ls listing "$d"
+	rc_ls=$?
+	run_bounded 10 /tmp/.control-stat stat -c %n "$e/doomed"
+	rc_stat=$?
+	kill -CONT "$SERVER_PID"
+	SERVER_STOPPED=
+	if [[ $rc_ls -eq 0 && $(</tmp/.control-ls) == "a b doomed" ]]; then
+		ok "$t: control: without a break the listing is stale (cached 'a b doomed' while the server is stopped)"
+	else
+		notok "$t: control: without a break the listing is stale"
+		[[ $rc_ls -eq 124 ]] && echo "#   ls blocked for 10s: cifs.ko did not answer from its directory cache,"
+		[[ $rc_ls -eq 124 ]] && echo "#   so the freshness checks prove nothing about lease breaks"
+		sed 's/^/#   /' /tmp/.control-ls
+	fi
+	if [[ $rc_stat -eq 0 ]]; then
+		ok "$t: control: without a break stat is stale (deleted 'doomed' still found, actimeo=0)"
+	else
+		notok "$t: control: without a break stat is stale (actimeo=0 mount, server stopped)"
+		[[ $rc_stat -eq 124 ]] && echo "#   stat blocked for 10s: cifs.ko did not trust the leased directory's entry"
+		sed 's/^/#   /' /tmp/.control-stat
+	fi
+	check "$t: control: after SIGCONT the break comes and the listing is fresh" \
+		listing_is "$d" "a b while-stopped" 5
+	check "$t: control: ... and stat too" within 5 stat_gone "$e/doomed"
+	check "$t: control: server broke both leases after resuming (log)" log_since_check "$brk" 2
+	rm -f "$s/while-stopped"
+}
+
+# mount_other MOUNTPOINT [EXTRA_OPTS]: another mount of the share with its
+# own TCP connection and session (nosharesock), so cifs.ko treats it as an
+# independent client (separate superblock, dentries and leases).
+mount_other() {
+	local opts="username=$SMB_USER,password=$SMB_PASS,port=$PORT,vers=3.1.1,noperm,iocharset=utf8,nosharesock"
+	[[ -n ${2:-} ]] && opts+=",$2"
+	mkdir -p "$1"
+	timeout -k 5 "$OP_TIMEOUT" mount -t cifs "//127.0.0.1/$SHARE" "$1" -o "$opts"
+}
+unmount_other() {
+	mountpoint -q "$1" || return 0
+	timeout -k 5 "$OP_TIMEOUT" umount "$1" && return 0
+	echo "# umount $1 failed or hung; forcing"
+	umount -f -l "$1" 2>/dev/null
+	return 1
+}
+
 # ---------------------------------------------------------------- main
 echo "# smbkitd kernel client tests: $(uname -r), configs: ${CONFIGS[*]}"
 mkdir -p "$SHARE_DIR" "$REF"
@@ -497,6 +766,7 @@ for c in "${CONFIGS[@]}"; do
 			sed 's/^/#   /' /tmp/seal.err
 		fi
 		;;
+	dirlease) run_dirlease ;;
 	reconnect) run_reconnect ;;
 	*) notok "unknown config '$c'" ;;
 	esac
