@@ -38,8 +38,13 @@ RUN=()
 for s in "${SUITES[@]}"; do
 	skip=0
 	for i in "${INTERACTIVE[@]}"; do [[ $s == "$i" ]] && skip=1; done
+	# smb2.secleak makes hundreds of failed logins: smbkitd's login
+	# back-off then refuses 127.0.0.1 for a while, which would fail every
+	# suite after it.  It runs last.
+	[[ $s == smb2.secleak ]] && skip=1
 	[[ $skip == 0 ]] && RUN+=("$s")
 done
+RUN+=(smb2.secleak)
 
 echo "# running ${#RUN[@]} suites ($total tests); raw output in $RAW" >&2
 start=$(date +%s)
