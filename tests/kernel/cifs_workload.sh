@@ -510,9 +510,14 @@ log_mark() { LOG_MARK=$(stat -c %s "$SERVER_LOG"); }
 log_since() { tail -c +$((LOG_MARK + 1)) "$SERVER_LOG" | grep -qE -- "$1"; }
 # log_since_check PATTERN [N]: at least N (default 1) such lines since log_mark.
 log_since_check() {
-	local n
-	n=$(tail -c +$((LOG_MARK + 1)) "$SERVER_LOG" | grep -cE -- "$1")
-	((n >= ${2:-1})) && return 0
+	local n i
+	# Breaks for local changes are sent when the fanotify event arrives,
+	# and the second observer's may follow the first's: allow 5 s.
+	for ((i = 0; i < 10; i++)); do
+		n=$(tail -c +$((LOG_MARK + 1)) "$SERVER_LOG" | grep -cE -- "$1")
+		((n >= ${2:-1})) && return 0
+		sleep 0.5
+	done
 	echo "server log since the step has $n line(s) matching, expected ${2:-1}: $1"
 	tail -c +$((LOG_MARK + 1)) "$SERVER_LOG" | grep -E 'lease' | tail -n 8 | sed 's/^/  /'
 	[[ -s $SERVER_LOG ]] || echo "(server log empty)"
@@ -571,7 +576,16 @@ stat_gone() { ! stat -c %n "$1" 2>/dev/null || { echo "stat $1 still succeeds (s
 # caches NAME's attributes after that, so they are trusted on the strength
 # of the lease alone.  The change must then break two leases.
 prime() {
-	local n
+	local n size i
+	# Let the previous step's late events land first: fanotify also reports
+	# smbkitd's own changes, asynchronously, and a break they cause after
+	# the leases below were taken again would leave no lease for the next
+	# step to break.  Quiet = the server log did not grow for 0.5 s.
+	for ((i = 0; i < 10; i++)); do
+		size=$(stat -c %s "$SERVER_LOG")
+		sleep 0.5
+		[[ $(stat -c %s "$SERVER_LOG") == "$size" ]] && break
+	done
 	ls -A "$MNT/dl" "$MNT3/dl" >/dev/null
 	for n; do stat -c %n "$MNT3/dl/$n" >/dev/null; done
 }
