@@ -105,7 +105,7 @@ scenario() { # scenario NAME
 	# Known bug (issue 4 note, session 2): a lease break sent to a client's
 	# connection that dies before acknowledging it is not sent again after
 	# the client's durable reconnect, so a conflicting open waits out the
-	# break timeout.  Seen once, in a CI run on the TSan build; until it is fixed the
+	# break timeout.  Seen in two CI runs in a row (TSan build, then normal build); until it is fixed the
 	# scenario gets one more run, and passing then is reported as flaky.
 	if [[ $rc -ne 0 ]] && grep -q 'did not reach the new connection' "$SMBKIT_TMP/$1.out"; then
 		echo "# flaky: '$1' hit the known lost-break-after-reconnect bug; running it once more"
