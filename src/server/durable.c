@@ -498,24 +498,41 @@ void durable_open_closed(struct smbd_open *o)
 	if (o->is_persistent && o->durable_id_saved) record_remove(o->durable_id_saved);
 }
 
+void durable_set_resilient(struct smbd_open *o, uint32_t timeout_ms)
+{
+	/* The id the reconnect will name; the open table clears the live one
+	 * when the connection goes.  Nobody else reads it before the open is
+	 * in the durable table. */
+	o->durable_id_saved = smb_id_load(&o->persistent_id);
+	atomic_store(&o->resiliency_timeout_ms, timeout_ms);
+}
+
 bool durable_disconnect(struct smbd_open *o)
 {
-	if (!o->durable || !o->inode || !o->session) return false;
+	uint32_t resilient_ms = atomic_load(&o->resiliency_timeout_ms);
+	if ((!o->durable && !resilient_ms) || !o->inode || !o->session) return false;
 	/* A lost connection or the end of the session (LOGOFF, as Windows
 	 * does: smb2.durable-open.reopen4) keeps the open; TREE_DISCONNECT
 	 * closes it (reopen3).  session_destroy marks the session expired
 	 * before it tears its trees down. */
 	struct smbd_conn *c = o->session->conn;
 	if (o->session->state != SESSION_EXPIRED && (!c || !conn_is_dead(c))) return false;
-	/* A break that waits for this client's acknowledgement can never
-	 * get it now: like a break reaching a disconnected open (lease.c),
-	 * the open is closed, and the CREATE waiting for it goes on. */
-	if (lease_open_breaking(o)) return false;
 	pthread_once(&durable_once, durable_init);
 	lock_open_inodes(o);
+	/* A break that waits for this client's acknowledgement can never
+	 * get it now: like a break reaching a disconnected open (lease.c),
+	 * the open is closed, and the CREATE waiting for it goes on.  Checked
+	 * under the inode lock, so no break can begin between the check and
+	 * the open becoming disconnected. */
+	if (lease_open_breaking_locked(o)) {
+		unlock_open_inodes(o);
+		return false;
+	}
 	o->durable_disconnected = true;
 	o->conn = NULL;
 	unlock_open_inodes(o);
+	/* 3.3.7.1: a resilient open is kept for Open.ResiliencyTimeout. */
+	if (resilient_ms) o->durable_timeout_ms = resilient_ms;
 	log_debug("durable: %s (id %#" PRIx64 ") disconnected, kept %u ms", o->path ? o->path : "?",
 		  o->durable_id_saved, o->durable_timeout_ms);
 	table_add(o, now_ms() + o->durable_timeout_ms);
@@ -607,6 +624,21 @@ static char *request_name(const struct smb2_create_req *cr)
 	return u;
 }
 
+/* Test hook, debug builds only: SMBKIT_TEST_RECONNECT_PAUSE_MS makes a
+ * reconnect wait between re-attaching the open and publishing it, the
+ * window in which a break finds the open connected but unreachable
+ * (tests/stress/stress.py reconnect-break checks lease_open_reconnected). */
+static void test_pause_before_publish(void)
+{
+#ifndef NDEBUG
+	/* Read each time: nothing sets the environment after start-up, and a
+	 * cached value would be one more thing shared between loop threads. */
+	const char *e = getenv("SMBKIT_TEST_RECONNECT_PAUSE_MS");
+	int pause_ms = e ? atoi(e) : 0;
+	if (pause_ms > 0 && pause_ms <= 10000) usleep((useconds_t)pause_ms * 1000u);
+#endif
+}
+
 uint32_t durable_reconnect(struct smb2_request *req, const struct smb2_create_req *cr,
 			   const struct durable_request *dr, const struct lease_request *lr)
 {
@@ -647,6 +679,17 @@ uint32_t durable_reconnect(struct smb2_request *req, const struct smb2_create_re
 	tree_get(req->tree);
 	session_get(req->session);
 	lock_open_inodes(o);
+	if (o->durable_doomed) {
+		/* A break reached it while disconnected and queued its close
+		 * (lease.c), which found it off the table: it goes back, due
+		 * now, and this reconnect fails as if the close had won. */
+		unlock_open_inodes(o);
+		tree_put(req->tree);
+		session_put(req->session);
+		table_add(o, 0);
+		log_debug("durable: reconnect of %s lost to a break that closes it", o->path ? o->path : "?");
+		return STATUS_OBJECT_NAME_NOT_FOUND;
+	}
 	o->tree = req->tree;
 	o->session = req->session;
 	o->conn = req->conn;
@@ -654,6 +697,7 @@ uint32_t durable_reconnect(struct smb2_request *req, const struct smb2_create_re
 	unlock_open_inodes(o);
 	tree_put(old_tree);
 	session_put(old_session);
+	test_pause_before_publish();
 	if (open_table_reinsert(o, o->durable_id_saved) < 0) {
 		/* Too many opens on this connection: it stays reclaimable. */
 		lock_open_inodes(o);
@@ -666,8 +710,12 @@ uint32_t durable_reconnect(struct smb2_request *req, const struct smb2_create_re
 	open_put(o);   /* the durable table's reference; the open table has its own */
 	log_debug("durable: %s reconnected (id %#" PRIx64 ", fid %" PRIu64 ")", o->path ? o->path : "?",
 		  o->persistent_id, o->volatile_id);
-	/* The lease/oplock grant stayed on the inode: it is restored as it was. */
-	return answer_with(req, o, dr, false);
+	/* The lease/oplock grant stayed on the inode: it is restored as it
+	 * was (a break in progress shows as SMB2_LEASE_FLAG_BREAK_IN_PROGRESS). */
+	uint32_t st = answer_with(req, o, dr, false);
+	/* Now that it is published, a break that began in between reaches it. */
+	lease_open_reconnected(o);
+	return st;
 }
 
 /* ---------------------------------------------------------------- replay */

@@ -71,6 +71,12 @@ void durable_published(struct smbd_open *o);
  * into the durable table and returns true; false: close it as usual. */
 bool durable_disconnect(struct smbd_open *o);
 
+/* FSCTL_LMR_REQUEST_RESILIENCY (smb2_lock.c, MS-SMB2 3.3.5.15.9), on the
+ * open's own loop thread: o becomes resilient for timeout_ms, so a lost
+ * connection keeps it for that long, reclaimable with DHnC (3.3.5.9.7) like
+ * a durable open.  IsDurable stays as it was: other threads read it. */
+void durable_set_resilient(struct smbd_open *o, uint32_t timeout_ms);
+
 /* brl.c, after o's byte-range locks changed (a LOCK or an unlock
  * succeeded): a persistent open's record is written again so the locks
  * survive a restart.  Does nothing for other opens. */

@@ -8,6 +8,8 @@
  *  - "lease_table" (67) guards the table of leases, taken inside an inode
  *    lock or alone;
  *  - "lease_timer" (77) guards the list of break deadlines; a leaf.
+ * (The fanotify watcher of local directory changes and its "lease_watch"
+ * lock live in lease_dir_watch.c.)
  * Nothing is sent and no file I/O happens under any of them: work found
  * under a lock is collected and done after it is released.
  *
@@ -28,13 +30,13 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/fanotify.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "server/durable.h"
 #include "server/lease.h"
+#include "server/lease_dir_watch.h"
 #include "server/loop.h"
 #include "server/server.h"
 #include "server/vfs.h"
@@ -74,6 +76,10 @@ struct smbd_lease {
 	 * it is broken again right after the ack. */
 	uint32_t requested;
 	bool breaking;                /* Lease.Breaking: an ack is awaited */
+	/* The break in progress reached no connection: the lease's only open
+	 * was between a durable reconnect's release of the disconnected
+	 * state and its publication.  lease_open_reconnected sends it. */
+	bool break_undelivered;
 	uint64_t deadline_ms;         /* when a break not acknowledged ends by itself */
 	uint16_t epoch;               /* Lease.Epoch (v2) */
 	unsigned ngrants;             /* grants (opens) using it */
@@ -85,6 +91,7 @@ struct lease_grant {
 	struct smbd_lease *lease;     /* owner: grant (1), or NULL for an oplock */
 	uint8_t level;                /* oplock level (not for leases) */
 	bool breaking;                /* oplock break sent, ack awaited */
+	bool break_undelivered;       /* as for leases above */
 	uint8_t breaking_to;
 	uint64_t deadline_ms;
 	bool wrote;                   /* the open changed the file's data */
@@ -223,13 +230,14 @@ static void note_send(void *arg)
 
 /* Builds a break notification for the open g->open (under the inode lock)
  * and queues it on *notes; sent by send_notes after the lock is released. */
-static void note_add(struct break_note **notes, const struct smbd_open *o, bool lease, uint8_t level,
+/* Returns whether a notification was queued. */
+static bool note_add(struct break_note **notes, const struct smbd_open *o, bool lease, uint8_t level,
 		     const struct smbd_lease *l, uint32_t flags, uint32_t new_state)
 {
 	struct smbd_session *s = o->session;
-	if (!s || !s->conn) return;
+	if (!s || !s->conn) return false;
 	struct break_note *n = calloc(1, sizeof(*n));
-	if (!n) return;
+	if (!n) return false;
 	struct wbuf w;
 	wbuf_init(&w, SMB2_HDR_SIZE + 48);
 	wbuf_zero(&w, SMB2_HDR_SIZE);
@@ -247,7 +255,7 @@ static void note_add(struct break_note **notes, const struct smbd_open *o, bool 
 	if (w.err) {
 		wbuf_free(&w);
 		free(n);
-		return;
+		return false;
 	}
 	smb2_hdr_encode(w.p, &h);
 	n->msg = wbuf_steal(&w, &n->len);
@@ -275,6 +283,7 @@ static void note_add(struct break_note **notes, const struct smbd_open *o, bool 
 	}
 	n->next = *notes;
 	*notes = n;
+	return true;
 }
 
 /* Holding no lock (conn_table ranks above every inode lock): MS-SMB2
@@ -621,7 +630,11 @@ static bool lease_break_locked(struct smbd_inode *in, struct smbd_lease *l, uint
 			if (close) {
 				list_for_each(dpos, &in->oplock_grants) {
 					struct lease_grant *g = list_entry(dpos, struct lease_grant, link);
-					if (g->lease == l && g->open->durable_disconnected) note_close_durable(notes, g->open);
+					if (g->lease != l || !g->open->durable_disconnected) continue;
+					/* A reconnect racing this close must lose
+					 * (durable_reconnect checks it under this lock). */
+					g->open->durable_doomed = true;
+					note_close_durable(notes, g->open);
 				}
 			}
 			if (l->version == 2) l->epoch++;
@@ -636,16 +649,23 @@ static bool lease_break_locked(struct smbd_inode *in, struct smbd_lease *l, uint
 	 * (Windows; smbtorture smb2.lease.v2_breaking3). */
 	if (l->version == 2 && !continuing_break) l->epoch++;
 	/* Send it to the connection of one of the lease's opens. */
+	bool sent = false;
 	struct list_head *pos;
 	list_for_each(pos, &in->oplock_grants) {
 		struct lease_grant *g = list_entry(pos, struct lease_grant, link);
 		if (g->lease != l || !smb_id_load(&g->open->volatile_id)) continue;
-		note_add(notes, g->open, true, 0, l, ack ? SMB2_NOTIFY_BREAK_LEASE_FLAG_ACK_REQUIRED : 0, target);
+		if (!note_add(notes, g->open, true, 0, l, ack ? SMB2_NOTIFY_BREAK_LEASE_FLAG_ACK_REQUIRED : 0, target))
+			continue;
+		sent = true;
 		if (l->is_dir)
 			log_debug("lease: directory lease break 0x%x -> 0x%x sent for '%s'", l->state, target,
 				  g->open->path ? g->open->path : "?");
 		break;
 	}
+	/* No open could carry it: the only open is being reconnected (it is
+	 * connected again but not yet published).  The reconnect sends it
+	 * (lease_open_reconnected); until then nobody can acknowledge. */
+	l->break_undelivered = !sent;
 	if (ack) {
 		l->breaking = true;
 		l->breaking_to = target;
@@ -663,13 +683,16 @@ static bool oplock_break_locked(struct lease_grant *g, uint8_t to, struct break_
 		/* As for leases above (3.3.4.6; smb2.durable-open.oplock):
 		 * the disconnected open is closed instead. */
 		bool close = true;
+		g->open->durable_doomed = true;
 		if (close) note_close_durable(notes, g->open);
 		g->level = to;
 		g->open->oplock_level = to;
 		return close;
 	}
 	bool ack = g->level == SMB2_OPLOCK_LEVEL_EXCLUSIVE || g->level == SMB2_OPLOCK_LEVEL_BATCH;
-	if (smb_id_load(&g->open->volatile_id)) note_add(notes, g->open, false, to, NULL, 0, 0);
+	/* Unpublished (a durable reconnect in progress): lease_open_reconnected
+	 * sends it. */
+	g->break_undelivered = !(smb_id_load(&g->open->volatile_id) && note_add(notes, g->open, false, to, NULL, 0, 0));
 	if (ack) {
 		g->breaking = true;
 		g->breaking_to = to;
@@ -841,7 +864,6 @@ uint32_t lease_create_breaks(struct smb2_request *req, struct smbd_open *o, cons
 	return STATUS_PENDING;
 }
 
-static void dir_watch_add(struct smbd_open *o);
 static void break_parent_of(struct smbd_open *o, const char *path, const uint8_t *guid, const uint8_t *key);
 
 /* ------------------------------------------------------------ granting */
@@ -1006,7 +1028,7 @@ uint32_t lease_grant(struct smbd_open *o, const struct lease_request *lr, struct
 unlock:
 	smb_mutex_unlock(&in->lock);
 	send_notes(notes);
-	if (!status && rsp->has_lease && o->is_dir) dir_watch_add(o);
+	if (!status && rsp->has_lease && o->is_dir) lease_dir_watch_add(o);
 	lease_put(release);
 	free(g);
 	free(fresh);
@@ -1017,8 +1039,18 @@ unlock:
 
 void lease_open_closed(struct smbd_open *o)
 {
+	lease_post_wakeups(lease_open_closed_deferred(o));
+}
+
+void lease_post_wakeups(struct lease_waiter *woken)
+{
+	post_woken(woken);
+}
+
+struct lease_waiter *lease_open_closed_deferred(struct smbd_open *o)
+{
 	struct smbd_inode *in = lease_inode(o);
-	if (!in) return;
+	if (!in) return NULL;
 	struct smbd_lease *drop = NULL, *unpublished = NULL;
 	struct lease_waiter *woken = NULL;
 	smb_mutex_lock(&in->lock);
@@ -1067,10 +1099,10 @@ void lease_open_closed(struct smbd_open *o)
 	if (!woken && !own_undo && !list_empty(&in->break_waiters)) wake_waiters_locked(in, &woken);
 	smb_mutex_unlock(&in->lock);
 	free(g);
-	post_woken(woken);
 	lease_put(drop);
 	lease_put(unpublished);
 	if (wrote && o->path) break_parent_of(o, o->path, have_parent ? guid : NULL, have_parent ? parent_key : NULL);
+	return woken;
 }
 
 /* ------------------------------------------------- other break triggers */
@@ -1134,9 +1166,8 @@ void lease_break_handle(struct smbd_open *o)
 	if (arm) timer_add(in, now_ms() + (uint64_t)break_wait_seconds * 1000u + 10);
 }
 
-/* Breaks the directory leases on the directory (dev, ino) except the one
- * of (guid, key) when given: the directory's content changed. */
-static void break_dir(dev_t dev, ino_t ino, const uint8_t *guid, const uint8_t *key)
+/* lease_dir_watch.h: the directory's content changed. */
+void lease_break_dir(dev_t dev, ino_t ino, const uint8_t *guid, const uint8_t *key)
 {
 	pthread_once(&lease_once, lease_init);
 	/* Find the directory's entry without creating one: only a directory
@@ -1197,7 +1228,7 @@ static void break_parent_of(struct smbd_open *o, const char *path, const uint8_t
 	int r = fstatat(o->tree->share->root_fd, parent, &st, AT_SYMLINK_NOFOLLOW);
 	free(parent);
 	if (r < 0 || !S_ISDIR(st.st_mode)) return;
-	break_dir(st.st_dev, st.st_ino, guid, key);
+	lease_break_dir(st.st_dev, st.st_ino, guid, key);
 }
 
 void lease_break_parent(struct smbd_open *o, const char *path)
@@ -1221,137 +1252,6 @@ void lease_break_parent(struct smbd_open *o, const char *path)
 		smb_mutex_unlock(&in->lock);
 	}
 	break_parent_of(o, path, key ? guid : NULL, key);
-}
-
-/* ------------------------------------------ local changes (fanotify)
- *
- * Directories that hold a directory lease are marked for fanotify
- * directory-entry events (FAN_REPORT_DFID_NAME); an event caused by any
- * process other than smbkitd itself (whose SMB changes break leases above,
- * honouring parent lease keys) breaks the directory's leases.  fanotify
- * reports the changing pid, which inotify cannot; it needs CAP_SYS_ADMIN,
- * and without it local changes go unnoticed (logged once).  This watcher is
- * separate from CHANGE_NOTIFY's (notify_watch.c).  Marks stay until the
- * directory is removed or the server exits; the table is deduplicated by
- * (dev, ino). */
-
-struct dir_watch {
-	struct dir_watch *next;       /* watches, under watch_lock */
-	dev_t dev;
-	ino_t ino;
-	unsigned handle_len;
-	unsigned char handle[MAX_HANDLE_SZ];  /* f_handle bytes of the directory */
-	int handle_type;
-};
-
-static struct smb_mutex watch_lock;      /* rank lease_watch */
-static struct dir_watch *watches;        /* under watch_lock */
-static int fan_fd = -1;                  /* set once by watch_init */
-static pthread_once_t watch_once = PTHREAD_ONCE_INIT;
-
-static void *watch_main(void *arg)
-{
-	(void)arg;
-	union {
-		struct fanotify_event_metadata m;
-		char b[8192];
-	} u;
-	pid_t self = getpid();
-	for (;;) {
-		ssize_t n = read(fan_fd, u.b, sizeof(u.b));
-		if (n < 0) {
-			if (errno == EINTR) continue;
-			log_warn("lease: fanotify read: %s", strerror(errno));
-			return NULL;
-		}
-		struct fanotify_event_metadata *m = &u.m;
-		while (FAN_EVENT_OK(m, n)) {
-			if (m->vers == FANOTIFY_METADATA_VERSION && m->pid != self && m->event_len > m->metadata_len) {
-				/* First info record: the directory's fid (DFID_NAME). */
-				const struct fanotify_event_info_fid *fid =
-					(const struct fanotify_event_info_fid *)((const char *)m + m->metadata_len);
-				const struct file_handle *fh = (const struct file_handle *)fid->handle;
-				size_t avail = m->event_len - m->metadata_len;
-				if (avail >= sizeof(*fid) + sizeof(*fh) &&
-				    (fid->hdr.info_type == FAN_EVENT_INFO_TYPE_DFID_NAME ||
-				     fid->hdr.info_type == FAN_EVENT_INFO_TYPE_DFID) &&
-				    fh->handle_bytes <= MAX_HANDLE_SZ &&
-				    avail >= sizeof(*fid) + sizeof(*fh) + fh->handle_bytes) {
-					bool found = false;
-					dev_t dev = 0;
-					ino_t ino = 0;
-					smb_mutex_lock(&watch_lock);
-					for (struct dir_watch *w = watches; w; w = w->next) {
-						if (w->handle_len == fh->handle_bytes && w->handle_type == fh->handle_type &&
-						    !memcmp(w->handle, fh->f_handle, fh->handle_bytes)) {
-							dev = w->dev;
-							ino = w->ino;
-							found = true;
-							break;
-						}
-					}
-					smb_mutex_unlock(&watch_lock);
-					if (found) break_dir(dev, ino, NULL, NULL);
-				}
-			}
-			m = FAN_EVENT_NEXT(m, n);
-		}
-	}
-	return NULL;
-}
-
-static void watch_init(void)
-{
-	smb_mutex_init(&watch_lock, LOCK_RANK_LEASE_WATCH, "lease_watch");
-	int fd = fanotify_init(FAN_CLASS_NOTIF | FAN_CLOEXEC | FAN_REPORT_DFID_NAME, O_RDONLY);
-	if (fd < 0) {
-		log_warn("lease: fanotify unavailable (%s): local changes do not break directory leases",
-			 strerror(errno));
-		return;
-	}
-	fan_fd = fd;
-	pthread_t t;
-	if (pthread_create(&t, NULL, watch_main, NULL) == 0) pthread_detach(t);
-}
-
-/* Holding no lock: watches the directory open o for local changes. */
-static void dir_watch_add(struct smbd_open *o)
-{
-	pthread_once(&watch_once, watch_init);
-	if (fan_fd < 0 || o->fd < 0) return;
-	struct dir_watch *w = calloc(1, sizeof(*w));
-	if (!w) return;
-	w->dev = o->dev;
-	w->ino = o->ino;
-	struct {
-		struct file_handle fh;
-		unsigned char buf[MAX_HANDLE_SZ];
-	} h;
-	h.fh.handle_bytes = MAX_HANDLE_SZ;
-	int mount_id;
-	if (name_to_handle_at(o->fd, "", &h.fh, &mount_id, AT_EMPTY_PATH) < 0) {
-		free(w);
-		return;
-	}
-	w->handle_len = h.fh.handle_bytes;
-	w->handle_type = h.fh.handle_type;
-	memcpy(w->handle, h.fh.f_handle, h.fh.handle_bytes);
-	smb_mutex_lock(&watch_lock);
-	for (struct dir_watch *x = watches; x; x = x->next) {
-		if (x->dev == w->dev && x->ino == w->ino) {
-			smb_mutex_unlock(&watch_lock);
-			free(w);
-			return;
-		}
-	}
-	w->next = watches;
-	watches = w;
-	smb_mutex_unlock(&watch_lock);
-	if (fanotify_mark(fan_fd, FAN_MARK_ADD,
-			  FAN_CREATE | FAN_DELETE | FAN_MOVED_FROM | FAN_MOVED_TO | FAN_ATTRIB | FAN_MODIFY |
-				  FAN_EVENT_ON_CHILD | FAN_ONDIR,
-			  o->fd, NULL) < 0)
-		log_debug("lease: fanotify_mark on %s: %s", o->path ? o->path : "?", strerror(errno));
 }
 
 /* ------------------------------------------------------ acknowledgements */
@@ -1549,15 +1449,44 @@ void lease_restore(struct smbd_open *o, uint8_t oplock_level, const struct smb2_
 	free(fresh);
 }
 
-bool lease_open_breaking(struct smbd_open *o)
+bool lease_open_breaking_locked(struct smbd_open *o)
 {
 	struct smbd_inode *in = lease_inode(o);
 	if (!in) return false;
-	bool breaking = false;
+	lists_ready(in);
+	struct lease_grant *g = grant_of(in, o);
+	if (!g) return false;
+	return g->lease ? g->lease->breaking : g->breaking;
+}
+
+void lease_open_reconnected(struct smbd_open *o)
+{
+	struct smbd_inode *in = lease_inode(o);
+	if (!in) return;
+	struct break_note *notes = NULL;
+	uint64_t deadline = 0;
 	smb_mutex_lock(&in->lock);
 	lists_ready(in);
 	struct lease_grant *g = grant_of(in, o);
-	if (g) breaking = g->lease ? g->lease->breaking : g->breaking;
+	if (g && g->lease) {
+		struct smbd_lease *l = g->lease;
+		/* Only a break that reached nobody: one that reached another
+		 * connection of this client is already being answered. */
+		if (l->breaking && l->break_undelivered &&
+		    note_add(&notes, o, true, 0, l, SMB2_NOTIFY_BREAK_LEASE_FLAG_ACK_REQUIRED, l->breaking_to)) {
+			l->break_undelivered = false;
+			/* 3.3.2.5: the client gets the whole acknowledgement
+			 * time from now on. */
+			l->deadline_ms = deadline = now_ms() + (uint64_t)break_wait_seconds * 1000u;
+		}
+	} else if (g && g->breaking && g->break_undelivered &&
+		   note_add(&notes, o, false, g->breaking_to, NULL, 0, 0)) {
+		g->break_undelivered = false;
+		g->deadline_ms = deadline = now_ms() + (uint64_t)break_wait_seconds * 1000u;
+	}
 	smb_mutex_unlock(&in->lock);
-	return breaking;
+	if (!notes) return;
+	log_debug("lease: break that reached no connection resent to reconnected %s", o->path ? o->path : "?");
+	send_notes(notes);
+	timer_add(in, deadline + 10);
 }

@@ -72,6 +72,13 @@ uint32_t lease_grant(struct smbd_open *o, const struct lease_request *lr, struct
 /* o is closing: drops its grant (and its lease when it was the last open
  * using it), ending a break in progress.  Call before inode_detach_open. */
 void lease_open_closed(struct smbd_open *o);
+/* The same, but the CREATEs waiting on the file are returned rather than
+ * resumed: the caller resumes them with lease_post_wakeups once o has left
+ * the inode (inode_detach_open), or a resumed CREATE could still find o in
+ * its share check and fail with a sharing violation. */
+struct lease_waiter;
+struct lease_waiter *lease_open_closed_deferred(struct smbd_open *o);
+void lease_post_wakeups(struct lease_waiter *woken);
 
 /* The data of o's file changed (WRITE, truncation, SET_INFO end-of-file):
  * read caching of every other open goes (level II / R -> none). */
@@ -98,7 +105,13 @@ bool lease_of_open(struct smbd_open *o, uint8_t *oplock_level, struct smb2_lease
 /* Gives a persistent open restored at start-up (o attached to its inode,
  * o->client_guid set) the oplock or lease it held before the restart. */
 void lease_restore(struct smbd_open *o, uint8_t oplock_level, const struct smb2_lease_ctx *lease);
-/* True while a break of o's oplock/lease waits for an acknowledgement. */
-bool lease_open_breaking(struct smbd_open *o);
+/* True while a break of o's oplock/lease waits for an acknowledgement.
+ * The caller holds the lock of o's lease inode (o->stream_inode, else
+ * o->inode), so the answer holds until it lets go. */
+bool lease_open_breaking_locked(struct smbd_open *o);
+/* A durable reconnect published o again (durable.c): a break that began
+ * while o was connected but not yet published reached no connection; it is
+ * sent now, and the acknowledgement time starts again. */
+void lease_open_reconnected(struct smbd_open *o);
 
 #endif

@@ -244,8 +244,10 @@ void open_close_file(struct smbd_open *o)
 	/* Unpublish from the inode first (DESIGN.md): from here on no share
 	 * check sees this open; then do the file work outside every lock. */
 	bool delete_file = false, delete_stream = false;
-	/* Its oplock or lease goes first; a break waiting on it ends (lease.c). */
-	lease_open_closed(o);
+	/* Its oplock or lease goes first; a break waiting on it ends (lease.c).
+	 * The CREATEs waiting for that resume only once o has left the inode
+	 * (and a delete on close is done), so they cannot still see it. */
+	struct lease_waiter *woken = lease_open_closed_deferred(o);
 	inode_detach_open(o, &delete_file, &delete_stream);
 	if ((delete_file || delete_stream) && o->tree && o->tree->share && o->tree->share->root_fd >= 0 &&
 	    o->path) {
@@ -270,6 +272,7 @@ void open_close_file(struct smbd_open *o)
 	}
 	if (delete_stream) inode_delete_done(o->stream_inode);
 	if (delete_file) inode_delete_done(o->inode);
+	lease_post_wakeups(woken);
 	/* A name left its directory: the directory's leases break. */
 	if (delete_file && o->path) lease_break_parent(o, o->path);
 	if (o->fd >= 0) {

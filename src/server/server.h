@@ -344,12 +344,17 @@ struct smbd_open {
 
 	/* Durable and persistent handles (durable.c, MS-SMB2 3.3.1.10).  Set
 	 * while CREATE builds the open (before publication), then fixed,
-	 * except durable_disconnected (guarded by the lease inode's lock:
+	 * except durable_disconnected and durable_doomed (guarded by the lease inode's lock:
 	 * o->stream_inode, else o->inode) and durable_link/durable_expire_ms
 	 * (guarded by the durable_table lock). */
 	uint8_t durable;              /* 0, 1 (DHnQ) or 2 (DH2Q): Open.IsDurable */
 	bool is_persistent;           /* Open.IsPersistent: recorded in the state directory */
+	atomic_uint resiliency_timeout_ms; /* Open.ResiliencyTimeout, nonzero iff Open.IsResilient (FSCTL_LMR_REQUEST_RESILIENCY, smb2_lock.c) */
 	bool durable_disconnected;    /* its connection is gone; it waits in the durable table */
+	/* A break reached it while disconnected, so it is being closed
+	 * (lease.c); a reconnect that races that close must fail.  Guarded
+	 * like durable_disconnected. */
+	bool durable_doomed;
 	uint8_t create_guid[16];      /* Open.CreateGuid (v2) */
 	uint8_t client_guid[16];      /* Open.ClientGuid */
 	uint32_t durable_timeout_ms;  /* Open.DurableOpenTimeout */

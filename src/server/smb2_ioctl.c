@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "common/utf16.h"
+#include "server/brl.h"   /* FSCTL_LMR_REQUEST_RESILIENCY (smb2_lock.c) */
 #include "server/server.h"
 #include "server/vfs.h"
 #include "wire/ioctl.h"
@@ -638,6 +639,7 @@ static uint32_t run_fsctl(struct ioctl_ctx *x)
 	case FSCTL_QUERY_ALLOCATED_RANGES: return fsctl_query_allocated_ranges(x);
 	case FSCTL_GET_COMPRESSION: return fsctl_get_compression(x);
 	case FSCTL_SET_COMPRESSION: return fsctl_set_compression(x);
+	case FSCTL_LMR_REQUEST_RESILIENCY: return smb2_fsctl_request_resiliency(x->req, o, x->in->input, x->in->input_count);
 	default:
 		log_debug("ioctl: FSCTL 0x%08x not supported", x->in->ctl_code);
 		return STATUS_INVALID_DEVICE_REQUEST;

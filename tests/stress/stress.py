@@ -23,6 +23,14 @@ SCENARIO:
               open the same files with conflicting share modes.  At most one
               of the reconnect and the conflicting open may hold the file.
               Reports "skip" when the server grants no durable handles.
+  reconnect-break
+              a conflicting open while a durable reconnect is half done (a
+              debug smbkitd with SMBKIT_TEST_RECONNECT_PAUSE_MS holds the
+              window open): the lease break must reach the reconnected
+              client rather than time out.  Three rounds per process.
+  resilient   FSCTL_LMR_REQUEST_RESILIENCY: the open outlives its
+              connection for its timeout (share mode kept, DHnC reclaims it
+              with its data) and is closed after it.  One round per process.
 
 Connection parameters come from SMBKIT_HOST/PORT/USER/PASS/SHARE_NAME
 (tests/interop/lib.sh).  Prints "ok - ..." / "not ok - ..." / "ok - ... # skip"
@@ -438,8 +446,174 @@ def durable_worker(idx, deadline, seed, out):
     out.put((idx, rounds, errors, None, None))
 
 
+def reconnect_break_round(idx, rnd, errors):
+    """A conflicting open lands while a durable reconnect is between
+    re-attaching the open and publishing it (smbkitd debug builds widen that
+    window with SMBKIT_TEST_RECONNECT_PAUSE_MS).  The lease break it causes
+    must reach the reconnected client, whose acknowledgement lets the open
+    finish at once, instead of waiting out the break timeout."""
+    guid = os.urandom(16)
+    key = os.urandom(16)
+    cguid = uuid.uuid4().bytes
+    # A new name each round: the last round's handle waits out its
+    # durable timeout after its client dropped it.
+    name = "rbreak%02d-%d.dat" % (idx, rnd)
+    a, atid = connect(guid)
+    st, fid, _, ctxs = a.create(atid, name, share=s.SHARE_READ, oplock=s.OPLOCK_LEASE,
+                                disposition=s.FILE_OVERWRITE_IF,
+                                contexts=(s.lease_v2_ctx(key, 7), s.dh2q_ctx(cguid, 10000)))
+    if st or b"DH2Q" not in (ctxs or {}):
+        errors.append("round %d: durable open: %s, contexts %s" % (rnd, hx(st), sorted(ctxs)))
+        a.abort()
+        return
+    a.abort()
+    time.sleep(0.3)   # the server sees the connection go
+    b, btid = connect(guid)
+    # smbkitd spreads connections over its event loops by the kernel's
+    # hash: of three conflicting openers, one is almost surely served by a
+    # loop other than the reconnect's (which the pause blocks).
+    openers = [connect() for _ in range(3)]
+    mid = b.send(s.CREATE, b.create_body(name, s.FILE_READ_DATA | s.FILE_WRITE_DATA, s.SHARE_READ, s.FILE_OPEN,
+                                         oplock=s.OPLOCK_LEASE,
+                                         contexts=(s.lease_v2_ctx(key, 7), s.dh2c_ctx(fid, cguid))), btid)
+    time.sleep(0.15)  # inside the server's pause
+    result = {}
+
+    def conflicting(i, cc, ctid):
+        t = time.monotonic()
+        st, cfid, _, _ = cc.create(ctid, name, access=s.FILE_READ_DATA | s.FILE_WRITE_DATA, share=0,
+                                   disposition=s.FILE_OPEN, timeout=60)
+        result[i] = (st, time.monotonic() - t)
+        if st == 0:
+            cc.close(ctid, cfid)
+
+    th = [threading.Thread(target=conflicting, args=(i, cc, ctid)) for i, (cc, ctid) in enumerate(openers)]
+    for t in th:
+        t.start()
+    r = b.wait(mid)
+    if r.status == s.STATUS_OBJECT_NAME_NOT_FOUND:
+        pass   # a conflicting open got there first and closed the handle
+    elif r.status:
+        errors.append("round %d: reconnect: %s" % (rnd, hx(r.status)))
+    else:
+        bfid, _, bctx = b.parse_create(r)
+        b.note_create(btid, bfid, bctx)
+    end = time.monotonic() + 15
+    while len(result) < len(openers) and time.monotonic() < end:
+        b.poll(0.05)
+    for t in th:
+        t.join(60)
+    for i in range(len(openers)):
+        st, took = result.get(i, (None, None))
+        if st is None:
+            errors.append("round %d: conflicting open %d got no answer" % (rnd, i))
+        elif took > 5:
+            errors.append("round %d: conflicting open %d waited %.1f s (%s); the reconnected client saw %d breaks: "
+                          "the break did not reach it" % (rnd, i, took, hx(st), len(b.breaks)))
+        elif st not in (0, s.STATUS_SHARING_VIOLATION):
+            errors.append("round %d: conflicting open %d: %s" % (rnd, i, hx(st)))
+    if r.status == 0 and not b.breaks:
+        errors.append("round %d: the reconnected client saw no lease break" % rnd)
+    b.abort()
+    for cc, _ in openers:
+        cc.abort()
+    time.sleep(0.3)
+
+
+def reconnect_break_worker(idx, deadline, seed, out):
+    errors, rounds = [], 0
+    while time.time() < deadline and rounds < 3 and not errors:
+        rounds += 1
+        try:
+            reconnect_break_round(idx, rounds, errors)
+        except Timeout:
+            errors.append("round %d: no answer within 20s (server wedged?)" % rounds)
+        except Exception as e:   # noqa: BLE001
+            errors.append("round %d: %r" % (rounds, e))
+    out.put((idx, rounds, errors, None, None))
+
+
+FSCTL_LMR_REQUEST_RESILIENCY = 0x001401D4
+IOCTL = 0x000B
+
+
+def request_resiliency(c, tid, fid, timeout_ms):
+    """IOCTL FSCTL_LMR_REQUEST_RESILIENCY (MS-SMB2 2.2.31, 2.2.31.3): the
+    NETWORK_RESILIENCY_REQUEST is Timeout (ms) and 4 reserved bytes."""
+    data = struct.pack("<II", timeout_ms, 0)
+    body = struct.pack("<HHI16sIIIIIIII", 57, 0, FSCTL_LMR_REQUEST_RESILIENCY, fid, 64 + 56, len(data), 0,
+                       0, 0, 0, 1, 0) + data
+    return c.call(IOCTL, body, tid).status
+
+
+def resilient_round(idx, rnd, errors):
+    """A resilient open (MS-SMB2 3.3.5.15.9) outlives its connection for
+    its ResiliencyTimeout (3.3.7.1): meanwhile it still holds its share
+    mode, and DHnC reclaims it with its data; after the timeout it is gone."""
+    guid = os.urandom(16)
+    name = "resilient%02d-%d.dat" % (idx, rnd)
+    payload = b"resilient %d %d " % (idx, rnd) + os.urandom(32)
+    a, atid = connect(guid)
+    st, fid, _, _ = a.create(atid, name, share=s.SHARE_READ, disposition=s.FILE_OVERWRITE_IF)
+    if st:
+        errors.append("round %d: open: %s" % (rnd, hx(st)))
+        a.abort()
+        return
+    st = request_resiliency(a, atid, fid, 4000)
+    if st:
+        errors.append("round %d: FSCTL_LMR_REQUEST_RESILIENCY: %s" % (rnd, hx(st)))
+        a.abort()
+        return
+    a.write(atid, fid, 0, payload)
+    a.abort()
+    time.sleep(0.3)
+    # Kept: a conflicting open still meets its share mode.
+    cc, ctid = connect()
+    st, cfid, _, _ = cc.create(ctid, name, share=0, disposition=s.FILE_OPEN)
+    if st != s.STATUS_SHARING_VIOLATION:
+        errors.append("round %d: an open conflicting with the disconnected resilient open: %s" % (rnd, hx(st)))
+        if st == 0:
+            cc.close(ctid, cfid)
+    cc.abort()
+    # Reclaimed with DHnC (2.2.13.2.4: the FileId).
+    b, btid = connect(guid)
+    st, bfid, _, _ = b.create(btid, name, share=s.SHARE_READ, disposition=s.FILE_OPEN,
+                              contexts=(s.create_context(b"DHnC", fid),))
+    if st:
+        errors.append("round %d: DHnC reclaim of the resilient open: %s" % (rnd, hx(st)))
+    else:
+        st, data = b.read(btid, bfid, 0, len(payload))
+        if st or data != payload:
+            errors.append("round %d: the reclaimed open reads %s %r" % (rnd, hx(st), data[:16]))
+        # Dropped again: after its timeout the open is closed.
+        b.abort()
+        time.sleep(4.0 + 1.5)
+        d, dtid = connect(guid)
+        st, _, _, _ = d.create(dtid, name, share=s.SHARE_READ, disposition=s.FILE_OPEN,
+                               contexts=(s.create_context(b"DHnC", bfid),))
+        if st != s.STATUS_OBJECT_NAME_NOT_FOUND:
+            errors.append("round %d: DHnC after the resiliency timeout: %s" % (rnd, hx(st)))
+        d.abort()
+        return
+    b.abort()
+
+
+def resilient_worker(idx, deadline, seed, out):
+    errors, rounds = [], 0
+    while time.time() < deadline and rounds < 1 and not errors:
+        rounds += 1
+        try:
+            resilient_round(idx, rounds, errors)
+        except Timeout:
+            errors.append("round %d: no answer within 20s (server wedged?)" % rounds)
+        except Exception as e:   # noqa: BLE001
+            errors.append("round %d: %r" % (rounds, e))
+    out.put((idx, rounds, errors, None, None))
+
+
 # ====================================================================== driver
-WORKERS = {"disconnect": storm_worker, "trees": trees_worker, "durable": durable_worker}
+WORKERS = {"disconnect": storm_worker, "trees": trees_worker, "durable": durable_worker,
+           "reconnect-break": reconnect_break_worker, "resilient": resilient_worker}
 
 
 def main():
@@ -453,7 +627,7 @@ def main():
     print("# %s: %d processes, %.0f s, seed %d" % (a.scenario, a.procs, a.seconds, seed))
     sys.stdout.flush()
 
-    if a.scenario == "durable":
+    if a.scenario in ("durable", "reconnect-break"):
         try:
             granted = durable_granted()
         except Exception as e:   # noqa: BLE001

@@ -11,10 +11,9 @@
 
 #include <cmocka.h>
 
+#include "server/brl.h"
 #include "server/server.h"
 #include "wire/lock.h"
-
-uint32_t brl_lock_request(struct smb2_request *req, struct smbd_open *o, const struct smb2_lock_req *r);
 
 /* main.c is not linked: the pieces of it that the server library refers to. */
 struct smbd_server g_server;
@@ -238,11 +237,70 @@ static void lock_sequence_replay(void **state)
 	el.flags = UN;
 	assert_int_equal(do_lock(f, &f->o1, &el, 1), STATUS_SUCCESS);
 	assert_int_equal(do_lock(f, &f->o1, &el, 1), STATUS_RANGE_NOT_LOCKED);
-	/* without the capability (no durable/resilient handles yet) nothing is remembered */
+	/* a plain open without the capability: nothing is remembered */
 	f->conn.server_capabilities = 0;
 	el.flags = EX;
 	assert_int_equal(do_lock_seq(f, &f->o1, &el, 1, (2u << 4) | 3), STATUS_SUCCESS);
 	assert_int_equal(do_lock_seq(f, &f->o1, &el, 1, (2u << 4) | 3), STATUS_LOCK_NOT_GRANTED);
+	brl_close_open(&f->o1);
+	inode_put(f->in);
+	free(f);
+}
+
+/* FSCTL_LMR_REQUEST_RESILIENCY (MS-SMB2 3.3.5.15.9): input checks, and a
+ * resilient open gets lock sequence verification (3.3.5.14) where a plain
+ * one on the same connection does not. */
+static void resiliency(void **state)
+{
+	(void)state;
+	struct fixture *f = calloc(1, sizeof(*f));
+	assert_non_null(f);
+	f->conn.dialect = SMB2_DIALECT_311;
+	f->in = inode_lookup(1234, 5680, NULL);
+	assert_non_null(f->in);
+	f->o1.inode = f->in;
+	f->o1.conn = &f->conn;
+	struct smb2_request req = { .conn = &f->conn, .last_in_chain = true };
+	uint8_t in[8] = { 0 };
+
+	/* too short, and above MaxResiliencyTimeout (compared in seconds) */
+	assert_int_equal(smb2_fsctl_request_resiliency(&req, &f->o1, in, 7), STATUS_INVALID_PARAMETER);
+	assert_int_equal(smb2_fsctl_request_resiliency(&req, &f->o1, NULL, 0), STATUS_INVALID_PARAMETER);
+	put_le32(in, BRL_MAX_RESILIENCY_TIMEOUT_MS + 1000);
+	assert_int_equal(smb2_fsctl_request_resiliency(&req, &f->o1, in, 8), STATUS_INVALID_PARAMETER);
+	assert_int_equal(atomic_load(&f->o1.resiliency_timeout_ms), 0);
+	/* SMB 2.0.2 has no resilient handles */
+	f->conn.dialect = SMB2_DIALECT_202;
+	put_le32(in, 1000);
+	assert_int_equal(smb2_fsctl_request_resiliency(&req, &f->o1, in, 8), STATUS_INVALID_DEVICE_REQUEST);
+	f->conn.dialect = SMB2_DIALECT_210;
+
+	/* plain open: a repeated sequence number is processed again */
+	struct smb2_lock_element el = { 100, 100, EX };
+	uint32_t seq = (1u << 4) | 1;
+	assert_int_equal(do_lock_seq(f, &f->o1, &el, 1, seq), STATUS_SUCCESS);
+	assert_int_equal(do_lock_seq(f, &f->o1, &el, 1, seq), STATUS_LOCK_NOT_GRANTED);
+	el.flags = UN;
+	assert_int_equal(do_lock_seq(f, &f->o1, &el, 1, seq), STATUS_SUCCESS);
+
+	/* Timeout 0 gets the default; longer input is fine (Reserved ignored) */
+	uint8_t longer[12] = { 0 };
+	assert_int_equal(smb2_fsctl_request_resiliency(&req, &f->o1, longer, 12), STATUS_SUCCESS);
+	assert_int_equal(atomic_load(&f->o1.resiliency_timeout_ms), BRL_DEFAULT_RESILIENCY_TIMEOUT_MS);
+	assert_int_equal(smb2_fsctl_request_resiliency(&req, &f->o1, in, 8), STATUS_SUCCESS);
+	assert_int_equal(atomic_load(&f->o1.resiliency_timeout_ms), 1000);
+
+	/* resilient: replays of a lock and of an unlock are ignored */
+	el.flags = EX;
+	assert_int_equal(do_lock_seq(f, &f->o1, &el, 1, seq), STATUS_SUCCESS);
+	assert_int_equal(do_lock_seq(f, &f->o1, &el, 1, seq), STATUS_SUCCESS);
+	el.flags = UN;
+	assert_int_equal(do_lock_seq(f, &f->o1, &el, 1, seq), STATUS_SUCCESS);   /* replay: still locked */
+	assert_int_equal(brl_check_io(&f->o1, 100, 1, true), STATUS_SUCCESS);
+	seq = (1u << 4) | 2;
+	assert_int_equal(do_lock_seq(f, &f->o1, &el, 1, seq), STATUS_SUCCESS);   /* new number: unlocked */
+	assert_int_equal(do_lock_seq(f, &f->o1, &el, 1, seq), STATUS_SUCCESS);   /* replay of the unlock */
+	assert_int_equal(do_lock_seq(f, &f->o1, &el, 1, (1u << 4) | 3), STATUS_RANGE_NOT_LOCKED);
 	brl_close_open(&f->o1);
 	inode_put(f->in);
 	free(f);
@@ -256,6 +314,7 @@ int main(void)
 		cmocka_unit_test(decoder),
 		cmocka_unit_test(locks_on_inode),
 		cmocka_unit_test(lock_sequence_replay),
+		cmocka_unit_test(resiliency),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
