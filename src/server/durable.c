@@ -374,6 +374,34 @@ static void *scavenger_main(void *arg)
 	return NULL;
 }
 
+unsigned durable_close_matching(bool (*match)(const struct smbd_open *o, const void *arg), const void *arg)
+{
+	pthread_once(&durable_once, durable_init);
+	unsigned n = 0;
+	for (;;) {
+		struct smbd_open *found = NULL;
+		smb_mutex_lock(&durable_lock);
+		struct list_head *pos;
+		list_for_each(pos, &durable_list) {
+			struct smbd_open *x = list_entry(pos, struct smbd_open, durable_link);
+			if (match(x, arg)) {
+				found = x;
+				break;
+			}
+		}
+		if (found) {
+			/* Ours now, as for the scavenger: unlisted under the
+			 * lock, closed outside it. */
+			list_del(&found->durable_link);
+			list_init(&found->durable_link);
+		}
+		smb_mutex_unlock(&durable_lock);
+		if (!found) return n;
+		close_unlisted(found);
+		n++;
+	}
+}
+
 static void table_add(struct smbd_open *o, uint64_t expire)
 {
 	smb_mutex_lock(&durable_lock);

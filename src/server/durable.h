@@ -71,6 +71,11 @@ void durable_published(struct smbd_open *o);
  * into the durable table and returns true; false: close it as usual. */
 bool durable_disconnect(struct smbd_open *o);
 
+/* Closes every disconnected durable open for which match(o, arg) holds
+ * (under the durable table's lock: it must only compare fixed fields).
+ * Returns how many.  Holding no lock. */
+unsigned durable_close_matching(bool (*match)(const struct smbd_open *o, const void *arg), const void *arg);
+
 /* FSCTL_LMR_REQUEST_RESILIENCY (smb2_lock.c, MS-SMB2 3.3.5.15.9), on the
  * open's own loop thread: o becomes resilient for timeout_ms, so a lost
  * connection keeps it for that long, reclaimable with DHnC (3.3.5.9.7) like

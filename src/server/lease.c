@@ -710,6 +710,80 @@ static bool same_lease(const struct smbd_lease *l, const struct smbd_conn *c, co
 	return lr && lr->has_lease && !memcmp(l->key, lr->lease.key, 16) && !memcmp(l->client_guid, c->client_guid, 16);
 }
 
+/* A waiter for the CREATE req (a copy of its message, references on its
+ * connection, session and tree); its one reference is the async record's.
+ * NULL when out of memory (the CREATE then goes on without waiting). */
+static struct lease_waiter *waiter_new(struct smb2_request *req)
+{
+	struct lease_waiter *w = calloc(1, sizeof(*w));
+	if (!w) return NULL;
+	w->msg = malloc(req->msg_len);
+	if (!w->msg) {
+		free(w);
+		return NULL;
+	}
+	memcpy(w->msg, req->msg, req->msg_len);
+	w->msg_len = req->msg_len;
+	w->hdr = req->hdr;
+	atomic_init(&w->refcount, 1);   /* for the async record */
+	list_init(&w->link);
+	w->conn = req->conn;
+	conn_get(w->conn);
+	w->session = req->session;
+	session_get(w->session);
+	w->tree = req->tree;
+	tree_get(w->tree);
+	return w;
+}
+
+uint32_t lease_create_wait_close(struct smb2_request *req, struct smbd_open *o, void (*start_close)(void *arg),
+				 void *arg)
+{
+	pthread_once(&lease_once, lease_init);
+	struct smbd_inode *in = lease_inode(o);
+	/* A CREATE that already waited once goes on: what it waited for
+	 * happened, or the wait timed out. */
+	struct lease_waiter *w = in && !lease_resuming(req) ? waiter_new(req) : NULL;
+	if (!w) {
+		start_close(arg);
+		return STATUS_SUCCESS;
+	}
+	/* Linked before the close starts, so the close cannot end unseen. */
+	inode_get(in);
+	w->inode = in;
+	smb_mutex_lock(&in->lock);
+	lists_ready(in);
+	list_add_tail(&w->link, &in->break_waiters);
+	w->linked = true;
+	atomic_fetch_add(&w->refcount, 1);   /* the list's */
+	smb_mutex_unlock(&in->lock);
+	start_close(arg);
+	/* Should the close never come, the CREATE runs again after the break
+	 * time, as after any unanswered break. */
+	timer_add(in, now_ms() + (uint64_t)break_wait_seconds * 1000u + 10);
+	struct smbd_async *a = NULL;
+	uint32_t st = smbd_go_async(req, NULL, waiter_cancel, w, &a);
+	if (st != STATUS_PENDING) {
+		bool drop = false;
+		smb_mutex_lock(&in->lock);
+		if (w->linked) {
+			list_del(&w->link);
+			list_init(&w->link);
+			w->linked = false;
+			drop = true;
+		}
+		smb_mutex_unlock(&in->lock);
+		if (drop) waiter_put(w);
+		waiter_put(w);
+		return STATUS_SUCCESS;
+	}
+	w->async = a;
+	log_debug("create waits for the close of an open it replaces (async id %llu)",
+		  (unsigned long long)smbd_async_id(a));
+	pending_undo = o;
+	return STATUS_PENDING;
+}
+
 uint32_t lease_create_breaks(struct smb2_request *req, struct smbd_open *o, const struct lease_request *lr,
 			     bool sharing_violation, bool truncate, bool may_wait)
 {
@@ -719,30 +793,8 @@ uint32_t lease_create_breaks(struct smb2_request *req, struct smbd_open *o, cons
 	/* MS-FSA 2.1.5.1.2: an attribute-only open breaks nothing. */
 	if (is_stat_open(o->access) && !truncate) return STATUS_SUCCESS;
 	struct lease_waiter *w = NULL;
-	if (may_wait && !lease_resuming(req)) {
-		w = calloc(1, sizeof(*w));
-		if (w) {
-			w->msg = malloc(req->msg_len);
-			if (!w->msg) {
-				free(w);
-				w = NULL;
-			} else {
-				memcpy(w->msg, req->msg, req->msg_len);
-				w->msg_len = req->msg_len;
-				w->hdr = req->hdr;
-				atomic_init(&w->refcount, 1);   /* for the async record */
-				list_init(&w->link);
-				w->conn = req->conn;
-				conn_get(w->conn);
-				w->session = req->session;
-				session_get(w->session);
-				w->tree = req->tree;
-				tree_get(w->tree);
-			}
-		}
-	} else if (may_wait) {
-		w = resuming_waiter;
-	}
+	if (may_wait && !lease_resuming(req)) w = waiter_new(req);
+	else if (may_wait) w = resuming_waiter;
 
 	struct break_note *notes = NULL;
 	bool must_wait = false;

@@ -90,6 +90,15 @@ void lease_break_handle(struct smbd_open *o);
  * one whose key is the parent lease key the changing open named. */
 void lease_break_parent(struct smbd_open *o, const char *path);
 
+/* smb2_create (AppInstanceId, app_instance.c): the CREATE of o must wait
+ * for another open of the same file to close.  Links a waiter on o's file,
+ * calls start_close(arg), and goes async (STATUS_PENDING: the caller undoes
+ * o, as for a break); the close of any open of the file runs the CREATE
+ * again.  STATUS_SUCCESS: it cannot wait (or already waited once), and
+ * start_close has been called all the same. */
+uint32_t lease_create_wait_close(struct smb2_request *req, struct smbd_open *o, void (*start_close)(void *arg),
+				 void *arg);
+
 /* OPLOCK_BREAK acknowledgement (smb2_oplock_break.c). */
 uint32_t lease_ack_oplock(struct smbd_open *o, uint8_t level, uint8_t *new_level);
 uint32_t lease_ack_lease(struct smbd_conn *c, const uint8_t key[16], uint32_t state, uint32_t *new_state);

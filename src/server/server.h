@@ -357,6 +357,10 @@ struct smbd_open {
 	bool durable_doomed;
 	uint8_t create_guid[16];      /* Open.CreateGuid (v2) */
 	uint8_t client_guid[16];      /* Open.ClientGuid */
+	/* Open.AppInstanceId (MS-SMB2 3.3.5.9.13, app_instance.c): a later
+	 * open of the same file by another client naming it closes this one. */
+	bool has_app_instance;
+	uint8_t app_instance_id[16];
 	uint32_t durable_timeout_ms;  /* Open.DurableOpenTimeout */
 	uint64_t durable_expire_ms;   /* CLOCK_MONOTONIC ms at which the scavenger closes it */
 	uint64_t durable_id_saved;    /* its persistent id, kept while unpublished (ids are cleared) */

@@ -11,6 +11,7 @@
 #include <sys/syscall.h>
 
 #include "common/utf16.h"
+#include "server/app_instance.h"
 #include "server/durable.h"
 #include "server/lease.h"
 #include "server/security_desc.h"
@@ -92,6 +93,9 @@ static struct smbd_open *open_alloc(struct smb2_request *req)
 	o->session = req->session;
 	session_get(o->session);
 	o->conn = req->conn;
+	/* Open.ClientGuid (3.3.5.9: every open records it; durable
+	 * reconnects and AppInstanceId compare it). */
+	memcpy(o->client_guid, req->conn->client_guid, 16);
 	return o;
 }
 
@@ -575,8 +579,19 @@ uint32_t smb2_create(struct smb2_request *req)
 	bool q_mxac = false, q_qfid = false;
 	uint64_t alloc_size = 0;
 	const struct smb2_create_context *ext_a = NULL, *sec_d = NULL, *lease_ctx = NULL;
+	const uint8_t *app_instance = NULL;
 	for (unsigned i = 0; i < cr->nctx; i++) {
 		const struct smb2_create_context *c = &cr->ctx[i];
+		if (c->name_len == 16 && !memcmp(c->name, SMB2_CREATE_APP_INSTANCE_ID, 16) &&
+		    req->conn->dialect >= SMB2_DIALECT_300) {
+			/* 2.2.13.2.13; 3.3.5.9.13 applies to SMB 3.x only. */
+			if (c->data_len < SMB2_CREATE_APP_INSTANCE_ID_SIZE || get_le16(c->data) != 20) {
+				status = STATUS_INVALID_PARAMETER;
+				goto out;
+			}
+			app_instance = c->data + 4;
+			continue;
+		}
 		if (c->name_len != 4) continue;  /* unknown longer tags are ignored */
 		if (!memcmp(c->name, SMB2_CREATE_QUERY_MAXIMAL_ACCESS, 4)) {
 			/* Optional 8-byte timestamp (2.2.13.2.5). */
@@ -826,6 +841,14 @@ uint32_t smb2_create(struct smb2_request *req)
 	if (!o->inode) {
 		status = STATUS_NO_MEMORY;
 		goto out;
+	}
+	/* An open this application instance left behind (on another client)
+	 * is closed first (3.3.5.9.13); the CREATE may wait for that. */
+	if (app_instance) {
+		o->has_app_instance = true;
+		memcpy(o->app_instance_id, app_instance, 16);
+		status = app_instance_close_previous(req, o);
+		if (status) goto out;
 	}
 	status = inode_attach_open(o);
 	/* Oplocks and leases the new open conflicts with are broken first;

@@ -17,6 +17,11 @@
 #define SMB2_CREATE_QUERY_ON_DISK_ID       "QFid"
 #define SMB2_CREATE_REQUEST_LEASE          "RqLs"
 #define SMB2_CREATE_DURABLE_HANDLE_REQUEST_V2 "DH2Q"
+/* 2.2.13.2.13: SMB2_CREATE_APP_INSTANCE_ID, a 16-byte GUID tag
+ * {6AA6BC45-A7EF-4AF7-9008-FA462E144D74} in its on-the-wire byte order; the
+ * data is StructureSize (2, = 20), Reserved (2), AppInstanceId (16). */
+#define SMB2_CREATE_APP_INSTANCE_ID "\x45\xBC\xA6\x6A\xEF\xA7\xF7\x4A\x90\x08\xFA\x46\x2E\x14\x4D\x74"
+#define SMB2_CREATE_APP_INSTANCE_ID_SIZE 20
 #define SMB2_CREATE_DURABLE_HANDLE_RECONNECT_V2 "DH2C"
 
 /* Upper bound on contexts in one request; more is treated as malformed. */

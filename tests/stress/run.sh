@@ -146,6 +146,8 @@ for sc in disconnect trees durable; do scenario "$sc"; done
 scenario reconnect-break 4
 # Resilient handles (FSCTL_LMR_REQUEST_RESILIENCY) outlive their connection.
 scenario resilient 2
+# AppInstanceId: a new client's open replaces the old client's at once.
+scenario app-instance 2
 objects_drained "after the storms" && heap1=$HEAP
 fresh_client "after the storms"
 

@@ -31,6 +31,9 @@ SCENARIO:
   resilient   FSCTL_LMR_REQUEST_RESILIENCY: the open outlives its
               connection for its timeout (share mode kept, DHnC reclaims it
               with its data) and is closed after it.  One round per process.
+  app-instance
+              AppInstanceId: a second client's open replaces the first
+              client's (disconnected durable, then live) open at once.
 
 Connection parameters come from SMBKIT_HOST/PORT/USER/PASS/SHARE_NAME
 (tests/interop/lib.sh).  Prints "ok - ..." / "not ok - ..." / "ok - ... # skip"
@@ -611,9 +614,79 @@ def resilient_worker(idx, deadline, seed, out):
     out.put((idx, rounds, errors, None, None))
 
 
+APP_INSTANCE_TAG = bytes.fromhex("45BCA66AEFA7F74A9008FA462E144D74")
+
+
+def app_instance_ctx(app_id):
+    """SMB2_CREATE_APP_INSTANCE_ID (MS-SMB2 2.2.13.2.13)."""
+    return s.create_context(APP_INSTANCE_TAG, struct.pack("<HH16s", 20, 0, app_id))
+
+
+def app_instance_round(idx, rnd, errors):
+    """An application instance moves to another client (MS-SMB2 3.3.5.9.13):
+    its durable open left disconnected on the first client is replaced by
+    the second client's open naming the same AppInstanceId (no sharing
+    violation, no break wait), and can no longer be reclaimed; then the same
+    with the first open still connected: its next CLOSE gets FILE_CLOSED."""
+    app_id = os.urandom(16)
+    for live in (False, True):
+        name = "appinst%02d-%d-%d.dat" % (idx, rnd, live)
+        cguid = uuid.uuid4().bytes
+        a, atid = connect(os.urandom(16))
+        st, fid, _, ctxs = a.create(atid, name, share=0, disposition=s.FILE_OVERWRITE_IF, oplock=s.OPLOCK_BATCH,
+                                    contexts=(s.dh2q_ctx(cguid, 30000), app_instance_ctx(app_id)))
+        if st or b"DH2Q" not in (ctxs or {}):
+            errors.append("round %d: first durable open: %s" % (rnd, hx(st)))
+            a.abort()
+            return
+        if not live:
+            a.abort()
+            time.sleep(0.3)
+        b, btid = connect(os.urandom(16))
+        t = time.monotonic()
+        st, bfid, _, _ = b.create(btid, name, share=0, disposition=s.FILE_OPEN, oplock=s.OPLOCK_BATCH,
+                                  contexts=(s.dh2q_ctx(uuid.uuid4().bytes, 30000), app_instance_ctx(app_id)),
+                                  timeout=60)
+        took = time.monotonic() - t
+        what = "live" if live else "disconnected"
+        if st:
+            errors.append("round %d: open replacing a %s instance: %s" % (rnd, what, hx(st)))
+        elif took > 5:
+            errors.append("round %d: open replacing a %s instance took %.1f s" % (rnd, what, took))
+        if live:
+            if a.breaks:
+                errors.append("round %d: the replaced open got a break notification" % rnd)
+            st = a.close(atid, fid)
+            if st != s.STATUS_FILE_CLOSED:
+                errors.append("round %d: CLOSE of the replaced open: %s" % (rnd, hx(st)))
+            a.abort()
+        else:
+            c, ctid = connect()
+            st, _, _, _ = c.create(ctid, name, share=s.SHARE_READ, disposition=s.FILE_OPEN,
+                                   contexts=(s.dh2c_ctx(fid, cguid),))
+            if st != s.STATUS_OBJECT_NAME_NOT_FOUND:
+                errors.append("round %d: reclaiming the replaced open: %s" % (rnd, hx(st)))
+            c.abort()
+        b.abort()
+
+
+def app_instance_worker(idx, deadline, seed, out):
+    errors, rounds = [], 0
+    while time.time() < deadline and rounds < 2 and not errors:
+        rounds += 1
+        try:
+            app_instance_round(idx, rounds, errors)
+        except Timeout:
+            errors.append("round %d: no answer within 20s (server wedged?)" % rounds)
+        except Exception as e:   # noqa: BLE001
+            errors.append("round %d: %r" % (rounds, e))
+    out.put((idx, rounds, errors, None, None))
+
+
 # ====================================================================== driver
 WORKERS = {"disconnect": storm_worker, "trees": trees_worker, "durable": durable_worker,
-           "reconnect-break": reconnect_break_worker, "resilient": resilient_worker}
+           "reconnect-break": reconnect_break_worker, "resilient": resilient_worker,
+           "app-instance": app_instance_worker}
 
 
 def main():
@@ -627,7 +700,7 @@ def main():
     print("# %s: %d processes, %.0f s, seed %d" % (a.scenario, a.procs, a.seconds, seed))
     sys.stdout.flush()
 
-    if a.scenario in ("durable", "reconnect-break"):
+    if a.scenario in ("durable", "reconnect-break", "app-instance"):
         try:
             granted = durable_granted()
         except Exception as e:   # noqa: BLE001
