@@ -42,6 +42,12 @@ DEFAULT_SUITES=(
 	smb2.durable-open smb2.durable-open-disconnect smb2.durable-v2-open
 	smb2.session.reconnect1 smb2.session.reconnect2
 	smb2.session.two_logoff smb2.session.ntlmssp_bug14932
+	smb2.durable-v2-delay smb2.kernel-oplocks smb2.check-sharemode smb2.fileid
+	smb2.mkdir smb2.async_dosmode smb2.ioctl-on-stream smb2.sdread
+	# replay one by one: most of the suite needs multichannel (not built)
+	# and waits out smbtorture's timeouts
+	smb2.replay.replay-commands smb2.replay.replay-regular smb2.replay.replay7
+	smb2.replay.dhv2-pending1n-vs-violation-lease-ack-windows
 	# notify one by one: the whole suite includes tests that wait for
 	# behaviour not built yet (session-reconnect) until smbtorture's timeout
 	smb2.notify.valid-req smb2.notify.tcon smb2.notify.dir smb2.notify.double
