@@ -37,6 +37,7 @@
 #include <sys/inotify.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/list.h"
@@ -45,17 +46,40 @@
 #include "server/notify_watch.h"
 #include "server/vfs.h"
 
+/* IN_CLOSE_*: reported to nobody; they end an entry's creation (nw_fresh_*). */
 #define NW_MASK (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_MODIFY | IN_ATTRIB | IN_DELETE_SELF | \
-		 IN_ONLYDIR | IN_EXCL_UNLINK)
+		 IN_CLOSE_WRITE | IN_CLOSE_NOWRITE | IN_ONLYDIR | IN_EXCL_UNLINK)
 #define NW_HASH 256u
 /* Deeper trees than this are not watched below this depth (reported as an
  * overflow): keeps the recursion bounded. */
 #define NW_MAX_DEPTH 64
 
+/* How long after an entry appears its metadata changes may still count as
+ * part of its creation (see nw_fresh_*).  A CREATE writes the new file's DOS
+ * attributes, creation time and any security descriptor or EAs from its
+ * create contexts within microseconds of creating it, through the handle it
+ * returns and before it answers; the margin covers the watcher thread or the
+ * creating thread being descheduled between the events on a loaded machine.
+ * Creation ends earlier when the entry is closed (by any handle: the
+ * creating one, or one opened later to change it) or written. */
+#define NW_FRESH_NS (100ull * 1000 * 1000)
+/* Entries remembered per directory; a burst of more creations than this
+ * within NW_FRESH_NS may report a MODIFIED for the oldest ones. */
+#define NW_FRESH_SLOTS 16
+
+struct nw_fresh {
+	char *name;                  /* NULL = free slot */
+	uint64_t born_ns;            /* CLOCK_MONOTONIC when its IN_CREATE was read */
+	unsigned own_closes;         /* IN_CLOSE_NOWRITEs to come from the watcher's own
+	                                scans of this (new) directory: not an end */
+};
+
 struct nw_dir {
 	struct list_head hash_link;  /* nw_hash[wd % NW_HASH] */
 	struct list_head refs;       /* struct nw_ref.dir_link */
 	int wd;
+	struct nw_fresh fresh[NW_FRESH_SLOTS];   /* entries created just now; nw_lock */
+	unsigned fresh_next;         /* slot the next creation takes (round robin) */
 };
 
 struct nw_ref {
@@ -106,6 +130,81 @@ static struct nw_dir *nw_dir_find(int wd)
 	return NULL;
 }
 
+static uint64_t nw_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void nw_fresh_clear(struct nw_dir *d)
+{
+	for (unsigned i = 0; i < NW_FRESH_SLOTS; i++) {
+		free(d->fresh[i].name);
+		d->fresh[i].name = NULL;
+	}
+}
+
+/* nw_lock held.  Remembers that name was just created in d. */
+static void nw_fresh_add(struct nw_dir *d, const char *name, uint64_t now)
+{
+	struct nw_fresh *f = &d->fresh[d->fresh_next];
+	d->fresh_next = (d->fresh_next + 1) % NW_FRESH_SLOTS;
+	free(f->name);
+	f->name = strdup(name);   /* NULL on failure: the change is reported, no harm */
+	f->born_ns = now;
+	f->own_closes = 0;
+}
+
+/* nw_lock held.  The slot of name if it was created in d within
+ * NW_FRESH_NS before now; stale slots met on the way are freed. */
+static struct nw_fresh *nw_fresh_find(struct nw_dir *d, const char *name, uint64_t now)
+{
+	struct nw_fresh *hit = NULL;
+	for (unsigned i = 0; i < NW_FRESH_SLOTS; i++) {
+		struct nw_fresh *f = &d->fresh[i];
+		if (!f->name) continue;
+		if (now - f->born_ns > NW_FRESH_NS) {
+			free(f->name);
+			f->name = NULL;
+			continue;
+		}
+		if (!strcmp(f->name, name)) hit = f;
+	}
+	return hit;
+}
+
+/* nw_lock held.  The watcher itself opened rel (below w's root) to scan it:
+ * if rel is a fresh entry of its directory's watch, the close that the scan
+ * causes must not end its creation (a tree watch scans a new subdirectory
+ * at once, often before the CREATE that made it has written its metadata). */
+static void nw_fresh_own_open(struct notify_watch *w, const char *rel, uint64_t now)
+{
+	const char *slash = strrchr(rel, '/');
+	const char *base = slash ? slash + 1 : rel;
+	size_t plen = slash ? (size_t)(slash - rel) : 0;
+	struct list_head *pos;
+	list_for_each(pos, &w->refs) {
+		struct nw_ref *r = list_entry(pos, struct nw_ref, watch_link);
+		if (strlen(r->prefix) != plen || strncmp(r->prefix, rel, plen) != 0) continue;
+		struct nw_fresh *f = nw_fresh_find(r->dir, base, now);
+		if (f) f->own_closes++;
+		return;
+	}
+}
+
+/* nw_lock held.  name is no longer "being created": its data was written,
+ * or it was removed or renamed; later metadata changes are the client's. */
+static void nw_fresh_end(struct nw_dir *d, const char *name, uint64_t now)
+{
+	struct nw_fresh *f;
+	/* (A name created, removed and created again has two slots.) */
+	while ((f = nw_fresh_find(d, name, now)) != NULL) {
+		free(f->name);
+		f->name = NULL;
+	}
+}
+
 /* nw_lock held.  Unlinks and frees a ref; removes the kernel watch when it
  * was the directory's last (unless the kernel already dropped it). */
 static void nw_ref_free(struct nw_ref *r, bool kernel_gone)
@@ -118,6 +217,7 @@ static void nw_ref_free(struct nw_ref *r, bool kernel_gone)
 	if (list_empty(&d->refs)) {
 		if (!kernel_gone) inotify_rm_watch(nw_ifd, d->wd);
 		list_del(&d->hash_link);
+		nw_fresh_clear(d);
 		free(d);
 	}
 }
@@ -205,6 +305,7 @@ static void nw_add_subtree(struct notify_watch *w, const char *rel, int depth, b
 		return;
 	}
 	smb_mutex_lock(&nw_lock);
+	if (fresh) nw_fresh_own_open(w, rel, nw_now_ns());
 	bool stop = w->removed;
 	if (!stop && nw_attach(w, fd, rel) < 0) {
 		log_debug("notify: cannot watch %s: %s", rel, strerror(errno));
@@ -328,7 +429,7 @@ static uint32_t name_filter(bool is_dir)
 }
 
 /* nw_lock held.  Processes one read()'s worth of events. */
-static void nw_process(const char *buf, size_t len, struct nw_todo **todo)
+static void nw_process(const char *buf, size_t len, uint64_t now, struct nw_todo **todo)
 {
 	size_t off = 0;
 	while (off + sizeof(struct inotify_event) <= len) {
@@ -381,10 +482,13 @@ static void nw_process(const char *buf, size_t len, struct nw_todo **todo)
 		 * not reported for them (see docs/ARCHITECTURE.md). */
 		if (!strcmp(e->name, VFS_STREAM_DIR)) continue;
 		if (e->mask & IN_CREATE) {
+			nw_fresh_add(d, e->name, now);
 			nw_report(d, FILE_ACTION_ADDED, name_filter(is_dir), e->name, is_dir, true, false, todo);
 		} else if (e->mask & IN_DELETE) {
+			nw_fresh_end(d, e->name, now);
 			nw_report(d, FILE_ACTION_REMOVED, name_filter(is_dir), e->name, is_dir, false, true, todo);
 		} else if (e->mask & IN_MOVED_FROM) {
+			nw_fresh_end(d, e->name, now);
 			/* A rename inside one directory is reported as the old and
 			 * the new name; a move between directories as a removal
 			 * and an addition (what Windows reports).  The kernel
@@ -410,18 +514,38 @@ static void nw_process(const char *buf, size_t len, struct nw_todo **todo)
 			nw_report(d, FILE_ACTION_ADDED, name_filter(is_dir), e->name, is_dir, true, false, todo);
 		} else if (e->mask & IN_MODIFY) {
 			/* Data written or size changed (write, truncate). */
+			nw_fresh_end(d, e->name, now);
 			nw_report(d, FILE_ACTION_MODIFIED, FILE_NOTIFY_CHANGE_LAST_WRITE | FILE_NOTIFY_CHANGE_SIZE, e->name,
 				  is_dir, false, false, todo);
+		} else if (e->mask & (IN_CLOSE_WRITE | IN_CLOSE_NOWRITE)) {
+			/* Not a change; metadata changed from now on is not
+			 * the creation's (a CREATE writes it before the handle
+			 * it opened can be closed), unless it is the watcher's
+			 * own scan closing the new directory. */
+			struct nw_fresh *f = nw_fresh_find(d, e->name, now);
+			if (f && (e->mask & IN_CLOSE_NOWRITE) && f->own_closes > 0) f->own_closes--;
+			else if (f) nw_fresh_end(d, e->name, now);
 		} else if (e->mask & IN_ATTRIB) {
 			/* inotify does not say which metadata changed: mode, owner,
 			 * timestamps, extended attributes (where smbkit keeps DOS
 			 * attributes, creation time, security descriptors and EAs)
-			 * all come as IN_ATTRIB.  Report every metadata bit.  The
-			 * metadata smbkit writes while creating a file comes as
-			 * IN_ATTRIB too and is reported as MODIFIED after the
-			 * ADDED (Windows reports ADDED only); telling it apart from
-			 * a later change by timestamps proved unreliable (coarse
-			 * ctime), and a missed change is worse than an extra one. */
+			 * all come as IN_ATTRIB.  Report every metadata bit.
+			 *
+			 * Except the metadata a CREATE writes into the entry it
+			 * has just made (DOS attributes, creation time, create
+			 * contexts): on Windows that is part of the creation,
+			 * which reports FILE_ACTION_ADDED under FILE_NAME or
+			 * DIR_NAME and nothing under the metadata filters
+			 * (MS-FSA 2.1.5.1.2.1 reports only the ADDED; smbtorture
+			 * smb2.notify.mask).  inotify events carry no time, and
+			 * ctime is too coarse to tell "written by the CREATE"
+			 * from "changed right after", so an IN_ATTRIB that
+			 * follows the entry's IN_CREATE within NW_FRESH_NS, with
+			 * no close of the entry and no data written meanwhile,
+			 * counts as creation.  (What is missed: a metadata
+			 * change through the creating handle, still open, within
+			 * that window; a client watching names has the ADDED.) */
+			if (nw_fresh_find(d, e->name, now)) continue;
 			nw_report(d, FILE_ACTION_MODIFIED,
 				  FILE_NOTIFY_CHANGE_ATTRIBUTES | FILE_NOTIFY_CHANGE_LAST_WRITE |
 					  FILE_NOTIFY_CHANGE_LAST_ACCESS | FILE_NOTIFY_CHANGE_CREATION |
@@ -458,8 +582,9 @@ static void *nw_main(void *arg)
 		ssize_t len = read(nw_ifd, buf, sizeof(buf));
 		if (len <= 0) continue;
 		struct nw_todo *todo = NULL;
+		uint64_t now = nw_now_ns();
 		smb_mutex_lock(&nw_lock);
-		nw_process(buf, (size_t)len, &todo);
+		nw_process(buf, (size_t)len, now, &todo);
 		smb_mutex_unlock(&nw_lock);
 		/* New subdirectories of tree watches: watch them (and what they
 		 * already contain) outside the lock.  Entries created in one

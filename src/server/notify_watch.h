@@ -7,7 +7,9 @@
  * below it: subdirectories present at registration and created or moved in
  * later are watched too.  Events name the changed entry relative to the
  * registered directory, '/'-separated UTF-8.  smbkit's own stream store
- * (VFS_STREAM_DIR) and everything under it is never reported.
+ * (VFS_STREAM_DIR) and everything under it is never reported, nor is the
+ * metadata a CREATE writes into the entry it has just made (Windows reports
+ * only FILE_ACTION_ADDED for a creation; see nw_fresh_* in notify_watch.c).
  *
  * Threads and locks: fn runs on the watcher thread with the "notify_watch"
  * lock held (rank LOCK_RANK_NOTIFY_WATCH): it must not block and may take
