@@ -736,6 +736,35 @@ static struct lease_waiter *waiter_new(struct smb2_request *req)
 	return w;
 }
 
+/* The CREATE req of o goes async with its new waiter w, linked on in:
+ * STATUS_PENDING (the caller undoes o; the waiter runs the CREATE again), or
+ * STATUS_SUCCESS when it cannot wait (e.g. not last in a compound: it goes
+ * on without), w then released. */
+static uint32_t waiter_go_async(struct smb2_request *req, struct smbd_open *o, struct smbd_inode *in,
+				struct lease_waiter *w, const char *what)
+{
+	struct smbd_async *a = NULL;
+	uint32_t st = smbd_go_async(req, NULL, waiter_cancel, w, &a);
+	if (st != STATUS_PENDING) {
+		bool drop = false;
+		smb_mutex_lock(&in->lock);
+		if (w->linked) {
+			list_del(&w->link);
+			list_init(&w->link);
+			w->linked = false;
+			drop = true;
+		}
+		smb_mutex_unlock(&in->lock);
+		if (drop) waiter_put(w);
+		waiter_put(w);
+		return STATUS_SUCCESS;
+	}
+	w->async = a;
+	log_debug("create waits for %s (async id %llu)", what, (unsigned long long)smbd_async_id(a));
+	pending_undo = o;
+	return STATUS_PENDING;
+}
+
 uint32_t lease_create_wait_close(struct smb2_request *req, struct smbd_open *o, void (*start_close)(void *arg),
 				 void *arg)
 {
@@ -761,27 +790,7 @@ uint32_t lease_create_wait_close(struct smb2_request *req, struct smbd_open *o, 
 	/* Should the close never come, the CREATE runs again after the break
 	 * time, as after any unanswered break. */
 	timer_add(in, now_ms() + (uint64_t)break_wait_seconds * 1000u + 10);
-	struct smbd_async *a = NULL;
-	uint32_t st = smbd_go_async(req, NULL, waiter_cancel, w, &a);
-	if (st != STATUS_PENDING) {
-		bool drop = false;
-		smb_mutex_lock(&in->lock);
-		if (w->linked) {
-			list_del(&w->link);
-			list_init(&w->link);
-			w->linked = false;
-			drop = true;
-		}
-		smb_mutex_unlock(&in->lock);
-		if (drop) waiter_put(w);
-		waiter_put(w);
-		return STATUS_SUCCESS;
-	}
-	w->async = a;
-	log_debug("create waits for the close of an open it replaces (async id %llu)",
-		  (unsigned long long)smbd_async_id(a));
-	pending_undo = o;
-	return STATUS_PENDING;
+	return waiter_go_async(req, o, in, w, "the close of an open it replaces");
 }
 
 uint32_t lease_create_breaks(struct smb2_request *req, struct smbd_open *o, const struct lease_request *lr,
@@ -893,27 +902,7 @@ uint32_t lease_create_breaks(struct smb2_request *req, struct smbd_open *o, cons
 		pending_undo = o;
 		return STATUS_PENDING;   /* the same async request keeps waiting */
 	}
-	struct smbd_async *a = NULL;
-	uint32_t st = smbd_go_async(req, NULL, waiter_cancel, w, &a);
-	if (st != STATUS_PENDING) {
-		/* Cannot wait (e.g. not last in a compound): go on without. */
-		bool drop = false;
-		smb_mutex_lock(&in->lock);
-		if (w->linked) {
-			list_del(&w->link);
-			list_init(&w->link);
-			w->linked = false;
-			drop = true;
-		}
-		smb_mutex_unlock(&in->lock);
-		if (drop) waiter_put(w);
-		waiter_put(w);
-		return STATUS_SUCCESS;
-	}
-	w->async = a;
-	log_debug("create waits for an oplock/lease break (async id %llu)", (unsigned long long)smbd_async_id(a));
-	pending_undo = o;
-	return STATUS_PENDING;
+	return waiter_go_async(req, o, in, w, "an oplock/lease break");
 }
 
 static void break_parent_of(struct smbd_open *o, const char *path, const uint8_t *guid, const uint8_t *key);

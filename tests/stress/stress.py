@@ -523,17 +523,6 @@ def reconnect_break_round(idx, rnd, errors):
     time.sleep(0.3)
 
 
-def reconnect_break_worker(idx, deadline, seed, out):
-    errors, rounds = [], 0
-    while time.time() < deadline and rounds < 3 and not errors:
-        rounds += 1
-        try:
-            reconnect_break_round(idx, rounds, errors)
-        except Timeout:
-            errors.append("round %d: no answer within 20s (server wedged?)" % rounds)
-        except Exception as e:   # noqa: BLE001
-            errors.append("round %d: %r" % (rounds, e))
-    out.put((idx, rounds, errors, None, None))
 
 
 FSCTL_LMR_REQUEST_RESILIENCY = 0x001401D4
@@ -601,17 +590,6 @@ def resilient_round(idx, rnd, errors):
     b.abort()
 
 
-def resilient_worker(idx, deadline, seed, out):
-    errors, rounds = [], 0
-    while time.time() < deadline and rounds < 1 and not errors:
-        rounds += 1
-        try:
-            resilient_round(idx, rounds, errors)
-        except Timeout:
-            errors.append("round %d: no answer within 20s (server wedged?)" % rounds)
-        except Exception as e:   # noqa: BLE001
-            errors.append("round %d: %r" % (rounds, e))
-    out.put((idx, rounds, errors, None, None))
 
 
 APP_INSTANCE_TAG = bytes.fromhex("45BCA66AEFA7F74A9008FA462E144D74")
@@ -670,23 +648,30 @@ def app_instance_round(idx, rnd, errors):
         b.abort()
 
 
-def app_instance_worker(idx, deadline, seed, out):
-    errors, rounds = [], 0
-    while time.time() < deadline and rounds < 2 and not errors:
-        rounds += 1
-        try:
-            app_instance_round(idx, rounds, errors)
-        except Timeout:
-            errors.append("round %d: no answer within 20s (server wedged?)" % rounds)
-        except Exception as e:   # noqa: BLE001
-            errors.append("round %d: %r" % (rounds, e))
-    out.put((idx, rounds, errors, None, None))
+
+
+def fixed_rounds_worker(round_fn, most):
+    """A worker for the deterministic scenarios: up to `most` rounds of
+    round_fn(idx, round, errors), stopping at the first error."""
+    def worker(idx, deadline, seed, out):
+        errors, rounds = [], 0
+        while time.time() < deadline and rounds < most and not errors:
+            rounds += 1
+            try:
+                round_fn(idx, rounds, errors)
+            except Timeout:
+                errors.append("round %d: no answer within 20s (server wedged?)" % rounds)
+            except Exception as e:   # noqa: BLE001
+                errors.append("round %d: %r" % (rounds, e))
+        out.put((idx, rounds, errors, None, None))
+    return worker
 
 
 # ====================================================================== driver
 WORKERS = {"disconnect": storm_worker, "trees": trees_worker, "durable": durable_worker,
-           "reconnect-break": reconnect_break_worker, "resilient": resilient_worker,
-           "app-instance": app_instance_worker}
+           "reconnect-break": fixed_rounds_worker(reconnect_break_round, 3),
+           "resilient": fixed_rounds_worker(resilient_round, 1),
+           "app-instance": fixed_rounds_worker(app_instance_round, 2)}
 
 
 def main():
