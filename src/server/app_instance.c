@@ -54,8 +54,19 @@ static void close_task(void *arg)
 static void start_close(void *arg)
 {
 	struct smbd_open *old = arg;
+	/* o->conn changes when the open's connection is lost (durable.c), under
+	 * the lock of its lease inode: read it there, with a reference. */
+	struct smbd_inode *in = old->stream_inode ? old->stream_inode : old->inode;
+	smb_mutex_lock(&in->lock);
+	struct smbd_conn *c = old->conn;
+	if (c) conn_get(c);
+	smb_mutex_unlock(&in->lock);
+	/* No connection: it became a disconnected durable open meanwhile; the
+	 * CREATE runs again after the break time and closes it then. */
+	if (!c) return;
 	open_get(old);   /* the task's */
-	if (!old->conn || loop_post(old->conn->loop, close_task, old) < 0) open_put(old);
+	if (loop_post(c->loop, close_task, old) < 0) open_put(old);
+	conn_put(c);
 }
 
 static bool durable_match(const struct smbd_open *x, const void *arg)
