@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/seq.sh [--size SIZE] [--reps N] [--modes "off sign encrypt"] [--perf DIR]
+# bench/seq.sh [--size SIZE] [--reps N] [--modes "off sign encrypt"] [--ops "put get"] [--perf DIR]
 #
 # Only the sequential rows of bench/run.sh: smbclient put / get of one large
 # file against smbkitd and Samba's smbd, interleaved (kit, smbd, kit, ...),
@@ -10,20 +10,24 @@
 # SMBKIT_BUILD=DIR picks the smbkitd build (default build-release; it is not
 # rebuilt here).  --perf DIR records `perf record -g` of smbkitd during one
 # extra get and one extra put per mode into DIR/{get,put}-MODE.data.
+# --ops get measures only get (the file is placed in both shares first).
+# The environment reaches smbkitd: SMBKITD_ZEROCOPY=0 or SMBKITD_IO_THREADS=0
+# compare its paths on one binary.
 # SEQ_KEEP_LOG=FILE keeps the smbkitd log (e.g. of a sanitizer build).
 # Must run as root (smbd).  Scratch on /dev/shm (tmpfs).
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=${SMBKIT_BUILD:-$ROOT/build-release}
-SIZE=512M REPS=3 MODES="off sign encrypt" PERFDIR=
+SIZE=512M REPS=3 MODES="off sign encrypt" OPS="put get" PERFDIR=
 while [[ $# -gt 0 ]]; do
 	case "$1" in
 	--size) SIZE=$2; shift ;;
 	--reps) REPS=$2; shift ;;
 	--modes) MODES=$2; shift ;;
+	--ops) OPS=$2; shift ;;
 	--perf) PERFDIR=$2; shift ;;
-	-h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "seq.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 	shift
@@ -156,15 +160,23 @@ for mode in $MODES; do
 	start_servers "$mode"
 	declare -A V=() C=()
 	load0=$(cut -d' ' -f1 /proc/loadavg)
+	if [[ " $OPS " != *" put "* ]]; then
+		cp "$WORK/big.bin" "${SHAREDIR[kit]}/big.bin"; cp "$WORK/big.bin" "${SHAREDIR[smbd]}/big.bin"
+	fi
 	for ((r = 0; r < REPS; r++)); do
 		for w in kit smbd; do
 			c0=$(cpu_s "$w")
-			V[put-$w]+=" $(mibs "$(smbc "$w" "put $WORK/big.bin big.bin")")"
-			c1=$(cpu_s "$w")
-			V[get-$w]+=" $(mibs "$(smbc "$w" "get big.bin /dev/null")")"
-			c2=$(cpu_s "$w")
-			C[put-$w]+=" $(awk -v a="$c0" -v b="$c1" -v m="$SIZE_MIB" 'BEGIN{printf "%.0f", (b-a)*1000000/m}')"
-			C[get-$w]+=" $(awk -v a="$c1" -v b="$c2" -v m="$SIZE_MIB" 'BEGIN{printf "%.0f", (b-a)*1000000/m}')"
+			if [[ " $OPS " == *" put "* ]]; then
+				V[put-$w]+=" $(mibs "$(smbc "$w" "put $WORK/big.bin big.bin")")"
+				c1=$(cpu_s "$w")
+				C[put-$w]+=" $(awk -v a="$c0" -v b="$c1" -v m="$SIZE_MIB" 'BEGIN{printf "%.0f", (b-a)*1000000/m}')"
+				c0=$c1
+			fi
+			if [[ " $OPS " == *" get "* ]]; then
+				V[get-$w]+=" $(mibs "$(smbc "$w" "get big.bin /dev/null")")"
+				c2=$(cpu_s "$w")
+				C[get-$w]+=" $(awk -v a="$c0" -v b="$c2" -v m="$SIZE_MIB" 'BEGIN{printf "%.0f", (b-a)*1000000/m}')"
+			fi
 		done
 	done
 	[[ $(stat -c %s "${SHAREDIR[kit]}/big.bin") -eq $SIZE_BYTES ]] || { echo "seq.sh: wrong size on smbkitd" >&2; exit 1; }
@@ -173,7 +185,7 @@ for mode in $MODES; do
 	cmp -s "$WORK/back.bin" "$WORK/big.bin" || { echo "seq.sh: smbkitd returned different data" >&2; exit 1; }
 	rm -f "$WORK/back.bin"
 	load1=$(cut -d' ' -f1 /proc/loadavg)
-	for op in put get; do
+	for op in $OPS; do
 		# shellcheck disable=SC2086
 		k=$(median ${V[$op-kit]}); s=$(median ${V[$op-smbd]})
 		# shellcheck disable=SC2086
@@ -183,7 +195,7 @@ for mode in $MODES; do
 	done
 	if [[ -n "$PERFDIR" ]]; then
 		mkdir -p "$PERFDIR"
-		for op in get put; do
+		for op in $OPS; do
 			perf record -q -g -o "$PERFDIR/$op-$mode.data" -p "${PID[kit]}" 2>/dev/null &
 			ppid=$!
 			sleep 0.3

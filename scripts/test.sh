@@ -2,7 +2,7 @@
 # The test command: installs what is missing, builds, runs every tier, prints
 # a summary and exits non-zero on any failure.  CI runs exactly this.
 #
-#   scripts/test.sh [TIER...]      TIER: unit smbclient encryption dirlease kerberos containment attacks persistent impacket torture malformed stress fuzz kernel bench all
+#   scripts/test.sh [TIER...]      TIER: unit smbclient encryption dirlease kerberos containment identity attacks persistent impacket torture malformed stress fuzz kernel bench all
 #                                  (default: all)
 #
 # Two builds are tested:
@@ -22,8 +22,8 @@ set -uo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 
-ALL_TIERS=(unit smbclient encryption dirlease kerberos containment attacks persistent impacket torture malformed stress fuzz kernel bench)
-ASAN_TIERS=" unit smbclient encryption dirlease kerberos containment attacks persistent impacket malformed stress "
+ALL_TIERS=(unit smbclient encryption dirlease kerberos containment identity attacks persistent impacket torture malformed stress fuzz kernel bench)
+ASAN_TIERS=" unit smbclient encryption dirlease kerberos containment identity attacks persistent impacket malformed stress "
 # The ThreadSanitizer build (build-tsan/) runs only the stress tier.
 TSAN_TIERS=" stress "
 # smbtorture under ASan takes about a minute more and covers far more of
@@ -34,7 +34,7 @@ tiers=()
 for arg in "${@:-all}"; do
 	case $arg in
 	all) tiers+=("${ALL_TIERS[@]}") ;;
-	unit | smbclient | encryption | dirlease | kerberos | containment | attacks | persistent | impacket | torture | malformed | stress | fuzz | kernel | bench) tiers+=("$arg") ;;
+	unit | smbclient | encryption | dirlease | kerberos | containment | identity | attacks | persistent | impacket | torture | malformed | stress | fuzz | kernel | bench) tiers+=("$arg") ;;
 	-h | --help)
 		sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'
 		exit 0
@@ -175,6 +175,9 @@ run_tier() {
 		kerberos) timeout -k 15 600 bash tests/interop/test_kerberos.sh ;;
 		# Path escapes of every kind (incl. symlinks swapped in mid-request).
 		containment) timeout -k 15 900 bash tests/interop/test_containment.sh ;;
+		# Two users mapped to different Unix users interleaved on one loop
+		# thread: no request runs as the previous request's user.
+		identity) timeout -k 15 300 bash tests/interop/test_identity.sh ;;
 		# Tampered signatures, replays, downgrades, bad logins, access policy.
 		# Then a man-in-the-middle rewrites NEGOTIATE: 3.1.1 preauth integrity
 		# and VALIDATE_NEGOTIATE (3.0/3.0.2) must catch every downgrade.

@@ -626,7 +626,10 @@ static void dispatch_plain(struct smbd_conn *c, const uint8_t *msg, size_t len, 
 
 		bool handler_ran = status == STATUS_SUCCESS;
 		if (status == STATUS_SUCCESS) {
+			/* A handler without a valid session runs as root, never as
+			 * the user a previous request may have left (session.c). */
 			if (s && s->state == SESSION_VALID) smbd_impersonate(s);
+			else smbd_become_root();
 			status = d->fn(&req);
 			if (s && s->state == SESSION_VALID) smbd_unimpersonate();
 		}

@@ -102,6 +102,10 @@ static void job_run(struct io_job *job)
 static void *worker_main(void *arg)
 {
 	(void)arg;
+	/* A worker runs nothing but READ/WRITE handlers, each impersonating
+	 * its session: the identity may stay from one job to the next
+	 * (session.c, identity). */
+	smbd_identity_lazy(true);
 	smb_mutex_lock(&pool.lock);
 	for (;;) {
 		while (!pool.head && !pool.stop) pthread_cond_wait(&pool.work, &pool.lock.m);

@@ -52,9 +52,13 @@ static void loop_run_posted(struct smbd_loop *l)
 	while (!list_empty(&batch)) {
 		struct loop_task *t = list_entry(batch.next, struct loop_task, link);
 		list_del(&t->link);
+		/* Tasks are not requests: each starts as root, whatever user the
+		 * previous request left in effect (session.c, identity). */
+		smbd_become_root();
 		t->fn(t->arg);
 		free(t);
 	}
+	smbd_become_root();
 }
 
 static struct smbd_loop *loops;
@@ -105,6 +109,7 @@ static void *loop_main(void *arg)
 			struct epoll_item *it = evs[i].data.ptr;
 			switch (it->kind) {
 			case EPI_LISTEN:
+				smbd_become_root();
 				loop_accept(l, it->fd);
 				break;
 			case EPI_WAKE: {

@@ -278,6 +278,13 @@ void session_expire_previous(struct smbd_session *s, uint64_t previous_id);
  * running as root); smbd_unimpersonate() switches back. */
 void smbd_impersonate(const struct smbd_session *s);
 void smbd_unimpersonate(void);
+/* Identity caching (session.c, "identity"): inside a lazy scope
+ * smbd_unimpersonate leaves the user's identity in effect for the next
+ * request; smbd_become_root() switches back where code other than such
+ * requests starts.  smbd_identity_lazy sets the scope and returns the
+ * previous setting. */
+void smbd_become_root(void);
+bool smbd_identity_lazy(bool on);
 
 /* -------------------------------------------------------------------- tree */
 

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/fsuid.h>
@@ -170,23 +171,177 @@ void session_expire_previous(struct smbd_session *s, uint64_t previous_id)
 /* ---- identity ----
  * setfsuid/setfsgid act on the calling thread only.  glibc's setgroups()
  * changes every thread, so the raw system call is used for the per-thread
- * supplementary groups. */
-static __thread bool impersonating;
+ * supplementary groups.
+ *
+ * Each of these calls makes the kernel build and publish a new credential
+ * (prepare_creds/commit_creds, the old one freed through RCU): switching to
+ * the user and back for every request cost about 20 % of the server's CPU
+ * on a metadata workload (7 system calls per request).  So a thread keeps a
+ * record of the identity in effect (in_effect), and a switch only makes the
+ * calls for what differs: consecutive requests of one user switch nothing.
+ *
+ * Why this cannot run a request under the wrong identity:
+ *  - Every change of a thread's fs identity goes through this file (the
+ *    rest of the server only asks, with setfsuid(-1)), so in_effect is what
+ *    the kernel has.  A group list that could not be set or recorded makes
+ *    the record "unknown", which forces every call the next time.
+ *  - smbd_impersonate compares the session's (uid, gid, groups) by value
+ *    with the record and switches whatever differs; a request therefore
+ *    always runs as its own session's user, whoever ran before it.
+ *  - Switching back to root after a request is only skipped inside a
+ *    "lazy" scope (smbd_identity_lazy): the dispatch of a message made only
+ *    of commands whose handlers always run impersonated (conn.c), and the
+ *    I/O workers, which run nothing but such handlers.  What runs between
+ *    those handlers (framing, header checks, signing, sending) makes no
+ *    file system call that depends on the caller's identity.
+ *  - Every other entry point of a thread that may have been left with a
+ *    user's identity calls smbd_become_root() first: each posted task and
+ *    accept (loop.c), connection teardown and the dispatch of any other
+ *    message (conn.c: NEGOTIATE, SESSION_SETUP, ECHO, CANCEL, encrypted or
+ *    malformed messages run as root as before).  Outside a lazy scope
+ *    smbd_unimpersonate switches back at once, as it always did, so
+ *    threads that never enter one (main, durable scavenger, lease timer,
+ *    watchers) behave exactly as before. */
+#define IDENTITY_MAX_GROUPS 64
+
+enum identity_kind {
+	IDENTITY_PROCESS = 0,  /* never switched: the process's own (root) identity */
+	IDENTITY_ROOT,         /* switched back: fsuid 0, fsgid 0, no groups */
+	IDENTITY_USER,         /* a session's user */
+	IDENTITY_UNKNOWN,      /* after a failed switch: set everything next time */
+};
+
+struct fs_identity {
+	enum identity_kind kind;
+	uid_t uid;
+	gid_t gid;
+	bool groups_known;     /* false: the kernel's list is not recorded here */
+	int ngroups;
+	gid_t groups[IDENTITY_MAX_GROUPS];
+};
+
+static __thread struct fs_identity in_effect;   /* zero: IDENTITY_PROCESS */
+static __thread bool impersonating;              /* inside an impersonate/unimpersonate pair */
+static __thread bool lazy_scope;                 /* see smbd_identity_lazy */
+
+/* The effective uid never changes while the server runs: ask once. */
+static bool running_as_root(void)
+{
+	static atomic_int euid_root = -1;   /* -1 unknown, 0 no, 1 yes */
+	int v = atomic_load_explicit(&euid_root, memory_order_relaxed);
+	if (v < 0) {
+		v = geteuid() == 0;
+		atomic_store_explicit(&euid_root, v, memory_order_relaxed);
+	}
+	return v == 1;
+}
+
+static bool groups_equal(const struct fs_identity *id, const gid_t *g, int n)
+{
+	if (!id->groups_known || id->ngroups != n) return false;
+	return n == 0 || memcmp(id->groups, g, (size_t)n * sizeof(gid_t)) == 0;
+}
+
+/* Sets the thread's supplementary groups and records them.  If the list
+ * cannot be set, the thread is left with none (fewer rights, never another
+ * user's) and the record is unknown, so the next switch sets them again. */
+static void set_groups(const gid_t *g, int n)
+{
+	if (n < 0) n = 0;
+	if (syscall(SYS_setgroups, (size_t)n, n ? g : NULL) != 0) {
+		log_warn("setgroups(%d groups) failed: %s; running with none", n, strerror(errno));
+		syscall(SYS_setgroups, (size_t)0, NULL);
+		in_effect.groups_known = false;
+		in_effect.ngroups = 0;
+		return;
+	}
+	in_effect.groups_known = n <= IDENTITY_MAX_GROUPS;
+	in_effect.ngroups = n;
+	if (in_effect.groups_known && n) memcpy(in_effect.groups, g, (size_t)n * sizeof(gid_t));
+}
+
+/* setfsuid/setfsgid report no error: an id the kernel refuses (one not
+ * mapped in the user namespace) leaves the old one in place.  With the
+ * record that would mean running as the previous user, so a switch is
+ * checked (setfs*id(-1) only reads) and a refused one falls back to nobody
+ * with no groups: fewer rights, never someone else's. */
+#define FALLBACK_ID 65534u
+
+static void switch_to_user(const struct smbd_session *s)
+{
+	/* From the process identity nothing is recorded: set all three. */
+	bool known = in_effect.kind == IDENTITY_ROOT || in_effect.kind == IDENTITY_USER;
+	/* Groups and gid first, uid last, as before. */
+	if (!known || !groups_equal(&in_effect, s->groups, s->ngroups)) set_groups(s->groups, s->ngroups);
+	bool ok = true;
+	if (!known || in_effect.gid != s->gid) {
+		setfsgid(s->gid);
+		ok = (gid_t)setfsgid((gid_t)-1) == s->gid;
+	}
+	if (ok && (!known || in_effect.uid != s->uid)) {
+		setfsuid(s->uid);
+		ok = (uid_t)setfsuid((uid_t)-1) == s->uid;
+	}
+	in_effect.kind = IDENTITY_USER;
+	in_effect.uid = s->uid;
+	in_effect.gid = s->gid;
+	if (!ok) {
+		log_error("could not switch to uid %u gid %u; running as %u", (unsigned)s->uid, (unsigned)s->gid,
+			  FALLBACK_ID);
+		set_groups(NULL, 0);
+		setfsgid(FALLBACK_ID);
+		setfsuid(FALLBACK_ID);
+		/* Not a session's identity: the next switch sets everything. */
+		in_effect.kind = IDENTITY_UNKNOWN;
+	}
+}
+
+static void switch_to_root(void)
+{
+	/* The process identity is root already (nothing was ever switched). */
+	if (in_effect.kind == IDENTITY_PROCESS) return;
+	bool known = in_effect.kind != IDENTITY_UNKNOWN;
+	if (!known || in_effect.uid != 0) setfsuid(0);
+	if (!known || in_effect.gid != 0) setfsgid(0);
+	if (!known || !groups_equal(&in_effect, NULL, 0)) set_groups(NULL, 0);
+	in_effect.kind = IDENTITY_ROOT;
+	in_effect.uid = 0;
+	in_effect.gid = 0;
+}
 
 void smbd_impersonate(const struct smbd_session *s)
 {
-	if (geteuid() != 0 || !s || impersonating) return;
-	syscall(SYS_setgroups, (size_t)s->ngroups, s->groups);
-	setfsgid(s->gid);
-	setfsuid(s->uid);
+	if (impersonating || !running_as_root()) return;
+	/* No session to act for: run as root rather than as whichever user
+	 * a previous request in a lazy scope left in effect. */
+	if (!s) {
+		switch_to_root();
+		return;
+	}
+	switch_to_user(s);
 	impersonating = true;
 }
 
 void smbd_unimpersonate(void)
 {
 	if (!impersonating) return;
-	setfsuid(0);
-	setfsgid(0);
-	syscall(SYS_setgroups, (size_t)0, NULL);
 	impersonating = false;
+	/* In a lazy scope the user's identity stays in effect for the next
+	 * request (see above); everywhere else root comes back at once. */
+	if (!lazy_scope) switch_to_root();
+}
+
+void smbd_become_root(void)
+{
+	/* Called where no request runs; an open pair here would be a bug:
+	 * end it rather than run on as the user. */
+	impersonating = false;
+	switch_to_root();
+}
+
+bool smbd_identity_lazy(bool on)
+{
+	bool was = lazy_scope;
+	lazy_scope = on;
+	return was;
 }

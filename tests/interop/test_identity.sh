@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Identity: two SMB users mapped to different Unix users (nobody and daemon)
+# work on one smbkitd at the same time and one after the other.  smbkitd
+# keeps a user's file-system identity in effect between requests on a thread
+# (session.c, "identity"); this checks that a request never runs as the
+# previous request's user: each user reads only its own 0600 file, files are
+# created owned by their own user, and a directory only one user may enter
+# stays closed to the other.  One event loop (SMBKITD_LOOPS=1), so the two
+# clients' requests interleave on the same thread and the same I/O workers.
+# Output: ok/not ok lines and "N passed, N failed".
+set -uo pipefail
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+export SMBKIT_TIER="${SMBKIT_TIER:-identity}"
+export SMBKITD_LOOPS=1
+. "$HERE/lib.sh"
+
+if [[ $(id -u) != 0 ]]; then
+	echo "not ok - the identity tier needs root (smbkitd switches to other users)"
+	exit 1
+fi
+smbkit_start || exit 1
+SHARE=$SMBKIT_SHARE_DIR
+W=$SMBKIT_TMP/work
+mkdir -p "$W"
+
+# Two more users, each mapped to a Unix account of its own; SIGHUP makes
+# smbkitd read the users file again.
+printf 'Ua-Pass.1\n' | "$BUILD_DIR/smbkit-passwd" -f "$SMBKIT_USERS_FILE" add ua --unix-user nobody --password-stdin >/dev/null
+printf 'Ub-Pass.1\n' | "$BUILD_DIR/smbkit-passwd" -f "$SMBKIT_USERS_FILE" add ub --unix-user daemon --password-stdin >/dev/null
+kill -HUP "$SMBKIT_PID"
+NOGROUP=$(id -gn nobody)
+
+echo secretA >"$SHARE/a.txt"; chown "nobody:$NOGROUP" "$SHARE/a.txt"; chmod 600 "$SHARE/a.txt"
+echo secretB >"$SHARE/b.txt"; chown daemon:daemon "$SHARE/b.txt"; chmod 600 "$SHARE/b.txt"
+mkdir "$SHARE/onlyA"; chown "nobody:$NOGROUP" "$SHARE/onlyA"; chmod 700 "$SHARE/onlyA"
+
+pass=0 fail=0
+check() {
+	if [[ $1 == 0 ]]; then
+		pass=$((pass + 1)); echo "ok - $2"
+	else
+		fail=$((fail + 1)); echo "not ok - $2"
+	fi
+}
+sc() { smbclient -s /dev/null "//127.0.0.1/$SMBKIT_SHARE_NAME" -p "$SMBKIT_PORT" -U "$1" -m SMB3_11 -c "$2" 2>&1; }
+
+# Wait until the reload is in effect (ub can log on).
+for _ in $(seq 50); do sc ub%Ub-Pass.1 "ls" >/dev/null && break; sleep 0.1; done
+
+for r in 1 2 3 4 5 6 7 8; do
+	rm -f "$W"/A1 "$W"/A2 "$W"/B1 "$W"/B2 "$W"/B3
+	# At the same time: A reads its file, lists and writes its directory,
+	# tries B's file; B reads its file, tries A's file and directory.
+	(sc ua%Ua-Pass.1 "get a.txt $W/A1; get a.txt $W/A2; ls onlyA/*; put /etc/hostname onlyA/fromA$r; get b.txt $W/A3" >"$W/outA") &
+	pa=$!
+	(sc ub%Ub-Pass.1 "get b.txt $W/B1; get a.txt $W/B3; ls onlyA/*; put /etc/hostname onlyA/fromB$r; get b.txt $W/B2" >"$W/outB") &
+	pb=$!
+	wait $pa $pb
+	[[ $(cat "$W"/A1 "$W"/A2 2>/dev/null | grep -c secretA) == 2 ]]; check $? "round $r: ua reads its own a.txt"
+	grep -q 'NT_STATUS_ACCESS_DENIED opening remote file \\b.txt' "$W/outA"; check $? "round $r: ua is denied b.txt"
+	[[ $(cat "$W"/B1 "$W"/B2 2>/dev/null | grep -c secretB) == 2 ]]; check $? "round $r: ub reads its own b.txt"
+	grep -q 'NT_STATUS_ACCESS_DENIED opening remote file \\a.txt' "$W/outB"; check $? "round $r: ub is denied a.txt"
+	! grep -qs secretA "$W/outB" "$W/B3"; check $? "round $r: ub never sees a.txt's data"
+	! grep -qs secretB "$W/outA" "$W/A3"; check $? "round $r: ua never sees b.txt's data"
+	[[ -f "$SHARE/onlyA/fromA$r" && $(stat -c %U "$SHARE/onlyA/fromA$r") == nobody ]]; check $? "round $r: ua's new file is owned by nobody"
+	[[ ! -e "$SHARE/onlyA/fromB$r" ]]; check $? "round $r: ub cannot write into onlyA"
+done
+
+# One after the other on fresh connections: ownership of new files.
+sc ub%Ub-Pass.1 "put /etc/hostname byB" >/dev/null
+[[ $(stat -c %U:%G "$SHARE/byB" 2>/dev/null) == daemon:daemon ]]; check $? "ub's new file is owned by daemon:daemon"
+sc ua%Ua-Pass.1 "put /etc/hostname byA" >/dev/null
+[[ $(stat -c %U "$SHARE/byA" 2>/dev/null) == nobody ]]; check $? "ua's new file is owned by nobody"
+# The test user (mapped to root) still acts as root after both.
+sc "$SMBKIT_USER%$SMBKIT_PASS" "get b.txt $W/R1" >/dev/null
+grep -q secretB "$W/R1" 2>/dev/null; check $? "the root-mapped user reads b.txt after the others"
+
+smbkit_stop || { fail=$((fail + 1)); echo "not ok - server stopped cleanly with a clean log"; }
+echo "$pass passed, $fail failed"
+[[ $fail == 0 ]]
