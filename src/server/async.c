@@ -177,6 +177,18 @@ void smbd_async_cancel_all(struct smbd_conn *c, const struct smbd_session *s, co
 	}
 }
 
+void *smbd_async_find(struct smbd_conn *c, smbd_async_cancel_fn cancel, bool (*match)(void *arg, const void *ctx),
+		      const void *ctx)
+{
+	struct list_head *pos;
+	list_for_each(pos, &c->async_list) {
+		struct smbd_async *a = list_entry(pos, struct smbd_async, link);
+		if (a->ending || a->cancel != cancel) continue;
+		if (match(a->arg, ctx)) return a->arg;
+	}
+	return NULL;
+}
+
 /* CANCEL (3.3.5.16): an async cancel names the request by AsyncId, a sync
  * one by MessageId.  Unknown or already finished requests are ignored: the
  * client raced with the final response.  No response is sent for CANCEL

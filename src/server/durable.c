@@ -569,9 +569,8 @@ bool durable_disconnect(struct smbd_open *o)
 
 /* ------------------------------------------------------------ reconnect */
 
-/* The CREATE response for o (reconnect or replay): its current state. */
-static uint32_t answer_with(struct smb2_request *req, struct smbd_open *o, const struct durable_request *dr,
-			    bool grant_ctx)
+/* The CREATE response to a reconnect of o: its current state. */
+static uint32_t answer_reconnect(struct smb2_request *req, struct smbd_open *o)
 {
 	struct smb_file_stat st;
 	int r = vfs_fstat(o->fd, &st);
@@ -585,17 +584,12 @@ static uint32_t answer_with(struct smb2_request *req, struct smbd_open *o, const
 	rsp.basics = smb_file_basics(&st);
 	rsp.persistent_id = o->persistent_id;
 	rsp.volatile_id = o->volatile_id;
-	struct smb2_create_context ctx[2];
-	uint8_t lctx[SMB2_LEASE_V2_SIZE], dctx[8];
+	struct smb2_create_context ctx[1];
+	uint8_t lctx[SMB2_LEASE_V2_SIZE];
 	unsigned n = 0;
 	if (level == SMB2_OPLOCK_LEVEL_LEASE) {
 		size_t len = smb2_lease_ctx_encode(lctx, &l);
 		ctx[n++] = (struct smb2_create_context){ (const uint8_t *)"RqLs", 4, lctx, (uint32_t)len };
-	}
-	if (grant_ctx && dr->request == 2) {
-		put_le32(dctx, o->durable_timeout_ms);
-		put_le32(dctx + 4, o->is_persistent ? SMB2_DHANDLE_FLAG_PERSISTENT : 0);
-		ctx[n++] = (struct smb2_create_context){ (const uint8_t *)"DH2Q", 4, dctx, 8 };
 	}
 	rsp.ctx = ctx;
 	rsp.nctx = n;
@@ -740,7 +734,7 @@ uint32_t durable_reconnect(struct smb2_request *req, const struct smb2_create_re
 		  o->persistent_id, o->volatile_id);
 	/* The lease/oplock grant stayed on the inode: it is restored as it
 	 * was (a break in progress shows as SMB2_LEASE_FLAG_BREAK_IN_PROGRESS). */
-	uint32_t st = answer_with(req, o, dr, false);
+	uint32_t st = answer_reconnect(req, o);
 	/* Now that it is published, a break that began in between reaches it. */
 	lease_open_reconnected(o);
 	return st;
@@ -750,14 +744,14 @@ uint32_t durable_reconnect(struct smb2_request *req, const struct smb2_create_re
 
 struct replay_match {
 	const uint8_t *guid, *client_guid;
-	const struct smbd_session *session;
 	struct smbd_open *found;   /* with a reference */
 };
 
 static bool replay_fn(const struct smbd_open *o, void *arg)
 {
 	struct replay_match *m = arg;
-	if (o->durable != 2 || memcmp(o->create_guid, m->guid, 16) || memcmp(o->client_guid, m->client_guid, 16))
+	if (!o->has_create_guid || !atomic_load(&o->replay_eligible) || memcmp(o->create_guid, m->guid, 16) ||
+	    memcmp(o->client_guid, m->client_guid, 16))
 		return false;
 	/* Under open_lock, the open is published: take a reference. */
 	struct smbd_open *x = (struct smbd_open *)o;
@@ -766,20 +760,88 @@ static bool replay_fn(const struct smbd_open *o, void *arg)
 	return true;
 }
 
-bool durable_replay(struct smb2_request *req, const struct durable_request *dr, uint32_t *status)
+/* The CREATE response to a replay that found o (3.3.5.9.10): the original
+ * CreateAction and the open's present state, seen through what the replay
+ * asks for (Windows; smbtorture smb2.replay.replay-dhv2-*):
+ *  - a lease request must name the open's lease: it gets the lease's
+ *    current state, whatever state it asks for; a lease asked of an open
+ *    without one (or with another key) is STATUS_ACCESS_DENIED;
+ *  - an oplock request gets the lower of what it asks and what the open
+ *    holds, and the open keeps its oplock;
+ *  - the durable context comes back when that answer allows durability.
+ * Nothing about the open changes. */
+static uint32_t answer_replay(struct smb2_request *req, struct smbd_open *o, const struct lease_request *lr)
+{
+	uint8_t held;
+	struct smb2_lease_ctx l;
+	lease_of_open(o, &held, &l);
+	bool held_lease = held == SMB2_OPLOCK_LEVEL_LEASE;
+	if (lr->has_lease && (!held_lease || memcmp(lr->lease.key, l.key, 16))) return STATUS_ACCESS_DENIED;
+	struct smb_file_stat st;
+	int r = vfs_fstat(o->fd, &st);
+	if (r < 0) return ntstatus_from_errno(-r);
+	struct smb2_create_rsp rsp = { 0 };
+	bool durable_ok;
+	if (lr->has_lease) {
+		rsp.oplock_level = SMB2_OPLOCK_LEVEL_LEASE;
+		durable_ok = (l.state & SMB2_LEASE_HANDLE_CACHING) != 0;
+	} else {
+		/* NONE < II < EXCLUSIVE < BATCH, also numerically; an open
+		 * with a lease holds no oplock. */
+		uint8_t want = lr->oplock_level == SMB2_OPLOCK_LEVEL_LEASE ? SMB2_OPLOCK_LEVEL_NONE : lr->oplock_level;
+		uint8_t have = held_lease ? SMB2_OPLOCK_LEVEL_NONE : held;
+		rsp.oplock_level = want < have ? want : have;
+		durable_ok = rsp.oplock_level == SMB2_OPLOCK_LEVEL_BATCH;
+	}
+	rsp.create_action = o->create_action ? o->create_action : FILE_OPENED;
+	rsp.basics = smb_file_basics(&st);
+	rsp.persistent_id = o->persistent_id;
+	rsp.volatile_id = o->volatile_id;
+	struct smb2_create_context ctx[2];
+	uint8_t lctx[SMB2_LEASE_V2_SIZE], dctx[8];
+	unsigned n = 0;
+	if (lr->has_lease) {
+		size_t len = smb2_lease_ctx_encode(lctx, &l);
+		ctx[n++] = (struct smb2_create_context){ (const uint8_t *)"RqLs", 4, lctx, (uint32_t)len };
+	}
+	if (o->durable == 2 && (durable_ok || o->is_persistent)) {
+		put_le32(dctx, o->durable_timeout_ms);
+		put_le32(dctx + 4, o->is_persistent ? SMB2_DHANDLE_FLAG_PERSISTENT : 0);
+		ctx[n++] = (struct smb2_create_context){ (const uint8_t *)"DH2Q", 4, dctx, 8 };
+	}
+	rsp.ctx = ctx;
+	rsp.nctx = n;
+	smb2_req_set_related_fid(req, o->persistent_id, o->volatile_id);
+	smb2_create_rsp_encode(req->out, req->out_hdr_off, &rsp);
+	return STATUS_SUCCESS;
+}
+
+bool durable_replay(struct smb2_request *req, const struct durable_request *dr, const struct lease_request *lr,
+		    uint32_t *status)
 {
 	if (dr->request != 2 || !dr->replay) return false;
-	struct replay_match m = { dr->create_guid, req->conn->client_guid, req->session, NULL };
-	if (!open_table_any(replay_fn, &m)) return false;
-	struct smbd_open *o = m.found;
-	if (o->tree != req->tree || o->session != req->session) {
-		/* 3.3.5.9.10: a replay on another session/tree is a new request. */
+	struct replay_match m = { dr->create_guid, req->conn->client_guid, NULL };
+	if (open_table_any(replay_fn, &m)) {
+		struct smbd_open *o = m.found;
+		if (o->tree != req->tree || o->session != req->session) {
+			/* 3.3.5.9.10: a replay on another session/tree is a new request. */
+			open_put(o);
+			return false;
+		}
+		*status = answer_replay(req, o, lr);
 		open_put(o);
-		return false;
+		return true;
 	}
-	*status = answer_with(req, o, dr, true);
-	open_put(o);
-	return true;
+	/* The original is still waiting for a holder to give up its oplock
+	 * or lease: Windows refuses the replay at once with ACCESS_DENIED
+	 * (smbtorture smb2.replay.dhv2-pending1*-windows; Samba answers
+	 * FILE_NOT_AVAILABLE).  One waiting for a sharing violation to clear
+	 * is not seen: the replay runs as a new CREATE and waits as well. */
+	if (lease_create_replay_pending(req, dr->create_guid)) {
+		*status = STATUS_ACCESS_DENIED;
+		return true;
+	}
+	return false;
 }
 
 /* ------------------------------------------------------ start / restore */
@@ -943,6 +1005,9 @@ static int restore_one(struct smbd_config *cfg, struct record *r)
 	o->is_persistent = true;
 	o->durable_disconnected = true;
 	memcpy(o->create_guid, r->create_guid, 16);
+	o->has_create_guid = true;
+	atomic_init(&o->replay_eligible, true);   /* persistent: stays eligible (3.3.5.22) */
+	o->create_action = FILE_OPENED;
 	memcpy(o->client_guid, r->client_guid, 16);
 	o->durable_timeout_ms = r->timeout_ms;
 	o->durable_id_saved = r->id;

@@ -53,9 +53,12 @@ uint32_t durable_reconnect(struct smb2_request *req, const struct smb2_create_re
 			   const struct durable_request *dr, const struct lease_request *lr);
 
 /* DH2Q with SMB2_FLAGS_REPLAY_OPERATION: when the CreateGuid names an open
- * of this client that still exists, answers with it (3.3.5.9.10) and
- * returns true with *status set; false: go on with a normal CREATE. */
-bool durable_replay(struct smb2_request *req, const struct durable_request *dr, uint32_t *status);
+ * of this client that still exists and is replay eligible, answers with it
+ * (3.3.5.9.10); when it names a CREATE still waiting for a break, refuses
+ * the replay.  Either way returns true with *status set; false: go on with
+ * a normal CREATE.  lr: what the replay asks for. */
+bool durable_replay(struct smb2_request *req, const struct durable_request *dr, const struct lease_request *lr,
+		    uint32_t *status);
 
 /* After lease_grant: decides whether o becomes durable / persistent and,
  * when so, appends the response context to ctx[*n]. */

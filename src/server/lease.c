@@ -109,6 +109,11 @@ struct lease_waiter {
 	struct smb2_hdr hdr;
 	uint8_t *msg;                 /* owned copy of the CREATE request */
 	size_t msg_len;
+	/* A DH2Q CREATE that waits for a holder to give up caching (not for
+	 * a sharing violation): a replay of it is refused at once
+	 * (lease_create_replay_pending).  Set before it goes async. */
+	bool replay_guarded;
+	uint8_t create_guid[16];
 };
 
 /* ------------------------------------------------------------- helpers */
@@ -477,8 +482,12 @@ static void waiter_put(struct lease_waiter *w)
  * each goes to the resume task posted by post_woken. */
 static void wake_waiters_locked(struct smbd_inode *in, struct lease_waiter **woken)
 {
+	/* Taken from the tail and pushed on the front of the chain, so the
+	 * CREATEs run again in the order they came: the first one waiting
+	 * gets the file first (smbtorture
+	 * smb2.replay.dhv2-pending1n-vs-violation-lease-close-windows). */
 	while (!list_empty(&in->break_waiters)) {
-		struct lease_waiter *w = list_entry(in->break_waiters.next, struct lease_waiter, link);
+		struct lease_waiter *w = list_entry(in->break_waiters.prev, struct lease_waiter, link);
 		list_del(&w->link);
 		w->linked = false;
 		/* Reuse link as the singly linked "woken" chain: it is off
@@ -765,6 +774,25 @@ static uint32_t waiter_go_async(struct smb2_request *req, struct smbd_open *o, s
 	return STATUS_PENDING;
 }
 
+struct replay_probe {
+	const struct smb2_request *req;
+	const uint8_t *create_guid;
+};
+
+static bool waiter_is_replayed(void *arg, const void *ctx)
+{
+	const struct lease_waiter *w = arg;
+	const struct replay_probe *p = ctx;
+	return w->replay_guarded && w->session == p->req->session && w->tree == p->req->tree &&
+	       !memcmp(w->create_guid, p->create_guid, 16);
+}
+
+bool lease_create_replay_pending(struct smb2_request *req, const uint8_t create_guid[16])
+{
+	struct replay_probe p = { req, create_guid };
+	return smbd_async_find(req->conn, waiter_cancel, waiter_is_replayed, &p) != NULL;
+}
+
 uint32_t lease_create_wait_close(struct smb2_request *req, struct smbd_open *o, void (*start_close)(void *arg),
 				 void *arg)
 {
@@ -901,6 +929,10 @@ uint32_t lease_create_breaks(struct smb2_request *req, struct smbd_open *o, cons
 	if (w == resuming_waiter) {
 		pending_undo = o;
 		return STATUS_PENDING;   /* the same async request keeps waiting */
+	}
+	if (!sharing_violation && o->has_create_guid) {
+		w->replay_guarded = true;
+		memcpy(w->create_guid, o->create_guid, 16);
 	}
 	return waiter_go_async(req, o, in, w, "an oplock/lease break");
 }
@@ -1301,7 +1333,8 @@ uint32_t lease_ack_oplock(struct smbd_open *o, uint8_t level, uint8_t *new_level
 {
 	struct smbd_inode *in = lease_inode(o);
 	if (!in) return STATUS_INVALID_OPLOCK_PROTOCOL;
-	/* 3.3.5.22.1 */
+	/* 3.3.5.22.1: an acknowledgement ends the open's replay eligibility. */
+	if (!o->is_persistent) atomic_store(&o->replay_eligible, false);
 	if (level == SMB2_OPLOCK_LEVEL_LEASE) return STATUS_INVALID_PARAMETER;
 	uint32_t status = STATUS_SUCCESS;
 	struct lease_waiter *woken = NULL;
@@ -1348,6 +1381,13 @@ uint32_t lease_ack_lease(struct smbd_conn *c, const uint8_t key[16], uint32_t st
 	lists_ready(in);
 	struct break_note *notes = NULL;
 	bool arm = false;
+	/* 3.3.5.22.2: an acknowledgement ends the replay eligibility of the
+	 * lease's opens that are not persistent. */
+	struct list_head *pos;
+	list_for_each(pos, &in->oplock_grants) {
+		struct lease_grant *g = list_entry(pos, struct lease_grant, link);
+		if (g->lease == l && !g->open->is_persistent) atomic_store(&g->open->replay_eligible, false);
+	}
 	if (!l->breaking) {
 		status = STATUS_UNSUCCESSFUL;
 	} else if ((state & ~l->breaking_to) != 0) {

@@ -96,6 +96,10 @@ void lease_break_parent(struct smbd_open *o, const char *path);
  * o, as for a break); the close of any open of the file runs the CREATE
  * again.  STATUS_SUCCESS: it cannot wait (or already waited once), and
  * start_close has been called all the same. */
+/* Loop thread: is a CREATE of req's session and tree with this DH2Q
+ * CreateGuid waiting for an oplock or lease break (not a sharing
+ * violation)?  A replay of it is then refused (durable_replay). */
+bool lease_create_replay_pending(struct smb2_request *req, const uint8_t create_guid[16]);
 uint32_t lease_create_wait_close(struct smb2_request *req, struct smbd_open *o, void (*start_close)(void *arg),
 				 void *arg);
 

@@ -363,6 +363,14 @@ struct smbd_open {
 	 * like durable_disconnected. */
 	bool durable_doomed;
 	uint8_t create_guid[16];      /* Open.CreateGuid (v2) */
+	/* Open.CreateGuid was set by a DH2Q, whether or not durability was
+	 * granted: a CREATE replayed with the same guid gets this open back
+	 * (MS-SMB2 3.3.5.9.10).  Fixed before publication. */
+	bool has_create_guid;
+	/* Open.IsReplayEligible: cleared (any thread) when the client
+	 * acknowledges a break of its oplock or lease (3.3.5.22.1/.2). */
+	atomic_bool replay_eligible;
+	uint8_t create_action;        /* CreateAction of the CREATE that made it: a replay answers with it */
 	uint8_t client_guid[16];      /* Open.ClientGuid */
 	/* Open.AppInstanceId (MS-SMB2 3.3.5.9.13, app_instance.c): a later
 	 * open of the same file by another client naming it closes this one. */
@@ -579,6 +587,9 @@ struct smb2_request {
 	 * session's keys (Request.IsEncrypted, MS-SMB2 3.3.5.2.1.1): its
 	 * responses, interim and final, go encrypted with the same session. */
 	struct smbd_session *encrypted_by;  /* not counted: the dispatcher holds a reference */
+	/* CREATE with a DH2Q context: its CreateGuid (smb2_create.c; points
+	 * into the handler's own data, valid while the handler runs). */
+	const uint8_t *create_guid;
 };
 
 /* Resolves a request FileId (handling compound related ids) to an open on
@@ -653,6 +664,11 @@ typedef uint32_t (*smbd_async_cancel_fn)(struct smbd_async *a, enum smbd_async_r
  * STATUS_INSUFFICIENT_RESOURCES past the per-connection limit (3.3.4.2). */
 uint32_t smbd_go_async(struct smb2_request *req, struct smbd_open *open, smbd_async_cancel_fn cancel, void *arg,
 		       struct smbd_async **out);
+/* Loop thread of c: the arg of a pending request of c whose cancel
+ * function is cancel and for which match(arg, ctx) holds, or NULL.  The arg
+ * is only borrowed: valid until the loop runs anything else. */
+void *smbd_async_find(struct smbd_conn *c, smbd_async_cancel_fn cancel, bool (*match)(void *arg, const void *ctx),
+		      const void *ctx);
 /* Sends the final response (Status, AsyncId, CreditResponse 0 as 3.3.4.3
  * and 3.3.4.4 require, signed per 3.3.4.1.1) and frees a.  body/body_len is
  * the response body after the header; NULL for an error body. */

@@ -96,12 +96,18 @@ static struct smbd_open *open_alloc(struct smb2_request *req)
 	/* Open.ClientGuid (3.3.5.9: every open records it; durable
 	 * reconnects and AppInstanceId compare it). */
 	memcpy(o->client_guid, req->conn->client_guid, 16);
+	if (req->create_guid) {
+		o->has_create_guid = true;
+		memcpy(o->create_guid, req->create_guid, 16);
+		atomic_init(&o->replay_eligible, true);
+	}
 	return o;
 }
 
 /* Publishes o, answers the request, and drops the creator's reference. */
 static uint32_t finish(struct smb2_request *req, struct smbd_open *o, struct smb2_create_rsp *rsp)
 {
+	o->create_action = (uint8_t)rsp->create_action;
 	if (open_table_insert(o) < 0) {
 		bool df, ds;
 		o->delete_on_close = false;
@@ -267,16 +273,25 @@ static uint32_t create_stream(struct smb2_request *req, const struct smb2_create
 								   : status_from_neg_errno(pfd);
 			goto out;
 		}
+		status = smbd_sd_check_create(req->session, pfd, false);
+		if (status) {
+			close(pfd);
+			goto out;
+		}
 		int fd = openat(pfd, base, O_RDWR | O_CREAT | O_EXCL | O_NOCTTY | O_CLOEXEC, 0666);
 		int e = errno;
-		close(pfd);
 		if (fd < 0) {
+			close(pfd);
 			status = e == EEXIST ? STATUS_OBJECT_NAME_COLLISION : ntstatus_from_errno(e);
 			goto out;
 		}
 		vfs_set_dos_attributes(fd, (cr->file_attributes & CREATE_ATTRS_STORED) | FILE_ATTRIBUTE_ARCHIVE);
 		vfs_set_times(fd, nt_time_now(), 0, 0, 0);
+		status = smbd_sd_inherit(req->session, pfd, fd, false);
+		if (status) unlinkat(pfd, base, 0);
+		close(pfd);
 		close(fd);
+		if (status) goto out;
 		base_created = true;
 	}
 	bfd = openat2_beneath(sh->root_fd, actual, O_PATH, 0);
@@ -295,6 +310,7 @@ static uint32_t create_stream(struct smb2_request *req, const struct smb2_create
 		goto out;
 	}
 	uint32_t maximal = maximal_access_of(bfd, tree->read_only, bst.attributes);
+	if (!base_created) maximal &= smbd_sd_access_allowed(req->session, sh->root_fd, actual, bfd);
 	bool truncate = disp == FILE_OVERWRITE || disp == FILE_OVERWRITE_IF || disp == FILE_SUPERSEDE;
 	uint32_t needed = desired | (truncate ? FILE_WRITE_DATA : 0);
 	if (needed & ~maximal & ~SYNCHRONIZE) {
@@ -488,6 +504,9 @@ uint32_t smb2_create(struct smb2_request *req)
 	struct durable_request dreq;
 	status = durable_parse(req, cr, &dreq);
 	if (status) goto out;
+	/* Every open this CREATE makes records the DH2Q's CreateGuid, durable
+	 * or not (3.3.5.9.10); a wait for a break remembers it too (lease.c). */
+	req->create_guid = dreq.request == 2 ? dreq.create_guid : NULL;
 	if (dreq.reconnect && !sh->ipc) {
 		/* 3.3.5.9.7 / 3.3.5.9.12: the open exists; no validation of
 		 * the request's path or access, no open execution. */
@@ -639,7 +658,10 @@ uint32_t smb2_create(struct smb2_request *req)
 	struct lease_request lreq;
 	lease_request_parse(req->conn, cr->requested_oplock_level, lease_ctx, &lreq);
 
-	if (durable_replay(req, &dreq, &status)) goto out;
+	/* A replay is recognised when it arrives; a CREATE that runs again
+	 * after waiting for a break is the same request going on, not a
+	 * replay (Windows: smb2.replay.dhv2-pending1n-vs-violation-*). */
+	if (!lease_resuming(req) && durable_replay(req, &dreq, &lreq, &status)) goto out;
 
 	status = vfs_split_stream(uname, &fpart, &stream);
 	if (status) goto out;
@@ -682,6 +704,7 @@ uint32_t smb2_create(struct smb2_request *req)
 			goto out;
 		}
 		maximal = maximal_access_of(pathfd, tree->read_only, st.attributes);
+		maximal &= smbd_sd_access_allowed(req->session, sh->root_fd, actual, pathfd);
 		close(pathfd);
 		if (!S_ISDIR(st.mode) && !S_ISREG(st.mode)) {
 			/* FIFOs, devices, sockets, dangling links: not served. */
@@ -779,6 +802,8 @@ uint32_t smb2_create(struct smb2_request *req)
 			status = STATUS_CANNOT_DELETE;
 			goto out;
 		}
+		status = smbd_sd_check_create(req->session, pfd, is_dir);
+		if (status) goto out;
 		/* pfd is an O_PATH directory fd, which the *at calls accept. */
 		if (is_dir) {
 			if (mkdirat(pfd, base, 0777) < 0) {
@@ -798,6 +823,11 @@ uint32_t smb2_create(struct smb2_request *req)
 		vfs_note_created_at(pfd, base);
 		if (attrs) vfs_set_dos_attributes(fd, attrs);
 		vfs_set_times(fd, nt_time_now(), 0, 0, 0);
+		status = smbd_sd_inherit(req->session, pfd, fd, is_dir);
+		if (status) {
+			unlinkat(pfd, base, is_dir ? AT_REMOVEDIR : 0);
+			goto out;
+		}
 		action = FILE_CREATED;
 		created_here = true;
 		maximal = FILE_ALL_ACCESS;
@@ -915,6 +945,7 @@ uint32_t smb2_create(struct smb2_request *req)
 	status = finish(req, o, &rsp);
 	o = NULL;
 out:
+	req->create_guid = NULL;
 	if (status != STATUS_SUCCESS)
 		log_debug("create '%s' disp %u opts 0x%x access 0x%x: %s", uname ? uname : "?",
 			  cr->create_disposition, cr->create_options, cr->desired_access, ntstatus_name(status));

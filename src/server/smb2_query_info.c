@@ -366,15 +366,8 @@ static uint32_t query_security(struct smbd_open *o, const struct smb2_query_info
 	if ((secinfo & SACL_SECURITY_INFORMATION) && !(o->access & ACCESS_SYSTEM_SECURITY))
 		return STATUS_ACCESS_DENIED;
 	if (o->pipe || o->fd < 0) return STATUS_NOT_SUPPORTED;
-	struct wbuf full;
-	wbuf_init(&full, 256);
-	uint32_t status = smbd_sd_get(o, &full);
-	struct sd_parts parts;
-	if (status == STATUS_SUCCESS)
-		status = full.err ? STATUS_NO_MEMORY : security_desc_parse(full.p, full.len, &parts);
-	if (status == STATUS_SUCCESS) security_desc_build(w, &parts, secinfo);
-	wbuf_free(&full);
-	return status;
+	/* The requested parts with the DACL's control flags (security_desc.c). */
+	return smbd_sd_query(o, secinfo, w);
 }
 
 /* STATUS_BUFFER_TOO_SMALL carries the size the client should retry with as

@@ -130,6 +130,13 @@ static uint32_t target_path(const struct fileinfo_rename_set *ri, char **out)
 	if (!*p) { free(utf8); return STATUS_OBJECT_NAME_INVALID; }
 	uint32_t status = vfs_normalize_path(p, out);
 	free(utf8);
+	/* "x\.." names the share root: never a rename or link target (a
+	 * directory that exists; Windows answers ACCESS_DENIED). */
+	if (!status && !**out) {
+		free(*out);
+		*out = NULL;
+		status = STATUS_ACCESS_DENIED;
+	}
 	return status;
 }
 

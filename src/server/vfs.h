@@ -85,12 +85,14 @@ static inline struct smb2_file_basics smb_file_basics(const struct smb_file_stat
 	return b;
 }
 
-/* Converts a client path (UTF-8, '\' or '/' separators, no leading
- * separator) to a share-relative path with '/' separators.  Rejects
- * (STATUS_OBJECT_NAME_INVALID) names Windows rejects: wildcards,
- * control characters, '"<>|', ':' (streams are not supported yet), and
- * returns STATUS_OBJECT_PATH_SYNTAX_BAD / OBJECT_NAME_INVALID for ".." and
- * "." components.  On success *out is malloc'd. */
+/* Converts a client path (UTF-8, '\' or '/' separators, leading ones
+ * dropped; the stream already split off by vfs_split_stream) to a
+ * share-relative path with '/' separators.  ".." collapses lexically (it
+ * removes the component before it: the result never holds one); a ".."
+ * that would climb above the share root is STATUS_OBJECT_PATH_SYNTAX_BAD.
+ * STATUS_OBJECT_NAME_INVALID for what Windows rejects: "." components,
+ * wildcards, control characters, '"<>|:', empty inner components.  "" is
+ * the share root.  On success *out is malloc'd. */
 uint32_t vfs_normalize_path(const char *in, char **out);
 
 /* Opens rel (share-relative, normalized) under the share.  flags are

@@ -42,72 +42,121 @@
 
 /* ------------------------------------------------------------ names */
 
+static bool is_path_separator(char c)
+{
+	return c == '\\' || c == '/';
+}
+
+/* Checks the characters of one component of a client path.  MS-FSCC 2.1.5.2:
+ * control characters and  " * : < > ? |  are not allowed in a file name;
+ * ':' only ever separates a stream, and vfs_split_stream has taken the
+ * stream off the last component already, so here it is always invalid. */
+static bool component_chars_valid(const char *comp, size_t len)
+{
+	for (size_t k = 0; k < len; k++) {
+		unsigned char c = (unsigned char)comp[k];
+		if (c < 0x20 || c == '"' || c == '<' || c == '>' || c == '|' || c == '*' || c == '?' || c == ':')
+			return false;
+	}
+	return true;
+}
+
+/* True when the len bytes at comp name the stream store (any case). */
+static bool is_stream_store_name(const char *comp, size_t len)
+{
+	if (len != sizeof(VFS_STREAM_DIR) - 1) return false;
+	char name[sizeof(VFS_STREAM_DIR)];
+	memcpy(name, comp, len);
+	name[len] = 0;
+	return utf8_casecmp(name, VFS_STREAM_DIR) == 0;
+}
+
+/* The collapse of ".." is purely lexical, on the text of the path: a ".."
+ * removes the component before it, whether or not that one exists or is a
+ * symlink, so "dir\sub\..\other" names "dir/other" (MS-FSCC 2.1.5.1; Windows
+ * too: smbtorture's notify.tree opens "...\zqy\.." as its base directory,
+ * and the raw chkpath test, run against Windows, expects "foo\..\file" to
+ * reach "file" when foo does not exist).  The result holds no ".." at all,
+ * so nothing the kernel resolves afterwards can climb: only symlinks could,
+ * and openat2(RESOLVE_BENEATH) refuses those.
+ *
+ * A ".." with nothing left to remove would leave the share: refused with
+ * STATUS_OBJECT_PATH_SYNTAX_BAD, what Windows returns for "\.." and
+ * "..\..\.." (smbtorture raw chkpath) and for "dir\..\.." (raw unlink).
+ * MS-FSCC 2.1.5.1 would treat it as "." instead; we do not, so no client
+ * can mistake the share root for anything above it.
+ *
+ * "." is not collapsed: MS-FSCC 2.1.5.1 forbids sending dot names, and
+ * Windows answers STATUS_OBJECT_NAME_INVALID for "dir\." (raw chkpath); it
+ * is refused wherever it stands, before any ".." could remove it, so ".\.."
+ * is refused too rather than reaching the root. */
 uint32_t vfs_normalize_path(const char *in, char **out)
 {
 	*out = NULL;
 	size_t n = strlen(in);
+	/* Collapsing never lengthens the path: n + 1 bytes hold the result. */
 	char *p = malloc(n + 1);
 	if (!p) return STATUS_NO_MEMORY;
 	size_t i = 0;
 	/* Leading separators are dropped: the path is share-relative. */
-	while (in[i] == '\\' || in[i] == '/') i++;
-	size_t o = 0, comp_start = 0;
-	for (; i <= n; i++) {
-		char c = in[i];
-		bool sep = c == '\\' || c == '/' || c == 0;
-		if (!sep) {
-			unsigned char uc = (unsigned char)c;
-			/* MS-FSCC 2.1.5.2: characters not allowed in a file name. */
-			if (uc < 0x20 || c == '"' || c == '<' || c == '>' || c == '|' || c == '*' || c == '?' ||
-			    c == ':') {
-				free(p);
-				return STATUS_OBJECT_NAME_INVALID;
+	while (i < n && is_path_separator(in[i])) i++;
+	size_t o = 0;   /* length of the collapsed path in p */
+	uint32_t status = STATUS_SUCCESS;
+	while (i < n) {
+		size_t start = i;
+		while (i < n && !is_path_separator(in[i])) i++;
+		const char *comp = in + start;
+		size_t clen = i - start;
+		if (clen == 0) {
+			/* Two separators in a row: "a\\b" is invalid; separators
+			 * ending the path ("dir\", "dir\\") are accepted and
+			 * dropped. */
+			while (i < n && is_path_separator(in[i])) i++;
+			if (i == n) break;
+			status = STATUS_OBJECT_NAME_INVALID;
+			goto fail;
+		}
+		if (i < n) i++;   /* the separator after this component */
+		if (!component_chars_valid(comp, clen) || clen > 255) {
+			status = STATUS_OBJECT_NAME_INVALID;
+			goto fail;
+		}
+		if (clen == 1 && comp[0] == '.') {
+			status = STATUS_OBJECT_NAME_INVALID;
+			goto fail;
+		}
+		if (clen == 2 && comp[0] == '.' && comp[1] == '.') {
+			if (o == 0) {
+				status = STATUS_OBJECT_PATH_SYNTAX_BAD;
+				goto fail;
 			}
-			p[o++] = c;
+			/* Drop the last component kept, and the '/' before it. */
+			while (o > 0 && p[o - 1] != '/') o--;
+			if (o > 0) o--;
 			continue;
 		}
-		size_t clen = o - comp_start;
-		if (clen == 0) {
-			/* "a\\b" is invalid; a trailing separator ("dir\") is
-			 * accepted and dropped. */
-			if (c == 0) break;
-			bool rest_is_seps = true;
-			for (size_t k = i; k < n; k++)
-				if (in[k] != '\\' && in[k] != '/') rest_is_seps = false;
-			if (rest_is_seps) break;
-			free(p);
-			return STATUS_OBJECT_NAME_INVALID;
-		}
-		if (clen == 1 && p[comp_start] == '.') {
-			free(p);
-			return STATUS_OBJECT_NAME_INVALID;
-		}
-		if (clen == 2 && p[comp_start] == '.' && p[comp_start + 1] == '.') {
-			free(p);
-			return STATUS_OBJECT_PATH_SYNTAX_BAD;
-		}
-		if (clen > 255) {
-			free(p);
-			return STATUS_OBJECT_NAME_INVALID;
-		}
-		/* The stream store is invisible: as if it did not exist. */
-		if (clen == sizeof(VFS_STREAM_DIR) - 1) {
-			char comp[sizeof(VFS_STREAM_DIR)];
-			memcpy(comp, p + comp_start, clen);
-			comp[clen] = 0;
-			if (utf8_casecmp(comp, VFS_STREAM_DIR) == 0) {
-				free(p);
-				return c == 0 ? STATUS_OBJECT_NAME_NOT_FOUND : STATUS_OBJECT_PATH_NOT_FOUND;
-			}
-		}
-		if (c == 0) break;
-		p[o++] = '/';
-		comp_start = o;
+		if (o > 0) p[o++] = '/';
+		memcpy(p + o, comp, clen);
+		o += clen;
 	}
-	while (o > 0 && p[o - 1] == '/') o--;
 	p[o] = 0;
+	/* The stream store is invisible: as if it did not exist.  Checked on
+	 * the components that remain, so a name that ".." removed again
+	 * behaves like any missing directory would ("x\..\y" names "y"). */
+	for (size_t s = 0; s < o;) {
+		size_t e = s;
+		while (e < o && p[e] != '/') e++;
+		if (is_stream_store_name(p + s, e - s)) {
+			status = e == o ? STATUS_OBJECT_NAME_NOT_FOUND : STATUS_OBJECT_PATH_NOT_FOUND;
+			goto fail;
+		}
+		s = e + 1;
+	}
 	*out = p;
 	return STATUS_SUCCESS;
+fail:
+	free(p);
+	return status;
 }
 
 /* ------------------------------------------------------------ resolution */

@@ -43,19 +43,26 @@ DEFAULT_SUITES=(
 	smb2.session.reconnect1 smb2.session.reconnect2
 	smb2.session.two_logoff smb2.session.ntlmssp_bug14932
 	smb2.durable-v2-delay smb2.kernel-oplocks smb2.check-sharemode smb2.fileid
-	smb2.mkdir smb2.async_dosmode smb2.ioctl-on-stream smb2.sdread
+	smb2.mkdir smb2.async_dosmode smb2.ioctl-on-stream smb2.sdread smb2.acls
 	# replay one by one: most of the suite needs multichannel (not built)
 	# and waits out smbtorture's timeouts
 	smb2.replay.replay-commands smb2.replay.replay-regular smb2.replay.replay7
 	smb2.replay.dhv2-pending1n-vs-violation-lease-ack-windows
+	smb2.replay.dhv2-pending1n-vs-violation-lease-close-windows
+	smb2.replay.dhv2-pending1n-vs-oplock-windows smb2.replay.dhv2-pending1n-vs-lease-windows
+	smb2.replay.dhv2-pending1l-vs-oplock-windows smb2.replay.dhv2-pending1l-vs-lease-windows
+	smb2.replay.dhv2-pending1o-vs-oplock-windows smb2.replay.dhv2-pending1o-vs-lease-windows
+	smb2.replay.replay-dhv2-oplock1 smb2.replay.replay-dhv2-oplock2 smb2.replay.replay-dhv2-oplock3
+	smb2.replay.replay-dhv2-oplock-lease smb2.replay.replay-dhv2-lease1 smb2.replay.replay-dhv2-lease2
+	smb2.replay.replay-dhv2-lease3 smb2.replay.replay-dhv2-lease-oplock
 	# notify one by one: the whole suite takes longer than the per-run
-	# limit (mask alone ~80 s) and tree, rec and mask-change still fail
+	# limit (mask alone ~80 s) and rec and mask-change still fail
 	smb2.notify.valid-req smb2.notify.tcon smb2.notify.dir smb2.notify.double
 	smb2.notify.overflow smb2.notify.basedir smb2.notify.rmdir1 smb2.notify.rmdir2
 	smb2.notify.rmdir3 smb2.notify.rmdir4 smb2.notify.tdis smb2.notify.tdis1
 	smb2.notify.close smb2.notify.logoff smb2.notify.invalid-reauth smb2.notify.file
 	smb2.notify.tcp smb2.notify.handle-permissions smb2.notify.session-reconnect
-	smb2.notify.mask
+	smb2.notify.mask smb2.notify.tree
 	# issue 5: signing and encryption algorithms
 	smb2.session.signing-hmac-sha-256 smb2.session.signing-aes-128-cmac
 	smb2.session.signing-aes-128-gmac
