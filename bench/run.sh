@@ -15,9 +15,11 @@
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+PROG=run.sh
 BUILD="$ROOT/build-release"
-PY=/usr/bin/python3
 LOAD="$ROOT/bench/smbload.py"
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
 
 QUICK=0
 SIZE=
@@ -48,22 +50,10 @@ else
 	# interleaved rounds keep the full run under ~20 minutes.
 	SLOW_REPS=$(( REPS < 2 ? REPS : 2 ))
 fi
-SIZE_BYTES=$(numfmt --from=iec "${SIZE^^}" 2>/dev/null) || { echo "run.sh: bad --size $SIZE" >&2; exit 2; }
-SIZE_MIB=$(awk -v b="$SIZE_BYTES" 'BEGIN{printf "%.1f", b/1048576}')
-
-ERRORS=0
-err() { echo "ERROR: $*" >&2; ERRORS=$((ERRORS + 1)); }
-say() { echo "# $*" >&2; }
-loadavg() { cut -d' ' -f1 /proc/loadavg; }
-now() { date +%s.%N; }
-elapsed() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.4f", b-a}'; }
-median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END{if (NR==0) print "n/a"; else if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
+parse_size "$SIZE"
 
 # ---------------------------------------------------------------- checks
-if [[ $(id -u) -ne 0 ]]; then
-	echo "run.sh: must run as root: smbd needs it to switch users, and both servers act as root's account" >&2
-	exit 1
-fi
+need_root
 for cmd in smbd smbpasswd smbclient smbtorture iperf3 meson ninja numfmt; do
 	command -v "$cmd" >/dev/null || { echo "run.sh: $cmd is missing (scripts/deps.sh installs it)" >&2; exit 1; }
 done
@@ -93,8 +83,7 @@ avail_mib=$(df -Pm "$BASE" | awk 'NR==2{print $4}')
 if [[ -z "${BENCH_TMPDIR:-}" && ${avail_mib:-0} -lt $need_mib ]]; then
 	BASE=${TMPDIR:-/tmp}
 fi
-WORK=$(mktemp -d "$BASE/smbkit-bench.XXXXXX")
-chmod 755 "$WORK"
+bench_workdir "$BASE" smbkit-bench
 FSTYPE=$(stat -f -c %T "$WORK")
 STORAGE="$FSTYPE at $WORK ($(df -Ph "$WORK" | awk 'NR==2{print $2}') total; both shares in this one directory)"
 LOGDIR="$BUILD/bench-logs"
@@ -102,215 +91,58 @@ rm -rf "$LOGDIR"; mkdir -p "$LOGDIR"
 TSV="$WORK/results.tsv"
 : >"$TSV"
 
-USER_NAME=$(id -un)
-PASS="Bench-Pass.1"
-SHARE=bench
-declare -A PORT PID SHAREDIR
-SHAREDIR[kit]="$WORK/share-smbkitd"
-SHAREDIR[smbd]="$WORK/share-smbd"
 CLIENT="$WORK/client"
-mkdir -p "${SHAREDIR[kit]}" "${SHAREDIR[smbd]}" "$CLIENT" "$WORK/kit" "$WORK/samba"/{private,lock,state,cache,pid,ncalrpc}
-chmod 1777 "${SHAREDIR[kit]}" "${SHAREDIR[smbd]}"
-
-free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-stop_server() { # stop_server kit|smbd
-	local which=$1 pid=${PID[$1]:-} kids i
-	[[ -n "$pid" ]] || return 0
-	# Samba forks a child per connection: remember them to reap stragglers.
-	kids=$(for p in /proc/[0-9]*; do
-		awk -v want="$pid" '{sub(/.*\) /, ""); split($0, f, " "); if (f[2] == want) print FILENAME}' "$p/stat" 2>/dev/null
-	done | sed -E 's#/proc/([0-9]+)/stat#\1#')
-	kill -TERM "$pid" 2>/dev/null
-	for ((i = 0; i < 100; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-	if kill -0 "$pid" 2>/dev/null; then
-		err "$which (pid $pid) did not stop on SIGTERM within 10 s"
-		kill -KILL "$pid" 2>/dev/null
-	fi
-	wait "$pid" 2>/dev/null
-	for k in $kids; do kill -KILL "$k" 2>/dev/null; done
-	PID[$which]=
-}
-
-cleanup() {
-	stop_server kit
-	stop_server smbd
-	[[ -n "${IPERF_PID:-}" ]] && kill "$IPERF_PID" 2>/dev/null
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-wait_port() { # wait_port which port
-	local i
-	for ((i = 0; i < 300; i++)); do
-		kill -0 "${PID[$1]}" 2>/dev/null || return 1
-		port_open "$2" && return 0
-		sleep 0.1
-	done
-	return 1
-}
+mkdir -p "$CLIENT"
+bench_cleanup_hook() { [[ -n "${IPERF_PID:-}" ]] && kill "$IPERF_PID" 2>/dev/null; }
 
 # ---------------------------------------------------------------- configs
-# One user on both servers: SMB user = the account running the benchmark
-# (root), so both servers do their file system work as the same Unix user.
-printf '%s\n' "$PASS" | "$BUILD/smbkit-passwd" -f "$WORK/kit/users" add "$USER_NAME" \
-	--unix-user "$USER_NAME" --password-stdin >"$LOGDIR/passwd.log" 2>&1 \
-	|| { cat "$LOGDIR/passwd.log" >&2; echo "run.sh: smbkit-passwd failed" >&2; exit 1; }
-
-write_configs() { # write_configs MODE   (off | sign | encrypt)
-	local mode=$1 signing=auto encrypt=if_required algos=
-	case "$mode" in
-	sign) signing=mandatory ;;
-	encrypt) encrypt=required; algos="server smb3 encryption algorithms = AES-128-GCM" ;;
-	esac
-	cat >"$WORK/kit/smbkitd.conf" <<EOF
-[global]
-	users file = $WORK/kit/users
-	listen = 127.0.0.1:${PORT[kit]}
-	log level = warn
-	max connections = 0
-	server signing = $signing
-	server smb encrypt = $encrypt
-	$algos
-[$SHARE]
-	path = ${SHAREDIR[kit]}
-	read only = no
-EOF
-	local S="$WORK/samba"
-	cat >"$S/smb.conf" <<EOF
-[global]
-	server role = standalone server
-	smb ports = ${PORT[smbd]}
-	interfaces = 127.0.0.1
-	bind interfaces only = yes
-	disable netbios = yes
-	server min protocol = SMB2_02
-	server max protocol = SMB3_11
-	private dir = $S/private
-	lock directory = $S/lock
-	state directory = $S/state
-	cache directory = $S/cache
-	pid directory = $S/pid
-	ncalrpc dir = $S/ncalrpc
-	log file = $S/log.smbd
-	log level = 0
-	max log size = 0
-	passdb backend = tdbsam:$S/private/passdb.tdb
-	load printers = no
-	printing = bsd
-	printcap name = /dev/null
-	disable spoolss = yes
-	server signing = $signing
-	server smb encrypt = $encrypt
-	$algos
-[$SHARE]
-	path = ${SHAREDIR[smbd]}
-	read only = no
-EOF
-}
-
-start_servers() { # start_servers MODE
-	local mode=$1 attempt
-	for attempt in 1 2 3; do
-		PORT[kit]=$(free_port); PORT[smbd]=$(free_port)
-		[[ ${PORT[kit]} != "${PORT[smbd]}" ]] || continue
-		write_configs "$mode"
-		"$BUILD/smbkitd" --foreground -c "$WORK/kit/smbkitd.conf" </dev/null >>"$LOGDIR/smbkitd-$mode.log" 2>&1 &
-		PID[kit]=$!
-		if [[ ! -s "$WORK/samba/private/passdb.tdb" ]]; then
-			printf '%s\n%s\n' "$PASS" "$PASS" | smbpasswd -c "$WORK/samba/smb.conf" -s -a "$USER_NAME" >"$LOGDIR/smbpasswd.log" 2>&1 \
-				|| { cat "$LOGDIR/smbpasswd.log" >&2; err "smbpasswd failed"; return 1; }
-		fi
-		# smbd's parent signals its whole process group (kill(0, SIGTERM))
-		# when it exits; with --no-process-group that would be ours, so it
-		# gets a session of its own (setsid execs it: same pid).
-		setsid smbd -F --no-process-group -s "$WORK/samba/smb.conf" </dev/null >>"$LOGDIR/smbd-$mode.log" 2>&1 &
-		PID[smbd]=$!
-		if wait_port kit "${PORT[kit]}" && wait_port smbd "${PORT[smbd]}"; then
-			say "mode $mode: smbkitd pid ${PID[kit]} port ${PORT[kit]}; smbd pid ${PID[smbd]} port ${PORT[smbd]}"
-			return 0
-		fi
-		stop_server kit; stop_server smbd
-	done
-	err "mode $mode: a server did not start; logs: $LOGDIR/smbkitd-$mode.log $LOGDIR/smbd-$mode.log $WORK/samba/log.smbd"
-	tail -5 "$LOGDIR/smbkitd-$mode.log" "$LOGDIR/smbd-$mode.log" >&2
-	return 1
-}
-
-alive() { # alive which mode: fails (and records an error) when the server died
-	if ! kill -0 "${PID[$1]}" 2>/dev/null; then
-		err "$1 died during mode $2; log: $LOGDIR/$( [[ $1 == kit ]] && echo smbkitd || echo smbd )-$2.log"
-		return 1
-	fi
-}
+bench_user
 
 # ---------------------------------------------------------------- clients
-PROT=off
-smbc() { # smbc which commands...   (output in $OUT)
-	local which=$1; shift
-	local extra=()
-	[[ $PROT == encrypt ]] && extra+=(--option='client smb3 encryption algorithms=AES-128-GCM')
-	timeout 900 smbclient -s /dev/null "//127.0.0.1/$SHARE" -p "${PORT[$which]}" -U "$USER_NAME%$PASS" \
-		-m SMB3_11 --client-protection="$PROT" "${extra[@]}" -c "$*" >"$OUT" 2>&1
-	local rc=$?
-	if [[ $rc -ne 0 ]] || grep -q 'NT_STATUS_' "$OUT"; then
-		echo "smbclient against $which failed (rc $rc): $*" | cut -c1-300 >&2
-		grep -m5 'NT_STATUS_' "$OUT" >&2 || tail -5 "$OUT" >&2
-		return 1
-	fi
-}
-OUT="$WORK/out"
-
 # Each workload function runs once against one server and prints
 # "metric|unit|better|value" lines; a failed run returns non-zero.
+# per_s WHICH AMOUNT "METRIC|UNIT" COMMANDS: one timed smbclient run; prints
+# the row of AMOUNT per second.
+per_s() {
+	local w=$1 amount=$2 row=$3 t
+	shift 3
+	t=$(smbc_s "$w" "$@") || return 1
+	echo "$row|higher|$(rate "$amount" "$t" 1)"
+}
+
 wl_seq() {
-	local w=$1 t0 t1
-	t0=$(now); smbc "$w" "put $CLIENT/big.bin big.bin" || return 1; t1=$(now)
-	echo "seq write $SIZE_MIB MiB (smbclient put)|MiB/s|higher|$(awk -v m="$SIZE_MIB" -v t="$(elapsed "$t0" "$t1")" 'BEGIN{printf "%.1f", m/t}')"
-	t0=$(now); smbc "$w" "get big.bin /dev/null" || return 1; t1=$(now)
-	echo "seq read $SIZE_MIB MiB (smbclient get)|MiB/s|higher|$(awk -v m="$SIZE_MIB" -v t="$(elapsed "$t0" "$t1")" 'BEGIN{printf "%.1f", m/t}')"
+	local w=$1
+	per_s "$w" "$SIZE_MIB" "seq write $SIZE_MIB MiB (smbclient put)|MiB/s" "put $CLIENT/big.bin big.bin" || return 1
+	per_s "$w" "$SIZE_MIB" "seq read $SIZE_MIB MiB (smbclient get)|MiB/s" "get big.bin /dev/null" || return 1
 	[[ $(stat -c %s "${SHAREDIR[$w]}/big.bin") -eq $SIZE_BYTES ]] || { echo "big.bin has the wrong size on $w" >&2; return 1; }
 }
 
 wl_small() {
-	local w=$1 t0 t1 n=$SMALL_FILES stats= i
+	local w=$1 n=$SMALL_FILES stats= i
 	# The stat pass: one "allinfo" (create, several query-infos, close) per file.
 	for ((i = 0; i < n; i++)); do stats+="allinfo s$(printf %06d "$i"); "; done
-	t0=$(now); smbc "$w" "prompt OFF; mkdir small; cd small; lcd $CLIENT/small-src; mput s*" || return 1; t1=$(now)
-	echo "small files: create+write $n x 4 KiB (mput)|files/s|higher|$(awk -v n="$n" -v t="$(elapsed "$t0" "$t1")" 'BEGIN{printf "%.1f", n/t}')"
-	t0=$(now); smbc "$w" "cd small; $stats" || return 1; t1=$(now)
-	echo "small files: stat (allinfo each)|files/s|higher|$(awk -v n="$n" -v t="$(elapsed "$t0" "$t1")" 'BEGIN{printf "%.1f", n/t}')"
+	per_s "$w" "$n" "small files: create+write $n x 4 KiB (mput)|files/s" "prompt OFF; mkdir small; cd small; lcd $CLIENT/small-src; mput s*" || return 1
+	per_s "$w" "$n" "small files: stat (allinfo each)|files/s" "cd small; $stats" || return 1
 	rm -rf "$CLIENT/small-dst"; mkdir -p "$CLIENT/small-dst"
-	t0=$(now); smbc "$w" "prompt OFF; cd small; lcd $CLIENT/small-dst; mget s*" || return 1; t1=$(now)
-	echo "small files: read (mget)|files/s|higher|$(awk -v n="$n" -v t="$(elapsed "$t0" "$t1")" 'BEGIN{printf "%.1f", n/t}')"
+	per_s "$w" "$n" "small files: read (mget)|files/s" "prompt OFF; cd small; lcd $CLIENT/small-dst; mget s*" || return 1
 	[[ $(find "$CLIENT/small-dst" -type f | wc -l) -eq $n ]] || { echo "mget from $w fetched the wrong number of files" >&2; return 1; }
-	t0=$(now); smbc "$w" "del small/s*; rmdir small" || return 1; t1=$(now)
-	echo "small files: delete (del s*)|files/s|higher|$(awk -v n="$n" -v t="$(elapsed "$t0" "$t1")" 'BEGIN{printf "%.1f", n/t}')"
+	per_s "$w" "$n" "small files: delete (del s*)|files/s" "del small/s*; rmdir small" || return 1
 	[[ ! -e "${SHAREDIR[$w]}/small" ]] || { echo "small/ still exists on $w" >&2; return 1; }
 }
 
 wl_list() {
-	local w=$1 t0 t1 got
-	t0=$(now); smbc "$w" "cd list; ls" || return 1; t1=$(now)
+	local w=$1 t got
+	t=$(smbc_s "$w" "cd list; ls") || return 1
 	got=$(grep -c '^  l[0-9]' "$OUT")
 	[[ $got -eq $LIST_ENTRIES ]] || { echo "ls on $w listed $got of $LIST_ENTRIES entries" >&2; return 1; }
-	echo "list dir of $LIST_ENTRIES entries (smbclient ls)|s|lower|$(elapsed "$t0" "$t1")"
+	echo "list dir of $LIST_ENTRIES entries (smbclient ls)|s|lower|$t"
 }
 
-torture_prot() {
-	local extra=()
-	[[ $PROT == encrypt ]] && extra+=(--option='client smb3 encryption algorithms=AES-128-GCM')
-	printf '%s\n' "--client-protection=$PROT" "${extra[@]}"
-}
 wl_torture() {
-	local w=$1 t v opts=()
-	mapfile -t opts < <(torture_prot)
+	local w=$1 t v
 	for t in echo path-contention-shared oplock1; do
 		timeout $((TORTURE_SECONDS + 120)) smbtorture -s /dev/null "//127.0.0.1/$SHARE" -p "${PORT[$w]}" \
-			-U "$USER_NAME%$PASS" "${opts[@]}" --option=torture:timelimit="$TORTURE_SECONDS" \
+			-U "$USER_NAME%$PASS" "${PROT_OPTS[@]}" --option=torture:timelimit="$TORTURE_SECONDS" \
 			"smb2.bench.$t" >"$OUT" 2>&1
 		if ! grep -q "^success: $t" "$OUT"; then
 			echo "smbtorture smb2.bench.$t against $w failed:" >&2
@@ -401,9 +233,28 @@ run_pair() {
 	la=$(loadavg)
 	for key in "${order[@]}"; do
 		# shellcheck disable=SC2086
-		printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$mode" "$key" "${units[$key]}" "${betters[$key]}" \
-			"$(median ${vals[$key|kit]:-})" "$(median ${vals[$key|smbd]:-})" "$lb" "$la" >>"$TSV"
+		tsv_row "$mode" "$key" "${units[$key]}" "${betters[$key]}" \
+			"$(median ${vals[$key|kit]:-})" "$(median ${vals[$key|smbd]:-})" "$lb" "$la"
 	done
+}
+
+# tsv_row MODE METRIC UNIT BETTER KIT SMBD LOAD_BEFORE LOAD_AFTER: one row
+# of the table (smbload.py table adds the ratio)
+tsv_row() { printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >>"$TSV"; }
+
+# mem_rows MODE WHEN: the resident memory of both servers now, as two rows:
+# VmRSS, and VmHWM (the peak since the servers started for MODE), each
+# summed over smbd's processes (see server_mem in lib.sh).  A measurement,
+# never judged.
+mem_rows() {
+	local mode=$1 when=$2 l
+	alive kit "$mode" && alive smbd "$mode" || return 1
+	measure_mem
+	l=$(loadavg)
+	say "  $mode memory $when: VmRSS smbkitd ${MEM_RSS[kit]} MiB, smbd ${MEM_RSS[smbd]} MiB (${MEM_PROCS[smbd]} processes): $(ratio "${MEM_RSS[kit]}" "${MEM_RSS[smbd]}");" \
+		"VmHWM smbkitd ${MEM_HWM[kit]} MiB, smbd ${MEM_HWM[smbd]} MiB: $(ratio "${MEM_HWM[kit]}" "${MEM_HWM[smbd]}")"
+	tsv_row "$mode" "memory $when: VmRSS (smbd: ${MEM_PROCS[smbd]} processes)" MiB lower "${MEM_RSS[kit]}" "${MEM_RSS[smbd]}" "$l" "$l"
+	tsv_row "$mode" "memory $when: VmHWM, peak since start (smbd: ${MEM_PROCS[smbd]} processes)" MiB lower "${MEM_HWM[kit]}" "${MEM_HWM[smbd]}" "$l" "$l"
 }
 
 # ---------------------------------------------------------------- data
@@ -459,11 +310,13 @@ say "$CEILING"
 # ---------------------------------------------------------------- runs
 MODES=(off sign encrypt)
 for mode in "${MODES[@]}"; do
-	PROT=$mode
+	set_prot "$mode"
 	say "=== mode $mode"
 	start_servers "$mode" || continue
 	run_pair "$mode" wl_seq "$REPS"
+	mem_rows "$mode" "after seq write+read"
 	run_pair "$mode" wl_small "$REPS"
+	mem_rows "$mode" "after small files"
 	run_pair "$mode" wl_list "$REPS"
 	run_pair "$mode" wl_torture "$SLOW_REPS"
 	[[ $mode != encrypt ]] && run_pair "$mode" wl_mix "$SLOW_REPS"
@@ -484,6 +337,7 @@ done
 	echo "- ceiling: $CEILING"
 	echo "- modes: off = no signing (client --client-protection=off); sign = server signing mandatory + client sign; encrypt = server smb encrypt required, AES-128-GCM only, client encrypt"
 	echo "- each value: median of $REPS interleaved rounds (smbkitd, smbd, smbkitd, ...; torture and mix: $SLOW_REPS rounds, mean when even); load = 1-min load average before→after the workload"
+	echo "- memory rows: VmRSS and VmHWM (peak) of /proc/PID/status once all rounds of the workload are done, summed over the server's processes; smbd's per-connection children have exited by then and their peaks are not in the sum; VmHWM counts from the servers' start in that mode"
 	echo
 	"$PY" "$LOAD" table "$TSV"
 	echo
