@@ -1,6 +1,8 @@
-/* Oplocks and leases: granting, breaking, acknowledgements, the lease
- * table, CREATEs that wait for a break, and the break timeout.  See
- * server/lease.h for the model and MS-SMB2 / MS-FSA references.
+/* Oplocks and leases: granting, breaking, the lease table, CREATEs that
+ * wait for a break, and the break timeout.  See server/lease.h for the
+ * model and MS-SMB2 / MS-FSA references.  Break acknowledgements are in
+ * lease_ack.c, the caching state of durable handles in lease_durable.c;
+ * what the three share is in lease_internal.h.
  *
  * Locks (common/lock.h):
  *  - the file's inode lock (65, or 66 for a stream) guards the inode's
@@ -37,13 +39,10 @@
 #include "server/durable.h"
 #include "server/lease.h"
 #include "server/lease_dir_watch.h"
+#include "server/lease_internal.h"
 #include "server/loop.h"
 #include "server/server.h"
 #include "server/vfs.h"
-
-#define LEASE_R SMB2_LEASE_READ_CACHING
-#define LEASE_H SMB2_LEASE_HANDLE_CACHING
-#define LEASE_W SMB2_LEASE_WRITE_CACHING
 
 /* Accesses that do not take part in oplock breaks ("stat opens",
  * MS-FSA 2.1.5.1.2: an open for attributes only breaks no oplock). */
@@ -53,49 +52,9 @@
  * (smb2.oplock.statopen1). */
 #define LEASE_STAT_OPEN_ACCESS (STAT_OPEN_ACCESS | READ_CONTROL)
 
-static unsigned break_wait_seconds = 35;
+unsigned break_wait_seconds = 35;
 
 void lease_set_break_wait(unsigned seconds) { break_wait_seconds = seconds ? seconds : 1; }
-
-struct smbd_lease {
-	atomic_int refcount;          /* see the top of the file */
-	struct list_head table_link;  /* lease table, under table_lock */
-	bool published;               /* under table_lock */
-	uint8_t client_guid[16];
-	uint8_t key[16];
-	uint8_t parent_key[16];
-	bool has_parent;
-	uint8_t version;              /* 1 or 2 */
-	struct smbd_inode *inode;     /* owner: lease (1); the file (or stream) it covers */
-	bool is_dir;
-	/* Under inode->lock: */
-	uint32_t state;               /* Lease.LeaseState */
-	uint32_t breaking_to;         /* Lease.BreakToLeaseState, while breaking */
-	/* While breaking: the lowest state asked for since the break began
-	 * (a later conflicting request lowers it).  What the ack leaves above
-	 * it is broken again right after the ack. */
-	uint32_t requested;
-	bool breaking;                /* Lease.Breaking: an ack is awaited */
-	/* The break in progress reached no connection: the lease's only open
-	 * was between a durable reconnect's release of the disconnected
-	 * state and its publication.  lease_open_reconnected sends it. */
-	bool break_undelivered;
-	uint64_t deadline_ms;         /* when a break not acknowledged ends by itself */
-	uint16_t epoch;               /* Lease.Epoch (v2) */
-	unsigned ngrants;             /* grants (opens) using it */
-};
-
-struct lease_grant {
-	struct list_head link;        /* in->oplock_grants, under in->lock */
-	struct smbd_open *open;       /* not counted, see the top of the file */
-	struct smbd_lease *lease;     /* owner: grant (1), or NULL for an oplock */
-	uint8_t level;                /* oplock level (not for leases) */
-	bool breaking;                /* oplock break sent, ack awaited */
-	bool break_undelivered;       /* as for leases above */
-	uint8_t breaking_to;
-	uint64_t deadline_ms;
-	bool wrote;                   /* the open changed the file's data */
-};
 
 struct lease_waiter {
 	atomic_int refcount;
@@ -118,17 +77,17 @@ struct lease_waiter {
 
 /* ------------------------------------------------------------- helpers */
 
-static struct smb_mutex table_lock;      /* rank lease_table */
-static struct list_head lease_table;     /* struct smbd_lease, under table_lock */
+struct smb_mutex lease_table_lock;       /* rank lease_table */
+struct list_head lease_table;            /* struct smbd_lease, under lease_table_lock */
 static struct smb_mutex timer_lock;      /* rank lease_timer */
 static pthread_cond_t timer_cond = PTHREAD_COND_INITIALIZER;
 static struct list_head timers;          /* struct break_timer, under timer_lock */
-static pthread_once_t lease_once = PTHREAD_ONCE_INIT;
+pthread_once_t lease_once = PTHREAD_ONCE_INIT;
 static void *timer_main(void *arg);
 
-static void lease_init(void)
+void lease_init(void)
 {
-	smb_mutex_init(&table_lock, LOCK_RANK_LEASE_TABLE, "lease_table");
+	smb_mutex_init(&lease_table_lock, LOCK_RANK_LEASE_TABLE, "lease_table");
 	smb_mutex_init(&timer_lock, LOCK_RANK_LEASE_TIMER, "lease_timer");
 	list_init(&lease_table);
 	list_init(&timers);
@@ -139,7 +98,7 @@ static void lease_init(void)
 	else log_error("lease: cannot start the break timer thread; unacknowledged breaks never time out");
 }
 
-static uint64_t now_ms(void)
+uint64_t now_ms(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -148,13 +107,13 @@ static uint64_t now_ms(void)
 
 /* The inode that carries o's oplock/lease state: a stream is its own file
  * for caching purposes (MS-FSA Stream.Oplock). */
-static struct smbd_inode *lease_inode(const struct smbd_open *o)
+struct smbd_inode *lease_inode(const struct smbd_open *o)
 {
 	return o->stream_inode ? o->stream_inode : o->inode;
 }
 
 /* Under in->lock. */
-static void lists_ready(struct smbd_inode *in)
+void lists_ready(struct smbd_inode *in)
 {
 	if (!in->oplock_grants.next) list_init(&in->oplock_grants);
 	if (!in->break_waiters.next) list_init(&in->break_waiters);
@@ -165,18 +124,18 @@ static bool is_stat_open(uint32_t access)
 	return (access & ~STAT_OPEN_ACCESS) == 0;
 }
 
-static void lease_get(struct smbd_lease *l) { atomic_fetch_add(&l->refcount, 1); }
+void lease_get(struct smbd_lease *l) { atomic_fetch_add(&l->refcount, 1); }
 
 /* Holds no lock: the final put drops the inode reference. */
-static void lease_put(struct smbd_lease *l)
+void lease_put(struct smbd_lease *l)
 {
 	if (!l || atomic_fetch_sub(&l->refcount, 1) != 1) return;
 	inode_put(l->inode);
 	free(l);
 }
 
-/* Under table_lock. */
-static struct smbd_lease *table_find(const uint8_t guid[16], const uint8_t key[16])
+/* Under lease_table_lock. */
+struct smbd_lease *lease_table_find(const uint8_t guid[16], const uint8_t key[16])
 {
 	struct list_head *pos;
 	list_for_each(pos, &lease_table) {
@@ -186,7 +145,7 @@ static struct smbd_lease *table_find(const uint8_t guid[16], const uint8_t key[1
 	return NULL;
 }
 
-static struct lease_grant *grant_of(struct smbd_inode *in, const struct smbd_open *o)
+struct lease_grant *grant_of(struct smbd_inode *in, const struct smbd_open *o)
 {
 	struct list_head *pos;
 	list_for_each(pos, &in->oplock_grants) {
@@ -236,8 +195,8 @@ static void note_send(void *arg)
 /* Builds a break notification for the open g->open (under the inode lock)
  * and queues it on *notes; sent by send_notes after the lock is released. */
 /* Returns whether a notification was queued. */
-static bool note_add(struct break_note **notes, const struct smbd_open *o, bool lease, uint8_t level,
-		     const struct smbd_lease *l, uint32_t flags, uint32_t new_state)
+bool note_add(struct break_note **notes, const struct smbd_open *o, bool lease, uint8_t level,
+	      const struct smbd_lease *l, uint32_t flags, uint32_t new_state)
 {
 	struct smbd_session *s = o->session;
 	if (!s || !s->conn) return false;
@@ -330,7 +289,7 @@ static void lease_note_route(struct break_note *n)
 	n->ncand = 0;
 }
 
-static void send_notes(struct break_note *notes)
+void send_notes(struct break_note *notes)
 {
 	/* notes is in reverse order of creation: send oldest first. */
 	struct break_note *rev = NULL;
@@ -368,7 +327,7 @@ struct break_timer {
 };
 
 /* Holding no lock: arms a check of in's breaks at deadline. */
-static void timer_add(struct smbd_inode *in, uint64_t deadline)
+void timer_add(struct smbd_inode *in, uint64_t deadline)
 {
 	struct break_timer *t = calloc(1, sizeof(*t));
 	if (!t) return;
@@ -380,9 +339,6 @@ static void timer_add(struct smbd_inode *in, uint64_t deadline)
 	pthread_cond_signal(&timer_cond);
 	smb_mutex_unlock(&timer_lock);
 }
-
-static void wake_waiters_locked(struct smbd_inode *in, struct lease_waiter **woken);
-static void post_woken(struct lease_waiter *woken);
 
 /* Under in->lock: ends every break on in whose deadline passed (MS-SMB2
  * 3.3.2.1 oplock break acknowledgment timer: the oplock drops to what it
@@ -480,7 +436,7 @@ static void waiter_put(struct lease_waiter *w)
 
 /* Under in->lock: unlinks every waiter of in; the list's reference on
  * each goes to the resume task posted by post_woken. */
-static void wake_waiters_locked(struct smbd_inode *in, struct lease_waiter **woken)
+void wake_waiters_locked(struct smbd_inode *in, struct lease_waiter **woken)
 {
 	/* Taken from the tail and pushed on the front of the chain, so the
 	 * CREATEs run again in the order they came: the first one waiting
@@ -556,7 +512,7 @@ static void waiter_resume(void *arg)
 	waiter_put(w);           /* the task's reference */
 }
 
-static void post_woken(struct lease_waiter *woken)
+void post_woken(struct lease_waiter *woken)
 {
 	while (woken) {
 		struct lease_waiter *w = woken;
@@ -590,11 +546,11 @@ static uint32_t waiter_cancel(struct smbd_async *a, enum smbd_async_reason why, 
 
 /* ------------------------------------------------------------ breaking */
 
-/* Under the inode lock: queues the close of a disconnected durable open. */
 /* Set (loop thread, under the inode lock) while lease_ack_lease starts the
  * break that follows an acknowledgement. */
-static __thread bool continuing_break;
+__thread bool continuing_break;
 
+/* Under the inode lock: queues the close of a disconnected durable open. */
 static void note_close_durable(struct break_note **notes, struct smbd_open *o)
 {
 	struct break_note *n = calloc(1, sizeof(*n));
@@ -607,8 +563,7 @@ static void note_close_durable(struct break_note **notes, struct smbd_open *o)
 
 /* Under in->lock: starts breaking lease l to target.  Returns true when the
  * holder must acknowledge (the break is then in progress). */
-static bool lease_break_locked(struct smbd_inode *in, struct smbd_lease *l, uint32_t target,
-			       struct break_note **notes)
+bool lease_break_locked(struct smbd_inode *in, struct smbd_lease *l, uint32_t target, struct break_note **notes)
 {
 	if (l->breaking) {
 		/* One break at a time (3.3.4.7): remember what this request
@@ -941,7 +896,7 @@ static void break_parent_of(struct smbd_open *o, const char *path, const uint8_t
 
 /* ------------------------------------------------------------ granting */
 
-static uint32_t normalize_lease_state(uint32_t s)
+uint32_t normalize_lease_state(uint32_t s)
 {
 	s &= SMB2_LEASE_ALL;
 	/* Only R, RH, RW and RWH exist (MS-SMB2 3.3.5.9.8: other requests
@@ -1020,11 +975,11 @@ uint32_t lease_grant(struct smbd_open *o, const struct lease_request *lr, struct
 		if (others || other_writer_cache) allowed &= ~LEASE_W;
 		if (other_oplock) allowed &= ~LEASE_H;
 		uint32_t req_state = normalize_lease_state(lr->lease.state);
-		smb_mutex_lock(&table_lock);
-		struct smbd_lease *l = table_find(c->client_guid, lr->lease.key);
+		smb_mutex_lock(&lease_table_lock);
+		struct smbd_lease *l = lease_table_find(c->client_guid, lr->lease.key);
 		if (l && l->inode != in) {
 			/* 3.3.5.9.8: one lease key, one file. */
-			smb_mutex_unlock(&table_lock);
+			smb_mutex_unlock(&lease_table_lock);
 			status = STATUS_INVALID_PARAMETER;
 			goto unlock;
 		}
@@ -1059,7 +1014,7 @@ uint32_t lease_grant(struct smbd_open *o, const struct lease_request *lr, struct
 				if (l->version == 2) l->epoch++;
 			}
 		}
-		smb_mutex_unlock(&table_lock);
+		smb_mutex_unlock(&lease_table_lock);
 		lease_get(l);                 /* the grant's */
 		l->ngrants++;
 		g->lease = l;
@@ -1151,13 +1106,13 @@ struct lease_waiter *lease_open_closed_deferred(struct smbd_open *o)
 				 * (3.3.4.16 / 3.3.5.10), ending any break. */
 				was_breaking = was_breaking || l->breaking;
 				l->breaking = false;
-				smb_mutex_lock(&table_lock);
+				smb_mutex_lock(&lease_table_lock);
 				if (l->published) {
 					list_del(&l->table_link);
 					l->published = false;
 					unpublished = l;
 				}
-				smb_mutex_unlock(&table_lock);
+				smb_mutex_unlock(&lease_table_lock);
 			}
 		}
 		if (was_breaking) wake_waiters_locked(in, &woken);
@@ -1247,7 +1202,7 @@ void lease_break_dir(dev_t dev, ino_t ino, const uint8_t *guid, const uint8_t *k
 	 * with opens (and so an inode entry) can hold leases.  The lease
 	 * table knows them. */
 	struct smbd_inode *in = NULL;
-	smb_mutex_lock(&table_lock);
+	smb_mutex_lock(&lease_table_lock);
 	struct list_head *pos;
 	list_for_each(pos, &lease_table) {
 		struct smbd_lease *l = list_entry(pos, struct smbd_lease, table_link);
@@ -1257,7 +1212,7 @@ void lease_break_dir(dev_t dev, ino_t ino, const uint8_t *guid, const uint8_t *k
 			break;
 		}
 	}
-	smb_mutex_unlock(&table_lock);
+	smb_mutex_unlock(&lease_table_lock);
 	if (!in) return;
 	struct break_note *notes = NULL;
 	bool arm = false;
@@ -1284,7 +1239,7 @@ static void break_parent_of(struct smbd_open *o, const char *path, const uint8_t
 	pthread_once(&lease_once, lease_init);
 	/* Cheap exit: no directory lease anywhere. */
 	bool any = false;
-	smb_mutex_lock(&table_lock);
+	smb_mutex_lock(&lease_table_lock);
 	struct list_head *pos;
 	list_for_each(pos, &lease_table) {
 		if (list_entry(pos, struct smbd_lease, table_link)->is_dir) {
@@ -1292,7 +1247,7 @@ static void break_parent_of(struct smbd_open *o, const char *path, const uint8_t
 			break;
 		}
 	}
-	smb_mutex_unlock(&table_lock);
+	smb_mutex_unlock(&lease_table_lock);
 	if (!any) return;
 	const char *slash = strrchr(path, '/');
 	char *parent = slash ? strndup(path, (size_t)(slash - path)) : strdup(".");
@@ -1327,102 +1282,6 @@ void lease_break_parent(struct smbd_open *o, const char *path)
 	break_parent_of(o, path, key ? guid : NULL, key);
 }
 
-/* ------------------------------------------------------ acknowledgements */
-
-uint32_t lease_ack_oplock(struct smbd_open *o, uint8_t level, uint8_t *new_level)
-{
-	struct smbd_inode *in = lease_inode(o);
-	if (!in) return STATUS_INVALID_OPLOCK_PROTOCOL;
-	/* 3.3.5.22.1: an acknowledgement ends the open's replay eligibility. */
-	if (!o->is_persistent) atomic_store(&o->replay_eligible, false);
-	if (level == SMB2_OPLOCK_LEVEL_LEASE) return STATUS_INVALID_PARAMETER;
-	uint32_t status = STATUS_SUCCESS;
-	struct lease_waiter *woken = NULL;
-	smb_mutex_lock(&in->lock);
-	lists_ready(in);
-	struct lease_grant *g = grant_of(in, o);
-	if (!g || g->lease || !g->breaking) {
-		status = STATUS_INVALID_OPLOCK_PROTOCOL;
-	} else if (level != SMB2_OPLOCK_LEVEL_NONE && level != SMB2_OPLOCK_LEVEL_II) {
-		status = STATUS_INVALID_OPLOCK_PROTOCOL;
-	} else if (level == SMB2_OPLOCK_LEVEL_II && g->breaking_to == SMB2_OPLOCK_LEVEL_NONE) {
-		/* Acknowledging more than the break allows: the oplock is
-		 * gone (3.3.5.22.1). */
-		g->level = SMB2_OPLOCK_LEVEL_NONE;
-		g->breaking = false;
-		o->oplock_level = SMB2_OPLOCK_LEVEL_NONE;
-		status = STATUS_INVALID_OPLOCK_PROTOCOL;
-		wake_waiters_locked(in, &woken);
-	} else {
-		g->level = level;
-		g->breaking = false;
-		o->oplock_level = level;
-		*new_level = level;
-		wake_waiters_locked(in, &woken);
-	}
-	smb_mutex_unlock(&in->lock);
-	post_woken(woken);
-	return status;
-}
-
-uint32_t lease_ack_lease(struct smbd_conn *c, const uint8_t key[16], uint32_t state, uint32_t *new_state)
-{
-	pthread_once(&lease_once, lease_init);
-	smb_mutex_lock(&table_lock);
-	struct smbd_lease *l = table_find(c->client_guid, key);
-	if (l) lease_get(l);
-	smb_mutex_unlock(&table_lock);
-	/* 3.3.5.22.2: an unknown lease is STATUS_OBJECT_NAME_NOT_FOUND. */
-	if (!l) return STATUS_OBJECT_NAME_NOT_FOUND;
-	struct smbd_inode *in = l->inode;
-	uint32_t status = STATUS_SUCCESS;
-	struct lease_waiter *woken = NULL;
-	smb_mutex_lock(&in->lock);
-	lists_ready(in);
-	struct break_note *notes = NULL;
-	bool arm = false;
-	/* 3.3.5.22.2: an acknowledgement ends the replay eligibility of the
-	 * lease's opens that are not persistent. */
-	struct list_head *pos;
-	list_for_each(pos, &in->oplock_grants) {
-		struct lease_grant *g = list_entry(pos, struct lease_grant, link);
-		if (g->lease == l && !g->open->is_persistent) atomic_store(&g->open->replay_eligible, false);
-	}
-	if (!l->breaking) {
-		status = STATUS_UNSUCCESSFUL;
-	} else if ((state & ~l->breaking_to) != 0) {
-		/* 3.3.5.22.2: more than the break leaves is refused; the
-		 * break goes on (smbtorture smb2.lease.breaking2). */
-		status = STATUS_REQUEST_NOT_ACCEPTED;
-	} else {
-		l->state = state;
-		l->breaking = false;
-		*new_state = state;
-		/* Requests that came while the break ran may need less than
-		 * the client kept: break again at once.  Losing H and R
-		 * together goes through R first, so the client can close
-		 * its cached handles before it loses read caching (Windows;
-		 * smbtorture smb2.lease.breaking3). */
-		uint32_t wanted = l->requested & state;
-		if (wanted != state) {
-			uint32_t next = wanted;
-			if ((state & LEASE_H) && !(next & LEASE_H) && (state & LEASE_R)) next |= LEASE_R;
-			continuing_break = true;
-			arm = lease_break_locked(in, l, next, &notes);
-			continuing_break = false;
-			l->requested = wanted;
-		}
-		/* The waiting CREATEs run again once nothing is left to ack. */
-		if (!l->breaking) wake_waiters_locked(in, &woken);
-	}
-	smb_mutex_unlock(&in->lock);
-	send_notes(notes);
-	if (arm) timer_add(in, now_ms() + (uint64_t)break_wait_seconds * 1000u + 10);
-	post_woken(woken);
-	lease_put(l);
-	return status;
-}
-
 /* ------------------------------------------------------------ parsing */
 
 void lease_request_parse(const struct smbd_conn *c, uint8_t requested_oplock_level,
@@ -1440,134 +1299,4 @@ void lease_request_parse(const struct smbd_conn *c, uint8_t requested_oplock_lev
 		lr->lease.flags &= ~SMB2_LEASE_FLAG_PARENT_LEASE_KEY_SET;
 	}
 	lr->has_lease = true;
-}
-
-/* ------------------------------------------------------ durable handles */
-
-bool lease_of_open(struct smbd_open *o, uint8_t *oplock_level, struct smb2_lease_ctx *lease)
-{
-	struct smbd_inode *in = lease_inode(o);
-	*oplock_level = SMB2_OPLOCK_LEVEL_NONE;
-	memset(lease, 0, sizeof(*lease));
-	if (!in) return false;
-	bool found = false;
-	smb_mutex_lock(&in->lock);
-	lists_ready(in);
-	struct lease_grant *g = grant_of(in, o);
-	if (g) {
-		found = true;
-		*oplock_level = g->lease ? SMB2_OPLOCK_LEVEL_LEASE : g->level;
-		if (g->lease) {
-			struct smbd_lease *l = g->lease;
-			lease->version = l->version;
-			memcpy(lease->key, l->key, 16);
-			lease->state = l->state;
-			lease->epoch = l->epoch;
-			if (l->breaking) lease->flags |= SMB2_LEASE_FLAG_BREAK_IN_PROGRESS;
-			if (l->version == 2 && l->has_parent) {
-				lease->flags |= SMB2_LEASE_FLAG_PARENT_LEASE_KEY_SET;
-				memcpy(lease->parent_key, l->parent_key, 16);
-			}
-		}
-	}
-	smb_mutex_unlock(&in->lock);
-	return found;
-}
-
-void lease_restore(struct smbd_open *o, uint8_t oplock_level, const struct smb2_lease_ctx *lease)
-{
-	pthread_once(&lease_once, lease_init);
-	struct smbd_inode *in = lease_inode(o);
-	if (!in || oplock_level == SMB2_OPLOCK_LEVEL_NONE) return;
-	struct lease_grant *g = calloc(1, sizeof(*g));
-	struct smbd_lease *fresh = calloc(1, sizeof(*fresh));
-	if (!g || !fresh) {
-		free(g);
-		free(fresh);
-		return;
-	}
-	g->open = o;
-	smb_mutex_lock(&in->lock);
-	lists_ready(in);
-	if (oplock_level == SMB2_OPLOCK_LEVEL_LEASE) {
-		smb_mutex_lock(&table_lock);
-		struct smbd_lease *l = table_find(o->client_guid, lease->key);
-		if (l && l->inode != in) {
-			smb_mutex_unlock(&table_lock);
-			smb_mutex_unlock(&in->lock);
-			free(g);
-			free(fresh);
-			return;
-		}
-		if (!l) {
-			l = fresh;
-			fresh = NULL;
-			atomic_init(&l->refcount, 1);   /* the table's */
-			memcpy(l->client_guid, o->client_guid, 16);
-			memcpy(l->key, lease->key, 16);
-			l->version = lease->version ? lease->version : 1;
-			l->has_parent = (lease->flags & SMB2_LEASE_FLAG_PARENT_LEASE_KEY_SET) != 0;
-			memcpy(l->parent_key, lease->parent_key, 16);
-			inode_get(in);
-			l->inode = in;
-			l->is_dir = o->is_dir;
-			l->state = normalize_lease_state(lease->state);
-			l->epoch = lease->epoch;
-			list_add_tail(&l->table_link, &lease_table);
-			l->published = true;
-		}
-		smb_mutex_unlock(&table_lock);
-		lease_get(l);
-		l->ngrants++;
-		g->lease = l;
-		g->level = SMB2_OPLOCK_LEVEL_LEASE;
-	} else {
-		g->level = oplock_level;
-		o->oplock_level = oplock_level;
-	}
-	list_add_tail(&g->link, &in->oplock_grants);
-	smb_mutex_unlock(&in->lock);
-	free(fresh);
-}
-
-bool lease_open_breaking_locked(struct smbd_open *o)
-{
-	struct smbd_inode *in = lease_inode(o);
-	if (!in) return false;
-	lists_ready(in);
-	struct lease_grant *g = grant_of(in, o);
-	if (!g) return false;
-	return g->lease ? g->lease->breaking : g->breaking;
-}
-
-void lease_open_reconnected(struct smbd_open *o)
-{
-	struct smbd_inode *in = lease_inode(o);
-	if (!in) return;
-	struct break_note *notes = NULL;
-	uint64_t deadline = 0;
-	smb_mutex_lock(&in->lock);
-	lists_ready(in);
-	struct lease_grant *g = grant_of(in, o);
-	if (g && g->lease) {
-		struct smbd_lease *l = g->lease;
-		/* Only a break that reached nobody: one that reached another
-		 * connection of this client is already being answered. */
-		if (l->breaking && l->break_undelivered &&
-		    note_add(&notes, o, true, 0, l, SMB2_NOTIFY_BREAK_LEASE_FLAG_ACK_REQUIRED, l->breaking_to)) {
-			l->break_undelivered = false;
-			/* 3.3.2.5: the client gets the whole acknowledgement
-			 * time from now on. */
-			l->deadline_ms = deadline = now_ms() + (uint64_t)break_wait_seconds * 1000u;
-		}
-	} else if (g && g->breaking && g->break_undelivered &&
-		   note_add(&notes, o, false, g->breaking_to, NULL, 0, 0)) {
-		g->break_undelivered = false;
-		g->deadline_ms = deadline = now_ms() + (uint64_t)break_wait_seconds * 1000u;
-	}
-	smb_mutex_unlock(&in->lock);
-	if (!notes) return;
-	log_debug("lease: break that reached no connection resent to reconnected %s", o->path ? o->path : "?");
-	send_notes(notes);
-	timer_add(in, deadline + 10);
 }

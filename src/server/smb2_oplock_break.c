@@ -1,7 +1,7 @@
 /* SMB2 OPLOCK_BREAK acknowledgements (MS-SMB2 3.3.5.22): an oplock ack
  * (StructureSize 24, 3.3.5.22.1) names an open by FileId; a lease ack
  * (StructureSize 36, 3.3.5.22.2) names a lease by its key.  The state
- * changes are in lease.c. */
+ * changes are in lease_ack.c. */
 #include "server/lease.h"
 #include "server/server.h"
 #include "wire/lease.h"
