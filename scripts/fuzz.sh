@@ -18,7 +18,7 @@ case "$secs" in ''|*[!0-9]*) echo "usage: $0 [SECONDS_PER_TARGET]" >&2; exit 2 ;
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 build="$root/build-fuzz"
-all_targets="fuzz_smb2_hdr_and_commands fuzz_ntlmssp fuzz_spnego fuzz_dcerpc fuzz_fileinfo fuzz_server"
+all_targets="fuzz_smb2_hdr_and_commands fuzz_ntlmssp fuzz_spnego fuzz_dcerpc fuzz_fileinfo fuzz_server fuzz_sd"
 targets=${FUZZ_TARGETS:-$all_targets}
 
 # ---- toolchain
