@@ -2,6 +2,7 @@
  * the server library without main(), and one-time process setup. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "common/log.h"
 #include "crypto/crypto.h"
@@ -34,4 +35,34 @@ void fuzz_init_common(void)
 		fprintf(stderr, "fuzz: OpenSSL providers could not be loaded\n");
 		abort();
 	}
+}
+
+static volatile uint8_t inside_sink;
+
+uint8_t *fuzz_payload_copy(const uint8_t *data, size_t size, size_t *n)
+{
+	if (size < 1) return NULL;
+	*n = size - 1;
+	uint8_t *m = malloc(*n ? *n : 1);
+	if (m) memcpy(m, data + 1, *n);
+	return m;
+}
+
+void fuzz_check_inside(const uint8_t *base, size_t size, const void *ptr, size_t len, const char *what)
+{
+	const uint8_t *p = ptr;
+	if (!p) {
+		if (len) {
+			fprintf(stderr, "fuzz: %s: NULL with length %zu\n", what, len);
+			abort();
+		}
+		return;
+	}
+	if (p < base || p > base + size || len > (size_t)(base + size - p)) {
+		fprintf(stderr, "fuzz: %s outside the buffer\n", what);
+		abort();
+	}
+	uint8_t acc = 0;
+	for (size_t i = 0; i < len; i++) acc ^= p[i];
+	inside_sink = acc;
 }

@@ -1,31 +1,14 @@
 /* libFuzzer target: the SET_INFO input-buffer decoders of wire/fileinfo.h
- * (MS-FSCC 2.4), the EA list parsers and the security descriptor checks.
+ * (MS-FSCC 2.4), the EA list parsers and the security descriptor parser.
  * Byte 0 picks the decoder, the rest is the input buffer. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "fuzz_common.h"
+#include "server/acl.h"
 #include "wire/fileinfo.h"
 #include "wire/ntstatus.h"
-
-static volatile uint8_t sink;
-
-static void check_inside(const uint8_t *base, size_t size, const void *ptr, size_t len, const char *what)
-{
-	const uint8_t *p = ptr;
-	if (!p) {
-		if (len) { fprintf(stderr, "fuzz: %s: NULL with length %zu\n", what, len); abort(); }
-		return;
-	}
-	if (p < base || p > base + size || len > (size_t)(base + size - p)) {
-		fprintf(stderr, "fuzz: %s outside the buffer\n", what);
-		abort();
-	}
-	uint8_t acc = 0;
-	for (size_t i = 0; i < len; i++) acc ^= p[i];
-	sink = acc;
-}
 
 #define MAX_EAS 64
 
@@ -46,8 +29,8 @@ static void run_eas(const uint8_t *m, size_t n, bool full)
 	if (st != STATUS_SUCCESS) return;
 	if (count > MAX_EAS) abort();
 	for (size_t i = 0; i < count; i++) {
-		check_inside(m, n, eas[i].name, eas[i].name_len, "EA name");
-		if (full) check_inside(m, n, eas[i].value, eas[i].value_len, "EA value");
+		fuzz_check_inside(m, n, eas[i].name, eas[i].name_len, "EA name");
+		if (full) fuzz_check_inside(m, n, eas[i].value, eas[i].value_len, "EA value");
 	}
 	if (full) {
 		struct wbuf w;
@@ -67,11 +50,9 @@ static void run_eas(const uint8_t *m, size_t n, bool full)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	if (size < 1) return 0;
-	size_t n = size - 1;
-	uint8_t *m = malloc(n ? n : 1);
+	size_t n;
+	uint8_t *m = fuzz_payload_copy(data, size, &n);
 	if (!m) return 0;
-	memcpy(m, data + 1, n);
 	switch (data[0] % 9) {
 	case 0: {
 		struct fileinfo_basic_set b;
@@ -81,7 +62,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case 1: {
 		struct fileinfo_rename_set r;
 		if (fileinfo_rename_decode(m, n, &r) == STATUS_SUCCESS)
-			check_inside(m, n, r.name, r.name_len, "rename name");
+			fuzz_check_inside(m, n, r.name, r.name_len, "rename name");
 		break;
 	}
 	case 2: {
@@ -100,22 +81,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		run_eas(m, n, false);
 		break;
 	case 5:
-		(void)security_desc_validate(m, n);
-		break;
 	case 6: {
-		struct sd_parts parts;
-		if (security_desc_parse(m, n, &parts) == STATUS_SUCCESS) {
-			check_inside(m, n, parts.owner, parts.owner_len, "SD owner");
-			check_inside(m, n, parts.group, parts.group_len, "SD group");
-			check_inside(m, n, parts.dacl, parts.dacl_len, "SD DACL");
-			/* Rebuilding from parsed parts must give a valid SD. */
+		/* A client's security descriptor (SET_INFO, the SecD create
+		 * context): parsed by acl_sd_parse; rebuilding it from its parts
+		 * must give one that parses again.  fuzz_sd goes further. */
+		struct acl_sd sd;
+		if (acl_sd_parse(m, n, &sd) == STATUS_SUCCESS) {
+			fuzz_check_inside(m, n, sd.owner, sd.owner_len, "SD owner");
+			fuzz_check_inside(m, n, sd.group, sd.group_len, "SD group");
+			fuzz_check_inside(m, n, sd.dacl, sd.dacl_len, "SD DACL");
 			struct wbuf w;
 			wbuf_init(&w, 0);
-			uint32_t secinfo = OWNER_SECURITY_INFORMATION | GROUP_SECURITY_INFORMATION |
-					   DACL_SECURITY_INFORMATION;
-			security_desc_build(&w, &parts, secinfo);
-			if (!w.err && security_desc_validate(w.p, w.len) != STATUS_SUCCESS) {
-				fprintf(stderr, "fuzz: rebuilt security descriptor does not validate\n");
+			acl_sd_write(&w, sd.control, sd.owner, sd.owner_len, sd.group, sd.group_len, sd.dacl,
+				     sd.dacl_len);
+			struct acl_sd again;
+			if (!w.err && acl_sd_parse(w.p, w.len, &again) != STATUS_SUCCESS) {
+				fprintf(stderr, "fuzz: rebuilt security descriptor does not parse\n");
 				abort();
 			}
 			wbuf_free(&w);

@@ -17,15 +17,6 @@
 
 static volatile uint32_t sink;
 
-static void check_inside(const uint8_t *base, size_t size, const uint8_t *p, size_t len, const char *what)
-{
-	if (!p) return;
-	if (p < base || p > base + size || len > (size_t)(base + size - p)) {
-		fprintf(stderr, "fuzz: %s outside the buffer\n", what);
-		abort();
-	}
-}
-
 static void must_parse(const struct wbuf *w, const char *what)
 {
 	struct acl_sd again;
@@ -38,26 +29,23 @@ static void must_parse(const struct wbuf *w, const char *what)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	if (size < 1) return 0;
-	size_t n = size - 1;
-	/* A copy of exactly n bytes, so ASan sees any read past the SD. */
-	uint8_t *m = malloc(n ? n : 1);
+	size_t n;
+	uint8_t *m = fuzz_payload_copy(data, size, &n);
 	if (!m) return 0;
-	memcpy(m, data + 1, n);
 	uint8_t sel = data[0];
 
 	struct acl_sd sd;
 	if (acl_sd_parse(m, n, &sd) != STATUS_SUCCESS) goto out;
-	check_inside(m, n, sd.owner, sd.owner_len, "owner");
-	check_inside(m, n, sd.group, sd.group_len, "group");
-	check_inside(m, n, sd.dacl, sd.dacl_len, "DACL");
+	fuzz_check_inside(m, n, sd.owner, sd.owner_len, "owner");
+	fuzz_check_inside(m, n, sd.group, sd.group_len, "group");
+	fuzz_check_inside(m, n, sd.dacl, sd.dacl_len, "DACL");
 
 	struct acl_ace ace;
 	size_t pos = 0;
 	unsigned idx;
 	while (sd.dacl && acl_next_ace(sd.dacl, sd.dacl_len, &pos, &idx, &ace)) {
-		check_inside(m, n, ace.raw, ace.size, "ACE");
-		check_inside(m, n, ace.sid, ace.sid_len, "ACE SID");
+		fuzz_check_inside(m, n, ace.raw, ace.size, "ACE");
+		fuzz_check_inside(m, n, ace.sid, ace.sid_len, "ACE SID");
 	}
 
 	uint32_t uid = (sel & 0x7f) ? 1000u + (sel & 0x7f) : 0;

@@ -8,27 +8,13 @@
 #include "wire/asn1.h"
 #include "wire/spnego.h"
 
-static volatile uint8_t sink;
-
-static void check_inside(const uint8_t *base, size_t size, const uint8_t *p, size_t len)
-{
-	if (!p) {
-		if (len) abort();
-		return;
-	}
-	if (p < base || p > base + size || len > (size_t)(base + size - p)) abort();
-	uint8_t acc = 0;
-	for (size_t i = 0; i < len; i++) acc ^= p[i];
-	sink = acc;
-}
-
 /* Walks constructed elements down to a bounded depth. */
 static void walk(const uint8_t *base, size_t size, struct rbuf *b, int depth)
 {
 	while (rbuf_left(b) > 0) {
 		struct asn1_elem e;
 		if (asn1_read(b, &e) != 0) return;
-		check_inside(base, size, e.val, e.len);
+		fuzz_check_inside(base, size, e.val, e.len, "DER value");
 		if ((e.tag & 0x20) && depth < 16) {
 			struct rbuf in = asn1_contents(&e);
 			walk(base, size, &in, depth + 1);
@@ -38,11 +24,9 @@ static void walk(const uint8_t *base, size_t size, struct rbuf *b, int depth)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	if (size < 1) return 0;
-	size_t n = size - 1;
-	uint8_t *m = malloc(n ? n : 1);
+	size_t n;
+	uint8_t *m = fuzz_payload_copy(data, size, &n);
 	if (!m) return 0;
-	memcpy(m, data + 1, n);
 	if (data[0] & 1) {
 		struct rbuf b = rbuf_make(m, n);
 		walk(m, n, &b, 0);
@@ -50,8 +34,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		struct spnego_token t;
 		if (spnego_decode(m, n, &t) == 0) {
 			if (t.nmechs > 8) abort();
-			check_inside(m, n, t.mech_token, t.mech_token_len);
-			check_inside(m, n, t.mic, t.mic_len);
+			fuzz_check_inside(m, n, t.mech_token, t.mech_token_len, "mechToken");
+			fuzz_check_inside(m, n, t.mic, t.mic_len, "mechListMIC");
 			/* Echo the token back the way the server answers. */
 			struct wbuf w;
 			wbuf_init(&w, 0);

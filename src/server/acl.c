@@ -126,7 +126,7 @@ uint32_t acl_sd_parse(const uint8_t *p, size_t len, struct acl_sd *out)
 	uint32_t off_owner = rbuf_u32(&b), off_group = rbuf_u32(&b);
 	uint32_t off_sacl = rbuf_u32(&b), off_dacl = rbuf_u32(&b);
 	/* 2.4.6: Revision 1; only the self-relative form travels on the wire. */
-	if (b.err || rev != 1 || !(control & SE_SELF_RELATIVE_BIT)) return STATUS_INVALID_PARAMETER;
+	if (b.err || rev != 1 || !(control & SE_SELF_RELATIVE)) return STATUS_INVALID_PARAMETER;
 	out->control = control;
 	if (off_owner) {
 		if (off_owner > len || !(out->owner_len = acl_sid_check(p + off_owner, len - off_owner)))
@@ -144,7 +144,7 @@ uint32_t acl_sd_parse(const uint8_t *p, size_t len, struct acl_sd *out)
 	if (off_sacl && !acl_check(p, len, off_sacl, &sz)) return STATUS_INVALID_PARAMETER;
 	if (off_dacl) {
 		if (!acl_check(p, len, off_dacl, &sz)) return STATUS_INVALID_PARAMETER;
-		if (control & SE_DACL_PRESENT_BIT) {
+		if (control & SE_DACL_PRESENT) {
 			out->dacl = p + off_dacl;
 			out->dacl_len = sz;
 		}
@@ -274,14 +274,14 @@ void acl_sd_write(struct wbuf *w, uint16_t control, const uint8_t *owner, size_t
 		  size_t group_len, const uint8_t *dacl, size_t dacl_len)
 {
 	size_t base = w->len;
-	control &= SE_DACL_PRESENT_BIT | SE_DACL_AUTO_INHERITED | SE_DACL_PROTECTED;
-	if (!(control & SE_DACL_PRESENT_BIT)) control = 0;
+	control &= SE_DACL_PRESENT | SE_DACL_AUTO_INHERITED | SE_DACL_PROTECTED;
+	if (!(control & SE_DACL_PRESENT)) control = 0;
 	wbuf_u8(w, 1);                            /* Revision */
 	wbuf_u8(w, 0);                            /* Sbz1 */
-	wbuf_u16(w, (uint16_t)(control | SE_SELF_RELATIVE_BIT));
+	wbuf_u16(w, (uint16_t)(control | SE_SELF_RELATIVE));
 	wbuf_zero(w, 16);                         /* offsets, patched */
 	/* Windows' order: SACL, DACL, owner, group; any order is valid. */
-	if ((control & SE_DACL_PRESENT_BIT) && dacl) {
+	if ((control & SE_DACL_PRESENT) && dacl) {
 		wbuf_set_u32(w, base + 16, (uint32_t)(w->len - base));
 		wbuf_bytes(w, dacl, dacl_len);
 	}
@@ -418,7 +418,7 @@ void acl_sd_inherit(struct wbuf *w, const struct acl_sd *parent, bool is_dir, co
 	struct wbuf dacl;
 	wbuf_init(&dacl, 128);
 	bool auto_inherit = parent->control & SE_DACL_AUTO_INHERITED;
-	uint16_t control = SE_DACL_PRESENT_BIT;
+	uint16_t control = SE_DACL_PRESENT;
 	size_t off = acl_begin(&dacl, 2);
 	unsigned n = 0;
 	struct acl_ace ace;

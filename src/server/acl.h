@@ -16,17 +16,7 @@
 #include <stdint.h>
 
 #include "common/buf.h"
-
-/* SECURITY_DESCRIPTOR.Control (MS-DTYP 2.4.6). */
-#define SE_OWNER_DEFAULTED        0x0001u
-#define SE_GROUP_DEFAULTED        0x0002u
-#define SE_DACL_PRESENT_BIT       0x0004u
-#define SE_DACL_DEFAULTED         0x0008u
-#define SE_SACL_PRESENT           0x0010u
-#define SE_DACL_AUTO_INHERIT_REQ  0x0100u
-#define SE_DACL_AUTO_INHERITED    0x0400u
-#define SE_DACL_PROTECTED         0x1000u
-#define SE_SELF_RELATIVE_BIT      0x8000u
+#include "wire/fileinfo.h"   /* SE_* control bits */
 
 /* ACE types and flags (MS-DTYP 2.4.4.1). */
 #define ACE_TYPE_ACCESS_ALLOWED          0x00

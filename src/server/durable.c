@@ -569,33 +569,48 @@ bool durable_disconnect(struct smbd_open *o)
 
 /* ------------------------------------------------------------ reconnect */
 
-/* The CREATE response to a reconnect of o: its current state. */
-static uint32_t answer_reconnect(struct smb2_request *req, struct smbd_open *o)
+/* Writes the CREATE response naming the existing open o (a reconnect or a
+ * replay): its file's current attributes, with the given oplock level, the
+ * lease context when lease is not NULL, and the DH2Q response when dh2q. */
+static uint32_t answer_with_open(struct smb2_request *req, struct smbd_open *o, uint8_t oplock_level,
+				 const struct smb2_lease_ctx *lease, uint32_t create_action, bool dh2q)
 {
 	struct smb_file_stat st;
 	int r = vfs_fstat(o->fd, &st);
 	if (r < 0) return ntstatus_from_errno(-r);
 	struct smb2_create_rsp rsp = { 0 };
-	uint8_t level;
-	struct smb2_lease_ctx l;
-	lease_of_open(o, &level, &l);
-	rsp.oplock_level = level;
-	rsp.create_action = FILE_OPENED;
+	rsp.oplock_level = oplock_level;
+	rsp.create_action = create_action;
 	rsp.basics = smb_file_basics(&st);
 	rsp.persistent_id = o->persistent_id;
 	rsp.volatile_id = o->volatile_id;
-	struct smb2_create_context ctx[1];
-	uint8_t lctx[SMB2_LEASE_V2_SIZE];
+	struct smb2_create_context ctx[2];
+	uint8_t lctx[SMB2_LEASE_V2_SIZE], dctx[8];
 	unsigned n = 0;
-	if (level == SMB2_OPLOCK_LEVEL_LEASE) {
-		size_t len = smb2_lease_ctx_encode(lctx, &l);
+	if (lease) {
+		size_t len = smb2_lease_ctx_encode(lctx, lease);
 		ctx[n++] = (struct smb2_create_context){ (const uint8_t *)"RqLs", 4, lctx, (uint32_t)len };
+	}
+	if (dh2q) {
+		/* 2.2.14.2.12: Timeout, Flags. */
+		put_le32(dctx, o->durable_timeout_ms);
+		put_le32(dctx + 4, o->is_persistent ? SMB2_DHANDLE_FLAG_PERSISTENT : 0);
+		ctx[n++] = (struct smb2_create_context){ (const uint8_t *)"DH2Q", 4, dctx, 8 };
 	}
 	rsp.ctx = ctx;
 	rsp.nctx = n;
 	smb2_req_set_related_fid(req, o->persistent_id, o->volatile_id);
 	smb2_create_rsp_encode(req->out, req->out_hdr_off, &rsp);
 	return STATUS_SUCCESS;
+}
+
+/* The CREATE response to a reconnect of o: its current state. */
+static uint32_t answer_reconnect(struct smb2_request *req, struct smbd_open *o)
+{
+	uint8_t level;
+	struct smb2_lease_ctx l;
+	lease_of_open(o, &level, &l);
+	return answer_with_open(req, o, level, level == SMB2_OPLOCK_LEVEL_LEASE ? &l : NULL, FILE_OPENED, false);
 }
 
 /* Under durable_lock: may req reclaim o?  STATUS_SUCCESS or the failure. */
@@ -777,43 +792,22 @@ static uint32_t answer_replay(struct smb2_request *req, struct smbd_open *o, con
 	lease_of_open(o, &held, &l);
 	bool held_lease = held == SMB2_OPLOCK_LEVEL_LEASE;
 	if (lr->has_lease && (!held_lease || memcmp(lr->lease.key, l.key, 16))) return STATUS_ACCESS_DENIED;
-	struct smb_file_stat st;
-	int r = vfs_fstat(o->fd, &st);
-	if (r < 0) return ntstatus_from_errno(-r);
-	struct smb2_create_rsp rsp = { 0 };
+	uint8_t level;
 	bool durable_ok;
 	if (lr->has_lease) {
-		rsp.oplock_level = SMB2_OPLOCK_LEVEL_LEASE;
+		level = SMB2_OPLOCK_LEVEL_LEASE;
 		durable_ok = (l.state & SMB2_LEASE_HANDLE_CACHING) != 0;
 	} else {
 		/* NONE < II < EXCLUSIVE < BATCH, also numerically; an open
 		 * with a lease holds no oplock. */
 		uint8_t want = lr->oplock_level == SMB2_OPLOCK_LEVEL_LEASE ? SMB2_OPLOCK_LEVEL_NONE : lr->oplock_level;
 		uint8_t have = held_lease ? SMB2_OPLOCK_LEVEL_NONE : held;
-		rsp.oplock_level = want < have ? want : have;
-		durable_ok = rsp.oplock_level == SMB2_OPLOCK_LEVEL_BATCH;
+		level = want < have ? want : have;
+		durable_ok = level == SMB2_OPLOCK_LEVEL_BATCH;
 	}
-	rsp.create_action = o->create_action ? o->create_action : FILE_OPENED;
-	rsp.basics = smb_file_basics(&st);
-	rsp.persistent_id = o->persistent_id;
-	rsp.volatile_id = o->volatile_id;
-	struct smb2_create_context ctx[2];
-	uint8_t lctx[SMB2_LEASE_V2_SIZE], dctx[8];
-	unsigned n = 0;
-	if (lr->has_lease) {
-		size_t len = smb2_lease_ctx_encode(lctx, &l);
-		ctx[n++] = (struct smb2_create_context){ (const uint8_t *)"RqLs", 4, lctx, (uint32_t)len };
-	}
-	if (o->durable == 2 && (durable_ok || o->is_persistent)) {
-		put_le32(dctx, o->durable_timeout_ms);
-		put_le32(dctx + 4, o->is_persistent ? SMB2_DHANDLE_FLAG_PERSISTENT : 0);
-		ctx[n++] = (struct smb2_create_context){ (const uint8_t *)"DH2Q", 4, dctx, 8 };
-	}
-	rsp.ctx = ctx;
-	rsp.nctx = n;
-	smb2_req_set_related_fid(req, o->persistent_id, o->volatile_id);
-	smb2_create_rsp_encode(req->out, req->out_hdr_off, &rsp);
-	return STATUS_SUCCESS;
+	return answer_with_open(req, o, level, lr->has_lease ? &l : NULL,
+				o->create_action ? o->create_action : FILE_OPENED,
+				o->durable == 2 && (durable_ok || o->is_persistent));
 }
 
 bool durable_replay(struct smb2_request *req, const struct durable_request *dr, const struct lease_request *lr,

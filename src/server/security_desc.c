@@ -5,12 +5,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -87,7 +85,7 @@ static int sd_load(int fd, struct stored_sd *out)
 		/* An empty DACL: present, no ACE. */
 		static const uint8_t empty_acl[8] = { 2, 0, 8, 0, 0, 0, 0, 0 };
 		memset(&out->sd, 0, sizeof(out->sd));
-		out->sd.control = SE_DACL_PRESENT_BIT | SE_SELF_RELATIVE_BIT;
+		out->sd.control = SE_DACL_PRESENT | SE_SELF_RELATIVE;
 		out->sd.dacl = empty_acl;
 		out->sd.dacl_len = sizeof(empty_acl);
 	}
@@ -136,7 +134,8 @@ static uint32_t sd_current(int fd, struct wbuf *w)
 	return w->err ? STATUS_NO_MEMORY : STATUS_SUCCESS;
 }
 
-uint32_t smbd_sd_get(const struct smbd_open *o, struct wbuf *w)
+/* The open file's complete SD (owner, group and DACL) into w. */
+static uint32_t sd_of_open(const struct smbd_open *o, struct wbuf *w)
 {
 	bool close_fd;
 	int fd = sd_fd_of(o, &close_fd);
@@ -150,7 +149,7 @@ uint32_t smbd_sd_query(const struct smbd_open *o, uint32_t secinfo, struct wbuf 
 {
 	struct wbuf full;
 	wbuf_init(&full, 256);
-	uint32_t status = smbd_sd_get(o, &full);
+	uint32_t status = sd_of_open(o, &full);
 	struct acl_sd sd;
 	if (status == STATUS_SUCCESS) status = acl_sd_parse(full.p, full.len, &sd);
 	if (status == STATUS_SUCCESS) {
@@ -236,9 +235,9 @@ uint32_t smbd_sd_set(const struct smbd_open *o, const uint8_t *sd, size_t len, u
 		 * is kept only together with it (smb2.acls.INHERITFLAGS shows
 		 * what Windows keeps). */
 		uint16_t c = newp.control;
-		control = SE_DACL_PRESENT_BIT | (c & SE_DACL_PROTECTED);
+		control = SE_DACL_PRESENT | (c & SE_DACL_PROTECTED);
 		if ((c & SE_DACL_AUTO_INHERITED) && (c & SE_DACL_AUTO_INHERIT_REQ)) control |= SE_DACL_AUTO_INHERITED;
-		if ((c & SE_DACL_PRESENT_BIT) && newp.dacl) {
+		if ((c & SE_DACL_PRESENT) && newp.dacl) {
 			acl_dacl_copy_mapped(&dacl, newp.dacl, newp.dacl_len);
 			if (dacl.err) { status = STATUS_NO_MEMORY; goto done; }
 			dacl_bytes = dacl.p;
@@ -312,14 +311,6 @@ static uint32_t granted_by(int fd, struct lazy_token *lt)
 	return g;
 }
 
-static int open_beneath(int root_fd, const char *path, int flags)
-{
-	struct open_how how = { .flags = (uint64_t)(flags | O_CLOEXEC),
-				.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS };
-	long fd = syscall(SYS_openat2, root_fd, *path ? path : ".", &how, sizeof(how));
-	return fd < 0 ? -errno : (int)fd;
-}
-
 uint32_t smbd_sd_access_allowed(const struct smbd_session *s, int root_fd, const char *path, int fd)
 {
 	struct lazy_token lt = { .session = s };
@@ -329,10 +320,8 @@ uint32_t smbd_sd_access_allowed(const struct smbd_session *s, int root_fd, const
 		/* MS-FSA 2.1.5.1.2.1: DELETE also comes from the parent's
 		 * FILE_DELETE_CHILD, FILE_READ_ATTRIBUTES from its
 		 * FILE_LIST_DIRECTORY. */
-		const char *slash = strrchr(path, '/');
-		char *parent = slash ? strndup(path, (size_t)(slash - path)) : strdup("");
-		int pfd = parent ? open_beneath(root_fd, parent, O_PATH | O_DIRECTORY) : -ENOMEM;
-		free(parent);
+		const char *base;
+		int pfd = vfs_open_parent(root_fd, path, &base);
 		if (pfd >= 0) {
 			uint32_t pg = granted_by(pfd, &lt);
 			close(pfd);

@@ -22,8 +22,6 @@
 struct smbd_open;
 struct smbd_session;
 
-/* Appends the open file's complete SD (owner, group and DACL) to w. */
-uint32_t smbd_sd_get(const struct smbd_open *o, struct wbuf *w);
 /* Appends the parts of the open file's SD that secinfo asks for
  * (OWNER/GROUP/DACL_SECURITY_INFORMATION; a SACL is never stored, so an
  * empty one), with the DACL's control flags (QUERY_INFO, MS-SMB2

@@ -7,10 +7,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <linux/openat2.h>
-#include <sys/syscall.h>
 
 #include "common/utf16.h"
+#include "server/acl.h"
 #include "server/app_instance.h"
 #include "server/durable.h"
 #include "server/lease.h"
@@ -48,18 +47,6 @@ static uint32_t map_generic(uint32_t a)
 	if (a & GENERIC_EXECUTE) a |= FILE_GENERIC_EXECUTE;
 	if (a & GENERIC_ALL) a |= FILE_ALL_ACCESS;
 	return a & ~(GENERIC_READ | GENERIC_WRITE | GENERIC_EXECUTE | GENERIC_ALL);
-}
-
-static int openat2_beneath(int dirfd, const char *path, int flags, mode_t mode)
-{
-	struct open_how how = {
-		.flags = (uint64_t)(flags | O_CLOEXEC),
-		.mode = (flags & O_CREAT) ? mode : 0,
-		.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
-	};
-	long fd = syscall(SYS_openat2, dirfd, *path ? path : ".", &how, sizeof(how));
-	if (fd < 0) return errno == EXDEV ? -EACCES : -errno;
-	return (int)fd;
 }
 
 /* The most access the caller's identity gets on the object behind fd
@@ -148,23 +135,6 @@ static uint32_t create_pipe(struct smb2_request *req, const struct smb2_create_r
 	return finish(req, o, &rsp);
 }
 
-/* Splits "a/b/c" into a parent fd (opened beneath the share root) and the
- * last component. */
-static int open_parent(int root_fd, const char *path, const char **base)
-{
-	const char *slash = strrchr(path, '/');
-	if (!slash) {
-		*base = path;
-		return openat2_beneath(root_fd, "", O_PATH | O_DIRECTORY, 0);
-	}
-	*base = slash + 1;
-	char *parent = strndup(path, (size_t)(slash - path));
-	if (!parent) return -ENOMEM;
-	int fd = openat2_beneath(root_fd, parent, O_PATH | O_DIRECTORY, 0);
-	free(parent);
-	return fd;
-}
-
 static uint32_t status_from_neg_errno(int r)
 {
 	return ntstatus_from_errno(-r);
@@ -216,12 +186,12 @@ static uint32_t apply_create_contexts(struct smbd_open *o, int fd, uint32_t acti
 		 * file, so point it at the base for the call. */
 		int saved = o->fd;
 		o->fd = fd;
-		struct sd_parts parts;
+		struct acl_sd parts;
 		uint32_t secinfo = 0;
-		if (security_desc_parse(sec_d->data, sec_d->data_len, &parts) == STATUS_SUCCESS) {
+		if (acl_sd_parse(sec_d->data, sec_d->data_len, &parts) == STATUS_SUCCESS) {
 			if (parts.owner) secinfo |= OWNER_SECURITY_INFORMATION;
 			if (parts.group) secinfo |= GROUP_SECURITY_INFORMATION;
-			if (parts.dacl_present) secinfo |= DACL_SECURITY_INFORMATION;
+			if (parts.control & SE_DACL_PRESENT) secinfo |= DACL_SECURITY_INFORMATION;
 		}
 		if (secinfo) status = smbd_sd_set(o, sec_d->data, sec_d->data_len, secinfo);
 		o->fd = saved;
@@ -267,7 +237,7 @@ static uint32_t create_stream(struct smb2_request *req, const struct smb2_create
 			goto out;
 		}
 		const char *base;
-		int pfd = open_parent(sh->root_fd, actual, &base);
+		int pfd = vfs_open_parent(sh->root_fd, actual, &base);
 		if (pfd < 0) {
 			status = pfd == -ENOENT || pfd == -ENOTDIR ? STATUS_OBJECT_PATH_NOT_FOUND
 								   : status_from_neg_errno(pfd);
@@ -294,7 +264,7 @@ static uint32_t create_stream(struct smb2_request *req, const struct smb2_create
 		if (status) goto out;
 		base_created = true;
 	}
-	bfd = openat2_beneath(sh->root_fd, actual, O_PATH, 0);
+	bfd = vfs_openat_beneath(sh->root_fd, actual, O_PATH, 0);
 	if (bfd < 0) {
 		status = status_from_neg_errno(bfd);
 		goto out;
@@ -420,7 +390,7 @@ static uint32_t create_stream(struct smb2_request *req, const struct smb2_create
 
 	if (base_created) {
 		/* ExtA and SecD describe the file, which only now exists. */
-		int wfd = openat2_beneath(sh->root_fd, actual, O_RDONLY | O_NOCTTY | O_NONBLOCK, 0);
+		int wfd = vfs_openat_beneath(sh->root_fd, actual, O_RDONLY | O_NOCTTY | O_NONBLOCK, 0);
 		if (wfd >= 0) {
 			status = apply_create_contexts(o, wfd, FILE_CREATED, ext_a, sec_d);
 			close(wfd);
@@ -644,8 +614,8 @@ uint32_t smb2_create(struct smb2_request *req)
 			ext_a = c;
 		} else if (!memcmp(c->name, SMB2_CREATE_SD_BUFFER, 4)) {
 			/* 2.2.13.2.2: a self-relative SD for the new file. */
-			struct sd_parts parts;
-			status = security_desc_parse(c->data, c->data_len, &parts);
+			struct acl_sd parts;
+			status = acl_sd_parse(c->data, c->data_len, &parts);
 			if (status) goto out;
 			sec_d = c;
 		} else if (!memcmp(c->name, SMB2_CREATE_REQUEST_LEASE, 4)) {
@@ -692,7 +662,7 @@ uint32_t smb2_create(struct smb2_request *req)
 	uint32_t action;
 
 	if (exists) {
-		int pathfd = openat2_beneath(sh->root_fd, actual, O_PATH, 0);
+		int pathfd = vfs_openat_beneath(sh->root_fd, actual, O_PATH, 0);
 		if (pathfd < 0) {
 			status = status_from_neg_errno(pathfd);
 			goto out;
@@ -758,16 +728,16 @@ uint32_t smb2_create(struct smb2_request *req)
 		}
 		uint32_t granted = desired | (want_max ? maximal : 0);
 		if (is_dir) {
-			fd = openat2_beneath(sh->root_fd, actual, O_RDONLY | O_DIRECTORY, 0);
+			fd = vfs_openat_beneath(sh->root_fd, actual, O_RDONLY | O_DIRECTORY, 0);
 			if (fd == -EACCES && !(granted & FILE_LIST_DIRECTORY))
-				fd = openat2_beneath(sh->root_fd, actual, O_PATH | O_DIRECTORY, 0);
+				fd = vfs_openat_beneath(sh->root_fd, actual, O_PATH | O_DIRECTORY, 0);
 		} else {
 			bool w = (granted & (FILE_WRITE_DATA | FILE_APPEND_DATA)) || truncate;
 			bool rd = granted & (FILE_READ_DATA | FILE_EXECUTE);
 			int fl = O_NOCTTY | O_NONBLOCK;
-			fd = openat2_beneath(sh->root_fd, actual, fl | (w ? O_RDWR : O_RDONLY), 0);
-			if (fd == -EACCES && w && !rd) fd = openat2_beneath(sh->root_fd, actual, fl | O_WRONLY, 0);
-			if (fd == -EACCES && !w && !rd) fd = openat2_beneath(sh->root_fd, actual, O_PATH, 0);
+			fd = vfs_openat_beneath(sh->root_fd, actual, fl | (w ? O_RDWR : O_RDONLY), 0);
+			if (fd == -EACCES && w && !rd) fd = vfs_openat_beneath(sh->root_fd, actual, fl | O_WRONLY, 0);
+			if (fd == -EACCES && !w && !rd) fd = vfs_openat_beneath(sh->root_fd, actual, O_PATH, 0);
 			if (fd >= 0 && !(fcntl(fd, F_GETFL) & O_PATH)) fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
 		}
 		if (fd < 0) {
@@ -781,7 +751,7 @@ uint32_t smb2_create(struct smb2_request *req)
 		desired = granted;
 	} else {
 		const char *base;
-		pfd = open_parent(sh->root_fd, actual, &base);
+		pfd = vfs_open_parent(sh->root_fd, actual, &base);
 		if (pfd < 0) {
 			status = pfd == -ENOENT || pfd == -ENOTDIR ? STATUS_OBJECT_PATH_NOT_FOUND
 								   : status_from_neg_errno(pfd);

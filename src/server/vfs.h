@@ -95,6 +95,15 @@ static inline struct smb2_file_basics smb_file_basics(const struct smb_file_stat
  * the share root.  On success *out is malloc'd. */
 uint32_t vfs_normalize_path(const char *in, char **out);
 
+/* openat2(dirfd, path) with RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS and
+ * O_CLOEXEC ("" opens dirfd's directory itself).  Returns an fd or -errno;
+ * a path that tries to leave dirfd gives -EACCES. */
+int vfs_openat_beneath(int dirfd, const char *path, int flags, mode_t mode);
+/* Opens the parent directory of path (share-relative, normalized) beneath
+ * root_fd as O_PATH and points *base at path's last component.  Returns an
+ * fd or -errno. */
+int vfs_open_parent(int root_fd, const char *path, const char **base);
+
 /* Opens rel (share-relative, normalized) under the share.  flags are
  * open(2) flags (O_CREAT etc. allowed).  For case-insensitive shares the
  * last existing components are matched case-insensitively, and the actual

@@ -161,10 +161,10 @@ fail:
 
 /* ------------------------------------------------------------ resolution */
 
-static int sys_openat2(int dirfd, const char *path, int flags, mode_t mode)
+int vfs_openat_beneath(int dirfd, const char *path, int flags, mode_t mode)
 {
 	struct open_how how = {
-		.flags = (uint64_t)flags,
+		.flags = (uint64_t)(flags | O_CLOEXEC),
 		.mode = (flags & (O_CREAT | O_TMPFILE)) ? mode : 0,
 		.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
 	};
@@ -178,6 +178,21 @@ static int sys_openat2(int dirfd, const char *path, int flags, mode_t mode)
 		return -errno;
 	}
 	return (int)fd;
+}
+
+int vfs_open_parent(int root_fd, const char *path, const char **base)
+{
+	const char *slash = strrchr(path, '/');
+	if (!slash) {
+		*base = path;
+		return vfs_openat_beneath(root_fd, "", O_PATH | O_DIRECTORY, 0);
+	}
+	*base = slash + 1;
+	char *parent = strndup(path, (size_t)(slash - path));
+	if (!parent) return -ENOMEM;
+	int fd = vfs_openat_beneath(root_fd, parent, O_PATH | O_DIRECTORY, 0);
+	free(parent);
+	return fd;
 }
 
 static char *join(const char *a, const char *b, size_t blen)
@@ -206,7 +221,7 @@ static __thread struct {
 static char *find_ci(const struct smbd_share *sh, const char *dir, const char *comp)
 {
 	last_miss.stamp.valid = false;
-	int dfd = sys_openat2(sh->root_fd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+	int dfd = vfs_openat_beneath(sh->root_fd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
 	if (dfd < 0) return NULL;
 	struct name_cache_stamp stamp;
 	char *found = name_cache_find(dfd, comp, &stamp);
@@ -236,7 +251,7 @@ static void note_created(const struct smbd_share *sh, const char *res)
 	const char *slash = strrchr(res, '/');
 	size_t dlen = slash ? (size_t)(slash - res) : 0;
 	if (strlen(last_miss.dir) != dlen || strncmp(last_miss.dir, res, dlen) != 0) return;
-	int pfd = sys_openat2(sh->root_fd, dlen ? last_miss.dir : "", O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+	int pfd = vfs_openat_beneath(sh->root_fd, dlen ? last_miss.dir : "", O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
 	if (pfd < 0) return;
 	name_cache_created(pfd, &before, slash ? slash + 1 : res);
 	close(pfd);
@@ -257,7 +272,7 @@ static int resolve_walk(const struct smbd_share *sh, const char *rel, char **act
 			free(cur);
 			return -ENOMEM;
 		}
-		int fd = sys_openat2(sh->root_fd, cand, O_PATH | O_CLOEXEC, 0);
+		int fd = vfs_openat_beneath(sh->root_fd, cand, O_PATH | O_CLOEXEC, 0);
 		if (fd >= 0) {
 			close(fd);
 			free(cur);
@@ -300,7 +315,7 @@ int vfs_resolve(const struct smbd_share *sh, const char *rel, char **actual)
 {
 	*actual = NULL;
 	/* Exact spelling first: one syscall, fast in large directories. */
-	int fd = sys_openat2(sh->root_fd, rel, O_PATH | O_CLOEXEC, 0);
+	int fd = vfs_openat_beneath(sh->root_fd, rel, O_PATH | O_CLOEXEC, 0);
 	if (fd >= 0) {
 		close(fd);
 		*actual = strdup(rel);
@@ -318,7 +333,7 @@ int vfs_open(const struct smbd_share *sh, const char *rel, int flags, mode_t mod
 	if (actual) *actual = NULL;
 	flags |= O_CLOEXEC;
 	if (sh->case_sensitive || !(flags & O_CREAT)) {
-		int fd = sys_openat2(sh->root_fd, rel, flags, mode);
+		int fd = vfs_openat_beneath(sh->root_fd, rel, flags, mode);
 		if (fd >= 0 || fd != -ENOENT || sh->case_sensitive) {
 			if (fd >= 0 && actual) {
 				*actual = strdup(rel);
@@ -338,7 +353,7 @@ int vfs_open(const struct smbd_share *sh, const char *rel, int flags, mode_t mod
 		free(res);
 		return r;
 	}
-	int fd = sys_openat2(sh->root_fd, res, flags, mode);
+	int fd = vfs_openat_beneath(sh->root_fd, res, flags, mode);
 	if (fd >= 0 && r == -ENOENT) note_created(sh, res);
 	if (fd >= 0 && actual) *actual = res;
 	else free(res);
@@ -358,10 +373,10 @@ int vfs_unlink(const struct smbd_share *sh, const char *rel, int flags)
 	if (slash) {
 		char *parent = strndup(rel, (size_t)(slash - rel));
 		if (!parent) return -ENOMEM;
-		pfd = sys_openat2(sh->root_fd, parent, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+		pfd = vfs_openat_beneath(sh->root_fd, parent, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
 		free(parent);
 	} else {
-		pfd = sys_openat2(sh->root_fd, "", O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+		pfd = vfs_openat_beneath(sh->root_fd, "", O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
 	}
 	if (pfd < 0) return pfd;
 	int r = unlinkat(pfd, base, flags) < 0 ? -errno : 0;
@@ -375,7 +390,7 @@ int vfs_stat_beneath(const struct smbd_share *sh, const char *dir, const char *n
 {
 	char *rel = join(dir, name, strlen(name));
 	if (!rel) return -ENOMEM;
-	int fd = sys_openat2(sh->root_fd, rel, O_PATH | O_CLOEXEC, 0);
+	int fd = vfs_openat_beneath(sh->root_fd, rel, O_PATH | O_CLOEXEC, 0);
 	free(rel);
 	if (fd < 0) return fd;
 	int r = fstat(fd, sb) < 0 ? -errno : 0;
@@ -799,12 +814,12 @@ static int stream_dir_open(const struct smbd_share *sh, int base_fd, bool create
 	char rel[80];
 	int r = stream_dir_path(base_fd, create, rel, sizeof(rel));
 	if (r < 0) return r;
-	int fd = sys_openat2(sh->root_fd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+	int fd = vfs_openat_beneath(sh->root_fd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
 	if (fd != -ENOENT || !create) return fd;
 	/* Any user who may write a file may give it streams: the top
 	 * directory is world-writable and sticky, like /tmp. */
 	if (mkdirat(sh->root_fd, VFS_STREAM_DIR, 0700) == 0) {
-		int top = sys_openat2(sh->root_fd, VFS_STREAM_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+		int top = vfs_openat_beneath(sh->root_fd, VFS_STREAM_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
 		if (top >= 0) {
 			fchmod(top, 01777);
 			close(top);
@@ -812,7 +827,7 @@ static int stream_dir_open(const struct smbd_share *sh, int base_fd, bool create
 	} else if (errno != EEXIST) {
 		return -errno;
 	}
-	int top = sys_openat2(sh->root_fd, VFS_STREAM_DIR, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+	int top = vfs_openat_beneath(sh->root_fd, VFS_STREAM_DIR, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
 	if (top < 0) return top;
 	if (mkdirat(top, rel + sizeof(VFS_STREAM_DIR), 0777) < 0 && errno != EEXIST) {
 		int e = errno;
@@ -820,7 +835,7 @@ static int stream_dir_open(const struct smbd_share *sh, int base_fd, bool create
 		return -e;
 	}
 	close(top);
-	return sys_openat2(sh->root_fd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+	return vfs_openat_beneath(sh->root_fd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
 }
 
 /* Finds the on-disk entry ("s_<name>") matching name case-insensitively
@@ -871,7 +886,7 @@ int vfs_stream_open(const struct smbd_share *sh, int base_fd, const char *name, 
 		return -ENOMEM;
 	}
 	/* One component, never "." or "..", resolved beneath its directory. */
-	int fd = sys_openat2(sdfd, entry, flags | O_NOFOLLOW | O_CLOEXEC, 0666);
+	int fd = vfs_openat_beneath(sdfd, entry, flags | O_NOFOLLOW | O_CLOEXEC, 0666);
 	close(sdfd);
 	if (fd >= 0 && actual_name) {
 		*actual_name = strdup(entry + 2);
@@ -902,7 +917,7 @@ void vfs_streams_remove_all(const struct smbd_share *sh, int base_fd)
 {
 	char rel[80];
 	if (stream_dir_path(base_fd, false, rel, sizeof(rel)) < 0) return;
-	int sdfd = sys_openat2(sh->root_fd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+	int sdfd = vfs_openat_beneath(sh->root_fd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
 	if (sdfd < 0) return;
 	int dfd = dup(sdfd);
 	DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
@@ -915,7 +930,7 @@ void vfs_streams_remove_all(const struct smbd_share *sh, int base_fd)
 		close(dfd);
 	}
 	close(sdfd);
-	int top = sys_openat2(sh->root_fd, VFS_STREAM_DIR, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+	int top = vfs_openat_beneath(sh->root_fd, VFS_STREAM_DIR, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
 	if (top >= 0) {
 		unlinkat(top, rel + sizeof(VFS_STREAM_DIR), AT_REMOVEDIR);
 		close(top);

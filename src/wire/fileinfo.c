@@ -359,8 +359,6 @@ uint32_t fileinfo_u64_decode(const uint8_t *p, size_t len, uint64_t *out)
 
 /* ------------------------------------------------------ security descriptor */
 
-#define SE_DACL_PRESENT  0x0004u
-#define SE_SELF_RELATIVE 0x8000u
 #define ACCESS_ALLOWED_ACE_TYPE 0x00
 #define OBJECT_INHERIT_ACE    0x01
 #define CONTAINER_INHERIT_ACE 0x02
@@ -455,78 +453,6 @@ void security_desc_encode(struct wbuf *w, const struct posix_sd_input *in, uint3
 		}
 		wbuf_set_u16(w, acl_off + 2, (uint16_t)(w->len - acl_off));
 		wbuf_set_u16(w, acl_off + 4, count);
-	}
-}
-
-/* Checks that a SID at off lies inside the SD. */
-static bool sid_ok(const uint8_t *p, size_t len, uint32_t off)
-{
-	if (!off) return true;
-	if (!range_ok(off, 8, len)) return false;
-	if (p[off] != 1) return false;
-	return range_ok(off, 8 + 4u * p[off + 1], len);
-}
-
-static bool acl_ok(const uint8_t *p, size_t len, uint32_t off)
-{
-	if (!off) return true;
-	if (!range_ok(off, 8, len)) return false;
-	uint16_t acl_size = get_le16(p + off + 2);
-	uint16_t count = get_le16(p + off + 4);
-	if (acl_size < 8 || !range_ok(off, acl_size, len)) return false;
-	size_t pos = 8;
-	for (unsigned i = 0; i < count; i++) {
-		if (pos + 4 > acl_size) return false;
-		uint16_t ace_size = get_le16(p + off + pos + 2);
-		if (ace_size < 4 || ace_size > acl_size - pos) return false;
-		pos += ace_size;
-	}
-	return true;
-}
-
-uint32_t security_desc_validate(const uint8_t *p, size_t len)
-{
-	if (len < 20 || p[0] != 1) return STATUS_INVALID_PARAMETER;
-	uint16_t control = get_le16(p + 2);
-	if (!(control & SE_SELF_RELATIVE)) return STATUS_INVALID_PARAMETER;
-	if (!sid_ok(p, len, get_le32(p + 4)) || !sid_ok(p, len, get_le32(p + 8)) ||
-	    !acl_ok(p, len, get_le32(p + 12)) || !acl_ok(p, len, get_le32(p + 16)))
-		return STATUS_INVALID_PARAMETER;
-	return STATUS_SUCCESS;
-}
-
-uint32_t security_desc_parse(const uint8_t *p, size_t len, struct sd_parts *out)
-{
-	memset(out, 0, sizeof(*out));
-	uint32_t status = security_desc_validate(p, len);
-	if (status) return status;
-	uint32_t owner = get_le32(p + 4), group = get_le32(p + 8), dacl = get_le32(p + 16);
-	if (owner) { out->owner = p + owner; out->owner_len = 8 + 4u * p[owner + 1]; }
-	if (group) { out->group = p + group; out->group_len = 8 + 4u * p[group + 1]; }
-	out->dacl_present = (get_le16(p + 2) & SE_DACL_PRESENT) != 0;
-	if (dacl && out->dacl_present) { out->dacl = p + dacl; out->dacl_len = get_le16(p + dacl + 2); }
-	return STATUS_SUCCESS;
-}
-
-void security_desc_build(struct wbuf *w, const struct sd_parts *parts, uint32_t secinfo)
-{
-	size_t base = w->len;
-	bool want_dacl = (secinfo & DACL_SECURITY_INFORMATION) && parts->dacl_present;
-	wbuf_u8(w, 1);
-	wbuf_u8(w, 0);
-	wbuf_u16(w, (uint16_t)(SE_SELF_RELATIVE | (want_dacl ? SE_DACL_PRESENT : 0)));
-	wbuf_zero(w, 16);
-	if ((secinfo & OWNER_SECURITY_INFORMATION) && parts->owner) {
-		wbuf_set_u32(w, base + 4, (uint32_t)(w->len - base));
-		wbuf_bytes(w, parts->owner, parts->owner_len);
-	}
-	if ((secinfo & GROUP_SECURITY_INFORMATION) && parts->group) {
-		wbuf_set_u32(w, base + 8, (uint32_t)(w->len - base));
-		wbuf_bytes(w, parts->group, parts->group_len);
-	}
-	if (want_dacl && parts->dacl) {
-		wbuf_set_u32(w, base + 16, (uint32_t)(w->len - base));
-		wbuf_bytes(w, parts->dacl, parts->dacl_len);
 	}
 }
 

@@ -87,6 +87,17 @@
 #define FILE_DISPOSITION_IGNORE_READONLY_ATTRIBUTE  0x00000010u
 
 /* Security information flags (MS-DTYP 2.4.7, AdditionalInformation). */
+/* SECURITY_DESCRIPTOR.Control (MS-DTYP 2.4.6). */
+#define SE_OWNER_DEFAULTED        0x0001u
+#define SE_GROUP_DEFAULTED        0x0002u
+#define SE_DACL_PRESENT           0x0004u
+#define SE_DACL_DEFAULTED         0x0008u
+#define SE_SACL_PRESENT           0x0010u
+#define SE_DACL_AUTO_INHERIT_REQ  0x0100u
+#define SE_DACL_AUTO_INHERITED    0x0400u
+#define SE_DACL_PROTECTED         0x1000u
+#define SE_SELF_RELATIVE          0x8000u
+
 #define OWNER_SECURITY_INFORMATION     0x00000001u
 #define GROUP_SECURITY_INFORMATION     0x00000002u
 #define DACL_SECURITY_INFORMATION      0x00000004u
@@ -251,20 +262,7 @@ struct posix_sd_input {
 /* Appends a self-relative security descriptor holding what `secinfo`
  * (OWNER/GROUP/DACL_SECURITY_INFORMATION) asks for. */
 void security_desc_encode(struct wbuf *w, const struct posix_sd_input *in, uint32_t secinfo);
-/* Validates a self-relative SD a client sent in SET_INFO: offsets inside the
- * buffer, revision 1.  Returns STATUS_SUCCESS or STATUS_INVALID_PARAMETER
- * (STATUS_INVALID_SECURITY_DESCR on Windows; we use the generic code). */
-uint32_t security_desc_validate(const uint8_t *p, size_t len);
-
-/* The pieces of a self-relative SD, pointing into its buffer (validated:
- * each lies inside the buffer).  A NULL pointer means "absent". */
-struct sd_parts {
-	const uint8_t *owner, *group, *dacl;
-	size_t owner_len, group_len, dacl_len;
-	bool dacl_present;            /* SE_DACL_PRESENT (a NULL DACL if !dacl) */
-};
-uint32_t security_desc_parse(const uint8_t *p, size_t len, struct sd_parts *out);
-/* Appends a self-relative SD made of the parts `secinfo` selects. */
-void security_desc_build(struct wbuf *w, const struct sd_parts *parts, uint32_t secinfo);
+/* Self-relative SDs from the network are parsed and validated by acl_sd_parse
+ * (server/acl.h). */
 
 #endif

@@ -62,7 +62,7 @@ static void test_parse_rejects_malformed(void **state)
 	acl_start(&acl);
 	add_ace(&acl, 0, 0, FILE_ALL_ACCESS, &user);
 	acl_finish(&acl, 1);
-	make_sd(&sd, SE_DACL_PRESENT_BIT, &acl, &user);
+	make_sd(&sd, SE_DACL_PRESENT, &acl, &user);
 	struct acl_sd p;
 	assert_int_equal(acl_sd_parse(sd.b, sd.n, &p), STATUS_SUCCESS);
 	assert_non_null(p.dacl);
@@ -121,7 +121,7 @@ static void test_owner_rights_and_deny_order(void **state)
 	add_ace(&acl, 0, 0, FILE_GENERIC_READ, &user);
 	add_ace(&acl, 0, 0, FILE_WRITE_DATA, &owner_rights);
 	acl_finish(&acl, 2);
-	make_sd(&sd, SE_DACL_PRESENT_BIT, &acl, &user);
+	make_sd(&sd, SE_DACL_PRESENT, &acl, &user);
 	assert_int_equal(acl_sd_parse(sd.b, sd.n, &p), STATUS_SUCCESS);
 	assert_int_equal(acl_granted(&p, &t, NULL, 0), FILE_GENERIC_READ | FILE_WRITE_DATA);
 
@@ -131,7 +131,7 @@ static void test_owner_rights_and_deny_order(void **state)
 	add_ace(&acl, 0, 0, FILE_GENERIC_READ | FILE_WRITE_DATA, &user);
 	add_ace(&acl, 1, 0, FILE_WRITE_DATA, &user);
 	acl_finish(&acl, 2);
-	make_sd(&sd, SE_DACL_PRESENT_BIT, &acl, &user);
+	make_sd(&sd, SE_DACL_PRESENT, &acl, &user);
 	assert_int_equal(acl_sd_parse(sd.b, sd.n, &p), STATUS_SUCCESS);
 	assert_int_equal(acl_granted(&p, &t, NULL, 0), FILE_GENERIC_READ | FILE_WRITE_DATA | WRITE_DAC);
 
@@ -141,19 +141,19 @@ static void test_owner_rights_and_deny_order(void **state)
 	add_ace(&acl, 0, ACE_FLAG_INHERIT_ONLY | ACE_FLAG_OBJECT_INHERIT, FILE_ALL_ACCESS, &user);
 	add_ace(&acl, 0, 0, FILE_GENERIC_READ, &user);
 	acl_finish(&acl, 3);
-	make_sd(&sd, SE_DACL_PRESENT_BIT, &acl, NULL);
+	make_sd(&sd, SE_DACL_PRESENT, &acl, NULL);
 	assert_int_equal(acl_sd_parse(sd.b, sd.n, &p), STATUS_SUCCESS);
 	struct acl_sid other = sid_of(22, 2, 1, 1);
 	/* Not the owner (fallback owner someone else): no implicit rights. */
 	assert_int_equal(acl_granted(&p, &t, other.b, other.len), FILE_GENERIC_READ & ~FILE_READ_DATA);
 
 	/* A NULL DACL grants everything; an empty one only the owner's. */
-	make_sd(&sd, SE_DACL_PRESENT_BIT, NULL, &user);
+	make_sd(&sd, SE_DACL_PRESENT, NULL, &user);
 	assert_int_equal(acl_sd_parse(sd.b, sd.n, &p), STATUS_SUCCESS);
 	assert_int_equal(acl_granted(&p, &t, NULL, 0), FILE_ALL_ACCESS);
 	acl_start(&acl);
 	acl_finish(&acl, 0);
-	make_sd(&sd, SE_DACL_PRESENT_BIT, &acl, &user);
+	make_sd(&sd, SE_DACL_PRESENT, &acl, &user);
 	assert_int_equal(acl_sd_parse(sd.b, sd.n, &p), STATUS_SUCCESS);
 	assert_int_equal(acl_granted(&p, &t, NULL, 0), READ_CONTROL | WRITE_DAC);
 	acl_token_free(&t);
@@ -172,7 +172,7 @@ static void test_inheritance(void **state)
 	add_ace(&acl, 0, ACE_FLAG_OBJECT_INHERIT | ACE_FLAG_CONTAINER_INHERIT, FILE_WRITE_DATA, &creator_owner);
 	add_ace(&acl, 0, 0, FILE_ALL_ACCESS, &world);
 	acl_finish(&acl, 2);
-	make_sd(&sd, SE_DACL_PRESENT_BIT, &acl, &user);
+	make_sd(&sd, SE_DACL_PRESENT, &acl, &user);
 	assert_int_equal(acl_sd_parse(sd.b, sd.n, &parent), STATUS_SUCCESS);
 
 	struct wbuf w;
@@ -210,7 +210,7 @@ static void test_inheritance(void **state)
 	acl_start(&acl);
 	add_ace(&acl, 0, 0, FILE_ALL_ACCESS, &world);
 	acl_finish(&acl, 1);
-	make_sd(&sd, SE_DACL_PRESENT_BIT, &acl, &user);
+	make_sd(&sd, SE_DACL_PRESENT, &acl, &user);
 	assert_int_equal(acl_sd_parse(sd.b, sd.n, &parent), STATUS_SUCCESS);
 	assert_false(acl_sd_has_inheritable(&parent, false));
 	wbuf_init(&w, 0);

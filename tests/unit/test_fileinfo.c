@@ -8,6 +8,7 @@
 
 #include <cmocka.h>
 
+#include "server/acl.h"
 #include "wire/fileinfo.h"
 #include "wire/query_info.h"
 #include "wire/set_info.h"
@@ -259,7 +260,8 @@ static void test_security_descriptor(void **state)
 	assert_int_equal(w.p[dacl], 2);
 	assert_int_equal(get_le16(w.p + dacl + 4), 3);
 	assert_int_equal(dacl + get_le16(w.p + dacl + 2), w.len);
-	assert_int_equal(security_desc_validate(w.p, w.len), STATUS_SUCCESS);
+	struct acl_sd parsed;
+	assert_int_equal(acl_sd_parse(w.p, w.len, &parsed), STATUS_SUCCESS);
 	wbuf_free(&w);
 
 	/* Nothing asked: a bare 20-byte header. */
@@ -276,31 +278,41 @@ static void test_security_descriptor(void **state)
 	assert_int_equal(get_le16(w.p + dacl + 4), 1);
 	/* Corrupt: DACL offset beyond the end. */
 	put_le32(w.p + 16, (uint32_t)w.len);
-	assert_int_equal(security_desc_validate(w.p, w.len), STATUS_INVALID_PARAMETER);
+	assert_int_equal(acl_sd_parse(w.p, w.len, &parsed), STATUS_INVALID_PARAMETER);
 	wbuf_free(&w);
 	/* parse/build round trip, and selecting parts. */
 	in.mode = 0100755;
 	wbuf_init(&w, 0);
 	security_desc_encode(&w, &in, 7);
-	struct sd_parts parts;
-	assert_int_equal(security_desc_parse(w.p, w.len, &parts), STATUS_SUCCESS);
+	struct acl_sd parts;
+	assert_int_equal(acl_sd_parse(w.p, w.len, &parts), STATUS_SUCCESS);
 	assert_int_equal(parts.owner_len, 16);
-	assert_true(parts.dacl_present);
+	assert_true(parts.control & SE_DACL_PRESENT);
 	struct wbuf w2;
 	wbuf_init(&w2, 0);
-	security_desc_build(&w2, &parts, 7);
+	acl_sd_write(&w2, parts.control, parts.owner, parts.owner_len, parts.group, parts.group_len, parts.dacl,
+		     parts.dacl_len);
+	/* The same SD (acl_sd_write may lay the parts out in another order). */
 	assert_int_equal(w2.len, w.len);
-	assert_memory_equal(w2.p, w.p, w.len);
+	struct acl_sd again;
+	assert_int_equal(acl_sd_parse(w2.p, w2.len, &again), STATUS_SUCCESS);
+	assert_int_equal(again.control, parts.control);
+	assert_int_equal(again.owner_len, parts.owner_len);
+	assert_memory_equal(again.owner, parts.owner, parts.owner_len);
+	assert_int_equal(again.group_len, parts.group_len);
+	assert_memory_equal(again.group, parts.group, parts.group_len);
+	assert_int_equal(again.dacl_len, parts.dacl_len);
+	assert_memory_equal(again.dacl, parts.dacl, parts.dacl_len);
 	wbuf_free(&w2);
 	wbuf_init(&w2, 0);
-	security_desc_build(&w2, &parts, DACL_SECURITY_INFORMATION);
+	acl_sd_write(&w2, parts.control, NULL, 0, NULL, 0, parts.dacl, parts.dacl_len);
 	assert_int_equal(get_le32(w2.p + 4), 0);
 	assert_int_equal(get_le32(w2.p + 16), 20);
 	assert_int_equal(w2.len, 20 + parts.dacl_len);
 	wbuf_free(&w2);
 	wbuf_free(&w);
 	uint8_t junk[4] = { 1, 0, 0, 0x80 };
-	assert_int_equal(security_desc_validate(junk, sizeof(junk)), STATUS_INVALID_PARAMETER);
+	assert_int_equal(acl_sd_parse(junk, sizeof(junk), &parts), STATUS_INVALID_PARAMETER);
 }
 
 /* A QUERY_INFO request: 64-byte header + 40-byte body + input. */

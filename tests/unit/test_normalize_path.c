@@ -152,7 +152,7 @@ static void test_invalid_chars(void **state)
 {
 	(void)state;
 	static const char *const bad[] = {
-		"a*b", "a?b", "a<b", "a>b", "a|b", "a\"b", "a\x01" "b", "a\x1f", "dir\\*",
+		"a*b", "a?b", "a<b", "a>b", "a|b", "a\"b", ("a\x01" "b"), "a\x1f", "dir\\*",
 		/* The stream was split off the last component before: a ':'
 		 * left anywhere is invalid, also in a component ".." removes. */
 		"a:b", "a:b\\c", "dir\\a:b\\..\\c", "a:b\\..", "dir\\file:stream",
