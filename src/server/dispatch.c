@@ -626,12 +626,19 @@ static void dispatch_plain(struct smbd_conn *c, const uint8_t *msg, size_t len, 
 
 		bool handler_ran = status == STATUS_SUCCESS;
 		if (status == STATUS_SUCCESS) {
-			/* A handler without a valid session runs as root, never as
-			 * the user a previous request may have left (session.c). */
-			if (s && s->state == SESSION_VALID) smbd_impersonate(s);
+			/* Only commands that act for a session's user run as that
+			 * user.  SESSION_SETUP, NEGOTIATE and ECHO run as root even
+			 * on a valid session: a re-authentication (3.3.5.5.3) reads
+			 * the Kerberos keytab, which the user may not.  A handler
+			 * without a valid session runs as root, never as the user a
+			 * previous request may have left (session.c).  The choice is
+			 * remembered: the handler may end the session (LOGOFF), and
+			 * the pair must still be closed. */
+			bool as_user = d->need_session && s && s->state == SESSION_VALID;
+			if (as_user) smbd_impersonate(s);
 			else smbd_become_root();
 			status = d->fn(&req);
-			if (s && s->state == SESSION_VALID) smbd_unimpersonate();
+			if (as_user) smbd_unimpersonate();
 		}
 		if (out.err) {
 			/* The response could not be built (allocation); fail the request. */

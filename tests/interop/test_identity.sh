@@ -66,6 +66,38 @@ for r in 1 2 3 4 5 6 7 8; do
 	[[ ! -e "$SHARE/onlyA/fromB$r" ]]; check $? "round $r: ub cannot write into onlyA"
 done
 
+# A LOGOFF ends the logged-off user's identity on the thread: ub, on
+# another connection served by the same thread, reads its own file right
+# after ua logs off, and still cannot read ua's (dispatch.c pairs every
+# impersonation with its end even when the handler ends the session).
+/usr/bin/python3 - "$SMBKIT_PORT" "$SMBKIT_SHARE_NAME" >"$W/logoff.out" 2>&1 <<'PY'
+import io, sys
+from impacket.smbconnection import SMBConnection, SessionError
+port, share = int(sys.argv[1]), sys.argv[2]
+def login(user, pw):
+    c = SMBConnection("127.0.0.1", "127.0.0.1", sess_port=port)
+    c.login(user, pw)
+    return c
+def read(c, name):
+    buf = io.BytesIO()
+    try:
+        c.getFile(share, name, buf.write)
+    except SessionError as e:
+        return "error %#x" % e.getErrorCode()
+    return buf.getvalue().decode().strip()
+for r in range(3):
+    a, b = login("ua", "Ua-Pass.1"), login("ub", "Ub-Pass.1")
+    print("round", r, "ua reads a.txt:", read(a, "a.txt"))
+    a.logoff()
+    print("round", r, "after ua's logoff, ub reads b.txt:", read(b, "b.txt"))
+    print("round", r, "after ua's logoff, ub reads a.txt:", read(b, "a.txt"))
+    b.logoff()
+    a.close(); b.close()
+PY
+[[ $(grep -c 'ub reads b.txt: secretB$' "$W/logoff.out") == 3 ]]; check $? "after ua's LOGOFF, ub's requests on the same thread run as ub (reads b.txt)"
+[[ $(grep -c 'ub reads a.txt: error 0xc0000022$' "$W/logoff.out") == 3 ]]; check $? "after ua's LOGOFF, ub is still denied a.txt"
+grep -v ': secret\|: error 0xc0000022$' "$W/logoff.out" | sed 's/^/#   /'
+
 # One after the other on fresh connections: ownership of new files.
 sc ub%Ub-Pass.1 "put /etc/hostname byB" >/dev/null
 [[ $(stat -c %U:%G "$SHARE/byB" 2>/dev/null) == daemon:daemon ]]; check $? "ub's new file is owned by daemon:daemon"

@@ -2,6 +2,7 @@
 """impacket Kerberos logins against smbkitd (driven by test_kerberos.sh).
 
     test_kerberos.py PORT SPN EXPECT
+    test_kerberos.py PORT SPN reauth
     test_kerberos.py PORT hints
 
 Takes the service ticket for SPN ("cifs/localhost@SMBKIT.TEST") out of the
@@ -11,7 +12,11 @@ without asking a KDC.  impacket does not check the ticket's end time, so an
 expired ticket really reaches the server.  EXPECT is "ok" (login, then a
 write and read back on the share) or "fail" (the login must be refused).
 "hints" checks that the NEGOTIATE response's SPNEGO hints list both krb5
-mechanism OIDs.  Exit status 0 when the outcome matched.
+mechanism OIDs.  "reauth" logs in, writes a file, then authenticates the
+same session again with the same ticket (a SESSION_SETUP carrying the
+session's id: MS-SMB2 3.3.5.5.3) and writes and reads another file; the
+server must accept the re-authentication and keep the session working.
+Exit status 0 when the outcome matched.
 """
 import io
 import os
@@ -60,6 +65,8 @@ def main():
         return 1
     data = b"kerberos via impacket\n" * 100
     tid = conn.connectTree("share")
+    if expect == "reauth":
+        return reauth(conn, tid, user, realm, tgs, data)
     name = "impacket_krb5.txt"
     conn.putFile("share", name, io.BytesIO(data).read)
     got = io.BytesIO()
@@ -71,6 +78,30 @@ def main():
         print("read back differs")
         return 1
     print("login as %s, put/get ok" % principal)
+    return 0
+
+
+def reauth(conn, tid, user, realm, tgs, data):
+    conn.putFile("share", "reauth_before.txt", io.BytesIO(data).read)
+    session_id = conn._SMBConnection._Session["SessionID"]
+    try:
+        # impacket sends this SESSION_SETUP with the session's id: a re-auth.
+        conn.kerberosLogin(user, "", realm, TGS=tgs, useCache=False)
+    except SessionError as e:
+        print("re-authentication refused: %s" % e)
+        return 1
+    if conn._SMBConnection._Session["SessionID"] != session_id:
+        print("re-authentication answered with another session id")
+        return 1
+    conn.putFile("share", "reauth_after.txt", io.BytesIO(data).read)
+    got = io.BytesIO()
+    conn.getFile("share", "reauth_after.txt", got.write)
+    conn.disconnectTree(tid)
+    conn.logoff()
+    if got.getvalue() != data:
+        print("read back after re-authentication differs")
+        return 1
+    print("re-authenticated session %#x, put/get ok" % session_id)
     return 0
 
 

@@ -13,6 +13,9 @@
 #   - a principal that is not in the users database is refused
 #   - a ticket for host/$SRV (key in the keytab) is refused
 #   - an expired ticket is refused (impacket sends it regardless)
+#   - a session mapped to the Unix user nobody re-authenticates (a second
+#     SESSION_SETUP on the same session): the acceptor still reads the
+#     root-only keytab, and files written afterwards belong to nobody
 #   - the NEGOTIATE hints list krb5
 # Everything (KDC, server, files) is removed at exit.
 #
@@ -132,6 +135,7 @@ export KRB5RCACHEDIR="$T"
 	kadmin.local -r "$REALM" -q "addprinc -pw $USER_PASS testuser" &&
 	kadmin.local -r "$REALM" -q "addprinc -pw $USER_PASS otheruser" &&
 	kadmin.local -r "$REALM" -q "addprinc -pw $USER_PASS shortlived" &&
+	kadmin.local -r "$REALM" -q "addprinc -pw $USER_PASS nobodyuser" &&
 	kadmin.local -r "$REALM" -q "addprinc -randkey cifs/$SRV" &&
 	kadmin.local -r "$REALM" -q "addprinc -randkey host/$SRV" &&
 	kadmin.local -r "$REALM" -q "ktadd -k $T/smb.keytab cifs/$SRV host/$SRV"
@@ -150,6 +154,13 @@ for u in testuser shortlived; do
 	printf '%s\n' "$RANDOM_PW" | "$PASSWD_TOOL" -f "$T/users" add "$u" --unix-user "$(id -un)" --password-stdin \
 		>>"$LOG" 2>&1 || { echo "not ok - smbkit-passwd add $u"; exit 1; }
 done
+# nobodyuser acts as the Unix user nobody, who cannot read the keytab (0600,
+# root's): a re-authentication of its session must still run the Kerberos
+# acceptor as root (MS-SMB2 3.3.5.5.3 re-auth; dispatch.c impersonates only
+# commands that need a session).
+printf '%s\n' "$RANDOM_PW" | "$PASSWD_TOOL" -f "$T/users" add nobodyuser --unix-user nobody --password-stdin \
+	>>"$LOG" 2>&1 || { echo "not ok - smbkit-passwd add nobodyuser"; exit 1; }
+chmod 600 "$T/smb.keytab"
 
 SMB_PORT=$(free_port)
 cat >"$T/smb.conf" <<EOF
@@ -259,7 +270,16 @@ else
 	not_ok "kinit -l 5s for the expiry check"
 fi
 
-# 5. the server still serves a good client after all of that.
+# 5. re-authentication of a session whose user is not root
+if get_ticket nobodyuser && kvno "cifs/$SRV@$REALM" >"$T/out" 2>&1 &&
+	timeout 60 /usr/bin/python3 "$HERE/test_kerberos.py" "$SMB_PORT" "cifs/$SRV@$REALM" reauth >"$T/out" 2>&1 &&
+	[[ $(stat -c %U "$T/share/reauth_after.txt") == nobody ]]; then
+	ok "Kerberos re-authentication of a session mapped to nobody (keytab root-only)"
+else
+	not_ok "Kerberos re-authentication of a session mapped to nobody (keytab root-only)"
+fi
+
+# 6. the server still serves a good client after all of that.
 if get_ticket testuser && smbk -c "ls" && ! grep -q NT_STATUS_ "$T/out"; then
 	ok "server still serves Kerberos logins"
 else
