@@ -426,47 +426,6 @@ void conn_update_events(struct smbd_conn *c)
 	p->want_out = pending;
 }
 
-/* Identity caching (session.c): may this message be dispatched in a lazy
- * scope, i.e. is every command of it one whose handler the dispatcher only
- * ever runs impersonated (a valid session is required before it runs:
- * MS-SMB2 3.3.5.2.9)?  Anything else (NEGOTIATE, SESSION_SETUP, ECHO,
- * CANCEL, an encrypted or SMB1 message, anything malformed) is dispatched
- * as root, as before.  The walk only reads: the dispatcher does the real
- * validation. */
-static bool message_runs_impersonated(const uint8_t *msg, size_t len)
-{
-	size_t off = 0;
-	for (int n = 0; n < 64; n++) {
-		if (len - off < SMB2_HDR_SIZE || get_le32(msg + off) != SMB2_PROTOCOL_ID) return false;
-		switch (get_le16(msg + off + 12)) {   /* Command (2.2.1) */
-		case SMB2_LOGOFF: case SMB2_TREE_CONNECT: case SMB2_TREE_DISCONNECT:
-		case SMB2_CREATE: case SMB2_CLOSE: case SMB2_FLUSH: case SMB2_READ:
-		case SMB2_WRITE: case SMB2_LOCK: case SMB2_IOCTL: case SMB2_QUERY_DIRECTORY:
-		case SMB2_CHANGE_NOTIFY: case SMB2_QUERY_INFO: case SMB2_SET_INFO:
-		case SMB2_OPLOCK_BREAK:
-			break;
-		default:
-			return false;
-		}
-		uint32_t next = get_le32(msg + off + 20);   /* NextCommand */
-		if (!next) return true;
-		if ((next & 7) || next < SMB2_HDR_SIZE || next > len - off) return false;
-		off += next;
-	}
-	return false;
-}
-
-/* Dispatches one message with the identity rule above. */
-static void dispatch_with_identity(struct smbd_conn *c, const uint8_t *msg, size_t len, uint8_t *owned)
-{
-	bool lazy = message_runs_impersonated(msg, len);
-	if (!lazy) smbd_become_root();
-	bool was = smbd_identity_lazy(lazy);
-	if (owned) dispatch_message_owned(c, owned, len);
-	else dispatch_message(c, msg, len);
-	smbd_identity_lazy(was);
-}
-
 /* Dispatches the complete frames buffered in rbuf; an incomplete large
  * frame at the end moves to a buffer of its own (BIG_FRAME_MIN).  Stops
  * early when the connection is throttled; the rest stays in rbuf. */
@@ -508,7 +467,7 @@ static void conn_process_frames(struct smbd_conn *c)
 			}
 			break;
 		}
-		dispatch_with_identity(c, c->rbuf + off + 4, mlen, NULL);
+		dispatch_message(c, c->rbuf + off + 4, mlen);
 		off += 4 + mlen;
 		if (conn_throttled(c)) break;
 	}
@@ -566,7 +525,7 @@ void conn_on_readable(struct smbd_conn *c)
 			if (p->big_have == p->big_len) {
 				uint8_t *m = p->big;
 				p->big = NULL;
-				dispatch_with_identity(c, m, p->big_len, m);
+				dispatch_message_owned(c, m, p->big_len);
 			}
 			continue;
 		}

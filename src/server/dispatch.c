@@ -211,6 +211,44 @@ static struct smbd_session *response_encrypt_session(const struct smbd_conn *c, 
 static void dispatch_plain(struct smbd_conn *c, const uint8_t *msg, size_t len, struct smbd_session *enc,
 			   uint8_t **own);
 
+/* Identity caching (session.c): may this plain message be dispatched in a
+ * lazy scope, i.e. is every command of it one whose handler runs only
+ * impersonated (it needs a valid session before it runs, MS-SMB2
+ * 3.3.5.2.9; see the command table)?  Anything else (NEGOTIATE,
+ * SESSION_SETUP, ECHO, CANCEL, anything malformed) is dispatched as root.
+ * The walk only reads: dispatch_plain does the real validation. */
+static bool message_runs_impersonated(const uint8_t *msg, size_t len)
+{
+	size_t off = 0;
+	for (int n = 0; n < 64; n++) {
+		if (len - off < SMB2_HDR_SIZE || get_le32(msg + off) != SMB2_PROTOCOL_ID) return false;
+		uint16_t command = get_le16(msg + off + 12);   /* Command (2.2.1) */
+		if (command >= SMB2_COMMAND_COUNT || !commands[command].fn || !commands[command].need_session)
+			return false;
+		uint32_t next = get_le32(msg + off + 20);   /* NextCommand */
+		if (!next) return true;
+		if ((next & 7) || next < SMB2_HDR_SIZE || next > len - off) return false;
+		off += next;
+	}
+	return false;
+}
+
+/* Dispatches a plain SMB2 message (received as such, or decrypted) in the
+ * identity scope its commands allow.  For an encrypted message the scope is
+ * only chosen here, after decryption: nothing before it (transform checks,
+ * session lookup, decryption) touches the file system, so the identity a
+ * previous request left in effect does no harm there, and a run of
+ * encrypted requests of one user switches identity as rarely as plain ones. */
+static void dispatch_plain_scoped(struct smbd_conn *c, const uint8_t *msg, size_t len, struct smbd_session *enc,
+				  uint8_t **own)
+{
+	bool lazy = message_runs_impersonated(msg, len);
+	if (!lazy) smbd_become_root();
+	bool was = smbd_identity_lazy(lazy);
+	dispatch_plain(c, msg, len, enc, own);
+	smbd_identity_lazy(was);
+}
+
 /* A TRANSFORM_HEADER message (MS-SMB2 3.3.5.2.1.1): every failure here
  * drops the connection, as Windows does; nothing is answered to a message
  * that cannot be authenticated. */
@@ -265,7 +303,7 @@ static void dispatch_encrypted(struct smbd_conn *c, const uint8_t *msg, size_t l
 		return;
 	}
 	/* An offloaded READ/WRITE takes the buffer (and wipes it itself). */
-	dispatch_plain(c, plain, th.original_size, s, &block);
+	dispatch_plain_scoped(c, plain, th.original_size, s, &block);
 	if (block) {
 		explicit_bzero(plain, th.original_size);   /* no decrypted requests left in freed memory */
 		free(block);
@@ -273,28 +311,33 @@ static void dispatch_encrypted(struct smbd_conn *c, const uint8_t *msg, size_t l
 	session_put(s);
 }
 
+/* Entry points from conn.c, where each message starts with whatever
+ * identity the previous one left (session.c): plain messages pick their
+ * scope in dispatch_plain_scoped, encrypted ones after decryption, and
+ * everything else runs as root. */
 void dispatch_message(struct smbd_conn *c, const uint8_t *msg, size_t len)
 {
+	if (len >= 4 && get_le32(msg) == SMB2_TRANSFORM_ID) {
+		dispatch_encrypted(c, msg, len, NULL);
+		return;
+	}
+	if (len >= SMB2_HDR_SIZE && get_le32(msg) == SMB2_PROTOCOL_ID) {
+		dispatch_plain_scoped(c, msg, len, NULL, NULL);
+		return;
+	}
+	smbd_become_root();
 	if (len >= 4 && get_le32(msg) == SMB1_PROTOCOL_ID) {
 		if (c->state == CONN_NEW) smb1_negotiate(c, msg, len);
 		else conn_disconnect(c, "SMB1 request after negotiation");
 		return;
 	}
-	if (len >= 4 && get_le32(msg) == SMB2_TRANSFORM_ID) {
-		dispatch_encrypted(c, msg, len, NULL);
-		return;
-	}
-	if (len < SMB2_HDR_SIZE || get_le32(msg) != SMB2_PROTOCOL_ID) {
-		conn_disconnect(c, "not an SMB2 message");
-		return;
-	}
-	dispatch_plain(c, msg, len, NULL, NULL);
+	conn_disconnect(c, "not an SMB2 message");
 }
 
 void dispatch_message_owned(struct smbd_conn *c, uint8_t *msg, size_t len)
 {
 	if (len >= SMB2_HDR_SIZE && get_le32(msg) == SMB2_PROTOCOL_ID) {
-		dispatch_plain(c, msg, len, NULL, &msg);
+		dispatch_plain_scoped(c, msg, len, NULL, &msg);
 		free(msg);   /* NULL when a job took it */
 		return;
 	}

@@ -190,14 +190,16 @@ void session_expire_previous(struct smbd_session *s, uint64_t previous_id)
  *    always runs as its own session's user, whoever ran before it.
  *  - Switching back to root after a request is only skipped inside a
  *    "lazy" scope (smbd_identity_lazy): the dispatch of a message made only
- *    of commands whose handlers always run impersonated (conn.c), and the
- *    I/O workers, which run nothing but such handlers.  What runs between
- *    those handlers (framing, header checks, signing, sending) makes no
- *    file system call that depends on the caller's identity.
+ *    of commands whose handlers always run impersonated (dispatch.c: the
+ *    commands that need a session; for an encrypted message the scope is
+ *    chosen after decryption), and the I/O workers, which run nothing but
+ *    such handlers.  What runs between those handlers (framing, header
+ *    checks, decryption, signing, sending) makes no file system call that
+ *    depends on the caller's identity.
  *  - Every other entry point of a thread that may have been left with a
  *    user's identity calls smbd_become_root() first: each posted task and
  *    accept (loop.c), connection teardown and the dispatch of any other
- *    message (conn.c: NEGOTIATE, SESSION_SETUP, ECHO, CANCEL, encrypted or
+ *    message (dispatch.c: NEGOTIATE, SESSION_SETUP, ECHO, CANCEL, SMB1 or
  *    malformed messages run as root as before).  Outside a lazy scope
  *    smbd_unimpersonate switches back at once, as it always did, so
  *    threads that never enter one (main, durable scavenger, lease timer,
