@@ -176,8 +176,10 @@ run_tier() {
 		# Path escapes of every kind (incl. symlinks swapped in mid-request).
 		containment) timeout -k 15 900 bash tests/interop/test_containment.sh ;;
 		# Two users mapped to different Unix users interleaved on one loop
-		# thread: no request runs as the previous request's user.
-		identity) timeout -k 15 300 bash tests/interop/test_identity.sh ;;
+		# thread: no request runs as the previous request's user.  Then
+		# access-based enumeration: each user lists only what it may read.
+		identity) timeout -k 15 300 bash tests/interop/test_identity.sh; a=$?
+			SMBKIT_TIER="abe-$build" timeout -k 15 300 bash tests/interop/test_abe.sh && exit $a ;;
 		# Tampered signatures, replays, downgrades, bad logins, access policy.
 		# Then a man-in-the-middle rewrites NEGOTIATE: 3.1.1 preauth integrity
 		# and VALIDATE_NEGOTIATE (3.0/3.0.2) must catch every downgrade.

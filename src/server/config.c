@@ -34,6 +34,7 @@
 #include "auth/krb5_server.h"
 #include "common/utf16.h"
 #include "server/access.h"
+#include "server/access_enum.h"
 
 #define NETBIOS_NAME_MAX 15
 #define DEFAULT_PORT 445
@@ -53,6 +54,8 @@ struct share_entry {
 	char **write_list;
 	struct host_acl *hosts_allow;
 	struct host_acl *hosts_deny;
+	/* "access based enumeration" (access_enum.h). */
+	bool access_based_enum;
 };
 
 /* The config is allocated inside this wrapper for the same reason: the
@@ -825,7 +828,8 @@ static void global_key(struct parse_ctx *x, const char *key, const char *nkey, c
 		ctx_fail(x, "'%s' belongs in a share section, not in [global]", key);
 	} else if (!strcmp(nkey, "path") || !strcmp(nkey, "readonly") || !strcmp(nkey, "writable") ||
 		   !strcmp(nkey, "writeable") || !strcmp(nkey, "validusers") || !strcmp(nkey, "comment") ||
-		   !strcmp(nkey, "browseable") || !strcmp(nkey, "browsable") || !strcmp(nkey, "casesensitive")) {
+		   !strcmp(nkey, "browseable") || !strcmp(nkey, "browsable") || !strcmp(nkey, "casesensitive") ||
+		   !strcmp(nkey, "accessbasedenumeration") || !strcmp(nkey, "hideunreadable")) {
 		ctx_fail(x, "'%s' belongs in a share section, not in [global]", key);
 	} else {
 		ctx_fail(x, "unknown option '%s' in [global]", key);
@@ -889,6 +893,10 @@ static void share_key(struct parse_ctx *x, const char *key, const char *nkey, co
 	} else if (!strcmp(nkey, "continuouslyavailable")) {
 		if (want_bool(x, key, value, &b)) s->continuously_available = b;
 	/* ---- end durable ---- */
+	} else if (!strcmp(nkey, "accessbasedenumeration") || !strcmp(nkey, "hideunreadable")) {
+		/* access_enum.h; Samba's "hide unreadable" does the same and
+		 * also sets the share flag, so its configs carry over. */
+		if (want_bool(x, key, value, &b)) e->access_based_enum = b;
 	} else if (is_not_yet_supported(nkey)) {
 		ctx_fail(x, "'%s' is not supported by this version of smbkitd", key);
 	} else {
@@ -1076,6 +1084,13 @@ void config_login_backoff(const struct smbd_config *c, unsigned *limit, unsigned
 	*limit = ce->login_failure_limit;
 	*window = ce->login_failure_window;
 	*backoff = ce->login_failure_backoff;
+}
+
+bool config_share_access_based_enum(const struct smbd_share *sh)
+{
+	if (sh->ipc) return false;
+	const struct share_entry *e = container_of(sh, struct share_entry, share);
+	return e->access_based_enum;
 }
 
 /* The order follows Samba: hosts, then guest, invalid users (always wins),

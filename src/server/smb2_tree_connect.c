@@ -5,6 +5,7 @@
 
 #include "common/utf16.h"
 #include "server/access.h"
+#include "server/access_enum.h"
 #include "server/server.h"
 #include "wire/session_setup.h"
 #include "wire/tree_connect.h"
@@ -76,6 +77,9 @@ uint32_t smb2_tree_connect(struct smb2_request *req)
 		.maximal_access = t->maximal_access,
 	};
 	if (t->encrypt_data) rsp.share_flags |= SMB2_SHAREFLAG_ENCRYPT_DATA;
+	/* "access based enumeration": listings leave out what the user may
+	 * not read (MS-SMB2 2.2.10, 3.3.5.18; smb2_query_directory.c). */
+	if (config_share_access_based_enum(sh)) rsp.share_flags |= SMB2_SHAREFLAG_ACCESS_BASED_DIRECTORY_ENUM;
 	/* "continuously available" (durable.c): persistent handles, 3.x only. */
 	if (sh->continuously_available && c->dialect >= SMB2_DIALECT_300)
 		rsp.capabilities |= SMB2_SHARE_CAP_CONTINUOUS_AVAILABILITY;

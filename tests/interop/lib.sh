@@ -16,6 +16,10 @@
 #   SMBKIT_LOG_LEVEL   server --log-level (default: info)
 #   SMBKIT_KEEP_TMP=1  keep the temporary share directory after the run
 #   SMBKIT_START_TIMEOUT  seconds to wait for the port (default: 30)
+#   SMBKIT_CONFIG_EXTRA   smbkitd config text (e.g. more [share] sections)
+#                      passed with --config; "@SMBKIT_TMP@" in it stands for
+#                      the run's temporary directory, and every "path ="
+#                      under it is created (mode 1777) before the start
 #
 # Every exported SMBKIT_* variable is visible to commands run in between, so
 # python drivers read SMBKIT_PORT, SMBKIT_USER, SMBKIT_PASS, SMBKIT_SHARE_NAME.
@@ -127,6 +131,15 @@ smbkit_start() {
 		return 1
 	fi
 
+	local extra=() dir
+	if [[ -n "${SMBKIT_CONFIG_EXTRA:-}" ]]; then
+		printf '%s\n' "${SMBKIT_CONFIG_EXTRA//@SMBKIT_TMP@/$SMBKIT_TMP}" >"$SMBKIT_TMP/extra.conf"
+		while IFS= read -r dir; do
+			[[ $dir == "$SMBKIT_TMP"/* ]] && mkdir -p "$dir" && chmod 1777 "$dir"
+		done < <(sed -n 's/^[[:space:]]*path[[:space:]]*=[[:space:]]*//p' "$SMBKIT_TMP/extra.conf")
+		extra=(--config "$SMBKIT_TMP/extra.conf")
+	fi
+
 	local attempt waited
 	for attempt in 1 2 3; do
 		SMBKIT_PORT=$(smbkit_free_port)
@@ -137,6 +150,7 @@ smbkit_start() {
 			--share "$SMBKIT_SHARE_NAME=$SMBKIT_SHARE_DIR" \
 			--users "$SMBKIT_USERS_FILE" \
 			--log-level "$SMBKIT_LOG_LEVEL" \
+			"${extra[@]}" \
 			</dev/null >>"$SMBKIT_LOG" 2>&1 &
 		SMBKIT_PID=$!
 		export SMBKIT_PID

@@ -89,6 +89,12 @@ fi
 OWN_SERVER=0
 if [[ -z "${SMBKIT_PORT:-}" ]]; then
 	export SMBKIT_TIER="${SMBKIT_TIER:-torture}"
+	# smb2.acls.ACCESSBASED lists a second share with access-based
+	# enumeration (its name is fixed in the test).
+	export SMBKIT_CONFIG_EXTRA='[hideunread]
+path = @SMBKIT_TMP@/hideunread
+read only = no
+access based enumeration = yes'
 	. "$HERE/../interop/lib.sh"
 	smbkit_start || exit 1
 	OWN_SERVER=1
