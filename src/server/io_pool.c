@@ -1,6 +1,9 @@
 /* I/O worker pool.  See io_pool.h for what runs where and why. */
+#include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -11,6 +14,32 @@
  * also back-pressures the client through the loop. */
 #define IO_POOL_MAX_QUEUED 1024u
 
+/* Memory after a large transfer.  READ responses and WRITE requests are
+ * buffers of up to 8 MiB.  glibc serves them from mmap only until the
+ * first one is freed: its dynamic threshold then rises to that size and
+ * later ones come from the arenas, whose freed memory mostly stays
+ * resident (only the top of the main heap is trimmed).  smbkitd kept
+ * 20-80 MiB after a 1 GiB put.  Forcing mmap for them instead (a fixed
+ * M_MMAP_THRESHOLD) costs an mmap, munmap and 2048 page faults per 8 MiB,
+ * on every request of the transfer.  So the transfer keeps reusing arena
+ * memory, and once the pool has moved IO_TRIM_AFTER_BYTES and then sat
+ * idle for IO_TRIM_IDLE_MS (the completions, which free the buffers on
+ * the loops, have run by then) one worker gives the free pages back with
+ * malloc_trim(0).
+ *
+ * malloc_trim releases the free chunks of every arena but the top chunk
+ * only of the main one, and a thread arena keeps a top of up to twice the
+ * (risen) mmap threshold, 16 MiB, each: with the receive buffers in a
+ * loop's arena and the READ responses in the workers' ones that was the
+ * memory that stayed.  So the process uses one arena (M_ARENA_MAX 1, set
+ * before the loops and workers start): small allocations are served from
+ * each thread's tcache without the arena lock, and the large ones are a
+ * few per MiB moved.  Measured (1 GiB put, tmpfs): VmRSS 23.7 MiB after
+ * the transfer before, 7.5 MiB 0.3 s after it now; MiB/s and CPU/GiB
+ * within the noise. */
+#define IO_TRIM_AFTER_BYTES (32u * 1024 * 1024)
+#define IO_TRIM_IDLE_MS 300
+
 static struct {
 	struct smb_mutex lock;        /* rank io_pool: queue, counters, stop flag */
 	pthread_cond_t work;          /* a job was queued, or stop */
@@ -19,6 +48,7 @@ static struct {
 	unsigned queued;              /* guarded by lock */
 	unsigned running;             /* jobs taken by workers, guarded by lock */
 	bool stop;                    /* guarded by lock */
+	size_t bytes_since_trim;      /* guarded by lock */
 	pthread_t *threads;
 	int nthreads;
 	atomic_bool enabled;
@@ -99,6 +129,33 @@ static void job_run(struct io_job *job)
 	conn_io_finished(job, rsp, rsp_len);
 }
 
+/* Waits (lock held) until a job is queued or stop; after a large
+ * transfer, trims the heap once the pool has been idle a while (see
+ * IO_TRIM_AFTER_BYTES). */
+static void wait_for_work(void)
+{
+	while (!pool.head && !pool.stop) {
+		if (pool.bytes_since_trim < IO_TRIM_AFTER_BYTES || pool.running) {
+			pthread_cond_wait(&pool.work, &pool.lock.m);
+			continue;
+		}
+		struct timespec until;
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_nsec += IO_TRIM_IDLE_MS * 1000000L;
+		until.tv_sec += until.tv_nsec / 1000000000L;
+		until.tv_nsec %= 1000000000L;
+		int r = pthread_cond_timedwait(&pool.work, &pool.lock.m, &until);
+		if (r == ETIMEDOUT && !pool.head && !pool.running && !pool.stop &&
+		    pool.bytes_since_trim >= IO_TRIM_AFTER_BYTES) {
+			/* One worker trims; the others see the counter reset. */
+			pool.bytes_since_trim = 0;
+			smb_mutex_unlock(&pool.lock);
+			malloc_trim(0);
+			smb_mutex_lock(&pool.lock);
+		}
+	}
+}
+
 static void *worker_main(void *arg)
 {
 	(void)arg;
@@ -108,7 +165,7 @@ static void *worker_main(void *arg)
 	smbd_identity_lazy(true);
 	smb_mutex_lock(&pool.lock);
 	for (;;) {
-		while (!pool.head && !pool.stop) pthread_cond_wait(&pool.work, &pool.lock.m);
+		wait_for_work();
 		if (!pool.head) break;   /* stop, and nothing left */
 		struct io_job *job = pool.head;
 		pool.head = job->next;
@@ -116,9 +173,14 @@ static void *worker_main(void *arg)
 		pool.queued--;
 		pool.running++;
 		smb_mutex_unlock(&pool.lock);
+		/* The job is gone once it ran (its completion frees it). */
+		size_t moved = job->msg_len;
+		if (job->rsp_hdr.command == SMB2_READ && job->msg_len >= SMB2_HDR_SIZE + 8)
+			moved += get_le32(job->msg + SMB2_HDR_SIZE + 4);
 		job_run(job);
 		smb_mutex_lock(&pool.lock);
 		pool.running--;
+		pool.bytes_since_trim += moved;
 		if (!pool.head && !pool.running) pthread_cond_broadcast(&pool.idle);
 	}
 	smb_mutex_unlock(&pool.lock);
@@ -127,16 +189,24 @@ static void *worker_main(void *arg)
 
 int io_pool_start(int nthreads)
 {
+	/* Before any loop or worker thread allocates (see IO_TRIM_AFTER_BYTES). */
+	mallopt(M_ARENA_MAX, 1);
 	const char *env = getenv("SMBKITD_IO_THREADS");
 	if (env && *env) nthreads = atoi(env);
 	if (nthreads < 0) nthreads = 0;
 	if (nthreads > 64) nthreads = 64;
 	smb_mutex_init(&pool.lock, LOCK_RANK_IO_POOL, "io_pool");
-	pthread_cond_init(&pool.work, NULL);
+	/* The idle trim waits on the monotonic clock (wait_for_work). */
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&pool.work, &ca);
+	pthread_condattr_destroy(&ca);
 	pthread_cond_init(&pool.idle, NULL);
 	pool.head = pool.tail = NULL;
 	pool.queued = pool.running = 0;
 	pool.stop = false;
+	pool.bytes_since_trim = 0;
 	pool.nthreads = 0;
 	if (nthreads == 0) return 0;
 	pool.threads = calloc((size_t)nthreads, sizeof(*pool.threads));

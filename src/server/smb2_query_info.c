@@ -107,29 +107,35 @@ static uint32_t query_file(struct smb2_request *req, struct smbd_open *o,
 	}
 
 	/* Times, attributes, ids and EAs belong to the file; a stream open
-	 * only brings its own sizes. */
-	int bfd = open_base_fd(o);
+	 * only brings its own sizes.  A plain open is asked through its own
+	 * fd: synchronous handlers run with a reference on the open, which
+	 * keeps o->fd open (a dup + close per QUERY_INFO was two syscalls of
+	 * the ~10 a CREATE/QUERY_INFO/CLOSE costs). */
+	bool is_stream = open_stream_name(o) != NULL;
+	int bfd = is_stream ? open_base_fd(o) : o->fd;
 	if (bfd < 0) return ntstatus_from_errno(-bfd);
 	struct smb_file_stat st;
 	int r = vfs_fstat(bfd, &st);
-	if (r == 0 && open_stream_name(o)) {
+	if (r == 0 && is_stream) {
 		struct smb_file_stat sst;
 		r = vfs_fstat(o->fd, &sst);
 		st.end_of_file = sst.end_of_file;
 		st.allocation_size = sst.allocation_size;
 	}
 	if (r < 0) {
-		close(bfd);
+		if (is_stream) close(bfd);
 		return ntstatus_from_errno(-r);
 	}
 	struct fileinfo_stat fs;
 	fill_fileinfo_stat(&fs, &st, o);
 	struct vfs_ea *eas = NULL;
 	size_t neas = 0;
-	if (vfs_ea_list(bfd, &eas, &neas) == 0) fs.ea_size = vfs_ea_size(eas, neas);
+	/* vfs_fstat listed the file's xattrs: no EA among them, no second
+	 * listing. */
+	if (st.may_have_eas && vfs_ea_list(bfd, &eas, &neas) == 0) fs.ea_size = vfs_ea_size(eas, neas);
 	uint32_t status = query_file_class(req, o, q, w, &fs, bfd, eas, neas);
 	vfs_ea_free(eas, neas);
-	close(bfd);
+	if (is_stream) close(bfd);
 	return status;
 }
 
@@ -150,9 +156,15 @@ static uint32_t query_streams(struct smbd_open *o, struct wbuf *w, const struct 
 		goto out;
 	}
 	if (!fs->is_dir) {
-		struct smb_file_stat bst;
-		if (vfs_fstat(bfd, &bst) < 0) bst.end_of_file = bst.allocation_size = 0;
-		e[k++] = (struct fileinfo_stream){ "::$DATA", bst.end_of_file, bst.allocation_size };
+		/* fs holds the base file's sizes unless this is a stream open. */
+		uint64_t eof = fs->end_of_file, alloc = fs->allocation_size;
+		if (open_stream_name(o)) {
+			struct smb_file_stat bst;
+			if (vfs_fstat(bfd, &bst) < 0) bst.end_of_file = bst.allocation_size = 0;
+			eof = bst.end_of_file;
+			alloc = bst.allocation_size;
+		}
+		e[k++] = (struct fileinfo_stream){ "::$DATA", eof, alloc };
 	}
 	for (size_t i = 0; i < n; i++) {
 		size_t len = strlen(si[i].name) + 8;

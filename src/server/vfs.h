@@ -123,6 +123,12 @@ int vfs_unlink(const struct smbd_share *sh, const char *rel, int flags);
 struct stat;
 int vfs_stat_beneath(const struct smbd_share *sh, const char *dir, const char *name, struct stat *sb);
 
+/* One xattr of any fd, O_PATH ones included (the f*xattr calls refuse
+ * those; they are reached through /proc/self/fd, vfs_posix.c).  get:
+ * bytes, or -1 with errno, like fgetxattr; set: 0 or -errno. */
+ssize_t vfs_fd_getxattr(int fd, const char *attr, void *val, size_t len);
+int vfs_fd_setxattr(int fd, const char *attr, const void *val, size_t len);
+
 /* Stats an open fd and fills st from stat + xattrs. Returns 0 or -errno. */
 int vfs_fstat(int fd, struct smb_file_stat *st);
 /* Stats name relative to dirfd without following a final symlink. */
