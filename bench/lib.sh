@@ -82,35 +82,176 @@ cpu_s() {
 	awk -v hz="$(getconf CLK_TCK)" '{sub(/.*\) /, ""); split($0, f, " "); printf "%.3f", (f[12]+f[13]+f[14]+f[15])/hz}' "/proc/${PID[$1]}/stat"
 }
 
-# server_mem WHICH: "VmRSS_KiB VmHWM_KiB PROCESSES", from /proc/PID/status,
-# summed over the server and all its descendants (for smbkitd one process).
-# VmHWM is each process's peak resident set since it started, so the sum
-# only covers processes still alive: smbd's per-connection children that
-# have exited take their peaks with them.
-server_mem() {
-	local pid files=()
-	for pid in $(descendants "${PID[$1]}"); do files+=("/proc/$pid/status"); done
-	[[ ${#files[@]} -gt 0 ]] || { echo "0 0 0"; return 1; }
-	cat "${files[@]}" 2>/dev/null | awk '
-		/^Name:/ { n++ }
-		/^VmRSS:/ { rss += $2 }
-		/^VmHWM:/ { hwm += $2 }
-		END { printf "%d %d %d\n", rss, hwm, n }'
+# ---------------------------------------------------------------- memory
+# Each server's memory is the sum over its process tree of Rss and Pss from
+# /proc/PID/smaps_rollup.  smbd forks a process per connection and those
+# exit with the connection, so a reading taken after a workload sees only
+# smbd's long-lived processes (parent, notifyd, cleanupd) while smbkitd
+# keeps everything in one process: to compare like with like, a sampler
+# reads both trees every BENCH_MEM_INTERVAL seconds (default 0.2) during
+# the workload and keeps each server's peak.  RSS counts a page shared by
+# smbd's forked processes once per process; PSS divides it among them, so
+# PSS is the fair sum and RSS the upper bound.  A peak is of the per-sample
+# sums (what was resident at one moment); a spike shorter than the interval
+# can fall between two samples.  BENCH_MEM_INTERVAL=off: no sampler (the
+# peak rows say n/a), to measure what it costs.
+MEM_INTERVAL=${BENCH_MEM_INTERVAL:-0.2}
+if [[ $MEM_INTERVAL != off ]] && ! awk -v i="$MEM_INTERVAL" 'BEGIN{exit !(i ~ /^[0-9.]+$/ && i > 0)}'; then
+	echo "$PROG: BENCH_MEM_INTERVAL must be a number of seconds above 0, or off" >&2
+	exit 2
+fi
+MEM_SAMPLER_PID=
+
+# The sampler, one python process for the whole workload (no fork per
+# sample): python3 -c "$MEM_SAMPLER_PY" INTERVAL READY_FILE ROOT_PID...
+# INTERVAL 0: one sample.  Otherwise it creates READY_FILE after the first
+# sample and samples until SIGTERM, or until the benchmark that started it
+# is gone.  Then it prints, per root, "RSS_MiB PSS_MiB PROCESSES SAMPLES":
+# the highest of each over the samples.
+read -r -d '' MEM_SAMPLER_PY <<'EOF'
+import os, signal, sys, time
+
+def children_by_parent():
+    # Fallback when the kernel has no /proc/PID/task/TID/children
+    # (CONFIG_PROC_CHILDREN): every process's parent, from /proc/PID/stat,
+    # "pid (comm) state ppid ...": comm may hold spaces and parentheses, so
+    # ppid is counted from the last ") ".
+    children = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/" + d + "/stat", "rb") as f:
+                st = f.read()
+        except OSError:
+            continue   # exited while we looked
+        ppid = int(st[st.rindex(b") ") + 2:].split()[1])
+        children.setdefault(ppid, []).append(int(d))
+    return children
+
+def children_of(pid):
+    # The children files of PID's threads: far cheaper than reading every
+    # process's stat on a busy machine.
+    kids = []
+    try:
+        tids = os.listdir("/proc/%d/task" % pid)
+    except OSError:
+        return kids
+    for tid in tids:
+        try:
+            with open("/proc/%d/task/%s/children" % (pid, tid), "rb") as f:
+                kids += [int(k) for k in f.read().split()]
+        except OSError:
+            pass
+    return kids
+
+def tree_mem(root, children):
+    # children: a children_by_parent() map, or None to use children_of
+    rss = pss = procs = 0
+    todo = [root]
+    while todo:
+        pid = todo.pop()
+        todo.extend(children_of(pid) if children is None else children.get(pid, ()))
+        try:
+            with open("/proc/%d/smaps_rollup" % pid, "rb") as f:
+                lines = f.read().split(b"\n")
+        except OSError:
+            continue
+        for line in lines:
+            if line.startswith(b"Rss:"):
+                rss += int(line.split()[1])
+                procs += 1   # a zombie has no Rss line: not counted
+            elif line.startswith(b"Pss:"):
+                pss += int(line.split()[1])
+    return [rss, pss, procs]
+
+def stop(signum, frame):
+    raise SystemExit(0)
+
+interval, ready = float(sys.argv[1]), sys.argv[2]
+roots = [int(p) for p in sys.argv[3:]]
+bench = os.getppid()
+have_children_files = os.path.exists("/proc/self/task/%d/children" % os.getpid())
+peak = [[0, 0, 0] for _ in roots]
+samples = 0
+signal.signal(signal.SIGTERM, stop)
+try:
+    while os.getppid() == bench:
+        children = None if have_children_files else children_by_parent()
+        for i, root in enumerate(roots):
+            peak[i] = [max(a, b) for a, b in zip(peak[i], tree_mem(root, children))]
+        samples += 1
+        if interval <= 0:
+            break
+        if samples == 1:
+            open(ready, "w").close()
+        time.sleep(interval)
+finally:
+    for rss, pss, procs in peak:
+        print("%.1f %.1f %d %d" % (rss / 1024, pss / 1024, procs, samples))
+EOF
+
+# mem_read OUTPUT_FILE PREFIX: MEM_<PREFIX>RSS/PSS/PROCS[kit|smbd] (MiB, one
+# decimal) from the sampler's output, n/a where it has none; for the peaks
+# (PREFIX PEAK_) also MEM_SAMPLES, the number of samples taken.
+mem_read() {
+	local out=$1 prefix=$2 w rss pss procs samples
+	declare -n rss_of="MEM_${prefix}RSS" pss_of="MEM_${prefix}PSS" procs_of="MEM_${prefix}PROCS"
+	exec 9<"$out"
+	for w in kit smbd; do
+		read -r rss pss procs samples <&9 || { rss=n/a pss=n/a procs=n/a samples=0; }
+		rss_of["$w"]=$rss pss_of["$w"]=$pss procs_of["$w"]=$procs
+	done
+	exec 9<&-
+	if [[ $prefix == PEAK_ ]]; then MEM_SAMPLES=$samples; fi
+}
+declare -A MEM_RSS=() MEM_PSS=() MEM_PROCS=() MEM_PEAK_RSS=() MEM_PEAK_PSS=() MEM_PEAK_PROCS=()
+MEM_SAMPLES=0
+
+# mem_watch_start: the sampler over both servers' trees, in the background,
+# until mem_watch_stop (bench_cleanup stops it too).  Returns once the
+# first sample is taken, so the peak includes the state before the work.
+mem_watch_start() {
+	local i
+	mem_watch_stop
+	MEM_LOAD0=$(loadavg)
+	[[ $MEM_INTERVAL == off ]] && return 0
+	rm -f "$WORK/mem-peak" "$WORK/mem-ready"
+	"$PY" -c "$MEM_SAMPLER_PY" "$MEM_INTERVAL" "$WORK/mem-ready" "${PID[kit]}" "${PID[smbd]}" \
+		>"$WORK/mem-peak" 2>"$WORK/mem-sampler.err" &
+	MEM_SAMPLER_PID=$!
+	for ((i = 0; i < 100; i++)); do
+		[[ -e "$WORK/mem-ready" ]] && return 0
+		kill -0 "$MEM_SAMPLER_PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	err "the memory sampler did not start: $(tail -3 "$WORK/mem-sampler.err")"
 }
 
-# measure_mem: fills MEM_RSS, MEM_HWM (MiB, one decimal) and MEM_PROCS for
-# both servers.  Waits a second first so that smbd's children of the
-# connections just closed have exited.
-declare -A MEM_RSS=() MEM_HWM=() MEM_PROCS=()
+# mem_watch_stop: stops the sampler (SIGTERM: it prints its peaks and
+# exits) and fills MEM_PEAK_RSS/PSS/PROCS[kit|smbd], MEM_SAMPLES and
+# MEM_LOAD1; n/a when no sampler ran.
+mem_watch_stop() {
+	MEM_LOAD1=$(loadavg)
+	if [[ -z "$MEM_SAMPLER_PID" ]]; then
+		mem_read /dev/null PEAK_
+		return 0
+	fi
+	kill -TERM "$MEM_SAMPLER_PID" 2>/dev/null
+	wait "$MEM_SAMPLER_PID" 2>/dev/null
+	MEM_SAMPLER_PID=
+	mem_read "$WORK/mem-peak" PEAK_
+}
+
+# measure_mem: fills MEM_RSS, MEM_PSS (MiB, one decimal) and MEM_PROCS of
+# both servers now, with one sample.  Waits a second first so that smbd's
+# children of the connections just closed have exited: this is the memory
+# each server keeps after the work.
 measure_mem() {
-	local w rss hwm n
 	sleep 1
-	for w in kit smbd; do
-		read -r rss hwm n < <(server_mem "$w")
-		MEM_RSS[$w]=$(awk -v k="$rss" 'BEGIN{printf "%.1f", k/1024}')
-		MEM_HWM[$w]=$(awk -v k="$hwm" 'BEGIN{printf "%.1f", k/1024}')
-		MEM_PROCS[$w]=$n
-	done
+	"$PY" -c "$MEM_SAMPLER_PY" 0 - "${PID[kit]}" "${PID[smbd]}" >"$WORK/mem-now" 2>"$WORK/mem-sampler.err" \
+		|| err "memory reading failed: $(tail -3 "$WORK/mem-sampler.err")"
+	mem_read "$WORK/mem-now" ""
 }
 
 # ---------------------------------------------------------------- scratch
@@ -131,6 +272,7 @@ bench_workdir() {
 }
 
 bench_cleanup() {
+	mem_watch_stop
 	stop_server kit
 	stop_server smbd
 	declare -F bench_cleanup_hook >/dev/null && bench_cleanup_hook

@@ -9,6 +9,16 @@
 # build-release/bench-results.md.  See bench/README.md for what each
 # workload does and how the numbers are taken.
 #
+# Memory rows: each server's peak RSS and PSS during the sequential and the
+# small-file workloads (sampled every 0.2 s over its whole process tree,
+# smbd's per-connection processes included), and both a second after.
+#
+# Environment: SMBKIT_BUILD=DIR builds and runs smbkitd in DIR instead of
+# build-release (release options; the table and logs go there too);
+# BENCH_TMPDIR=DIR puts the scratch files on DIR instead of /dev/shm;
+# BENCH_MEM_INTERVAL=SECONDS sets the memory sampling period, =off turns
+# the sampler off (to measure what it costs).
+#
 # Exit status: 0 when everything ran; 1 when something is broken (a server
 # did not start or died, a client reported an error).  Never fails on a
 # ratio: this is a measurement, not a timed test.
@@ -16,7 +26,8 @@ set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PROG=run.sh
-BUILD="$ROOT/build-release"
+BUILD=${SMBKIT_BUILD:-$ROOT/build-release}
+[[ $BUILD == /* ]] || BUILD="$PWD/$BUILD"
 LOAD="$ROOT/bench/smbload.py"
 # shellcheck source=bench/lib.sh
 source "$ROOT/bench/lib.sh"
@@ -31,7 +42,7 @@ while [[ $# -gt 0 ]]; do
 	--size=*) SIZE=${1#--size=} ;;
 	--reps) REPS=$2; shift ;;
 	--reps=*) REPS=${1#--reps=} ;;
-	-h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "run.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
 	esac
 	shift
@@ -63,9 +74,9 @@ ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 # ---------------------------------------------------------------- build
 say "building release into $BUILD"
 if [[ ! -f "$BUILD/build.ninja" ]]; then
-	meson setup "$BUILD" --buildtype=release -Db_ndebug=true >"$ROOT/build-release-setup.log" 2>&1 \
-		|| { cat "$ROOT/build-release-setup.log" >&2; echo "run.sh: meson setup failed" >&2; exit 1; }
-	rm -f "$ROOT/build-release-setup.log"
+	meson setup "$BUILD" --buildtype=release -Db_ndebug=true >"$BUILD-setup.log" 2>&1 \
+		|| { cat "$BUILD-setup.log" >&2; echo "run.sh: meson setup failed" >&2; exit 1; }
+	rm -f "$BUILD-setup.log"
 fi
 if ! ninja -C "$BUILD" smbkitd smbkit-passwd >"$BUILD/bench-build.log" 2>&1; then
 	tail -30 "$BUILD/bench-build.log" >&2
@@ -242,19 +253,28 @@ run_pair() {
 # of the table (smbload.py table adds the ratio)
 tsv_row() { printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >>"$TSV"; }
 
-# mem_rows MODE WHEN: the resident memory of both servers now, as two rows:
-# VmRSS, and VmHWM (the peak since the servers started for MODE), each
-# summed over smbd's processes (see server_mem in lib.sh).  A measurement,
-# never judged.
+# mem_rows MODE WORKLOAD: ends the memory sampler started before WORKLOAD
+# (mem_watch_start) and adds four rows: the peak RSS and peak PSS of each
+# server during it (smbd: summed over all its processes, per-connection
+# ones included), then RSS and PSS a second after it (smbd: the processes
+# still alive).  See "memory" in lib.sh.  A measurement, never judged.
 mem_rows() {
-	local mode=$1 when=$2 l
+	local mode=$1 what=$2 l seen=
+	mem_watch_stop
+	[[ ${MEM_PEAK_PROCS[smbd]} == n/a ]] || seen=" (smbd: up to ${MEM_PEAK_PROCS[smbd]} processes)"
 	alive kit "$mode" && alive smbd "$mode" || return 1
 	measure_mem
 	l=$(loadavg)
-	say "  $mode memory $when: VmRSS smbkitd ${MEM_RSS[kit]} MiB, smbd ${MEM_RSS[smbd]} MiB (${MEM_PROCS[smbd]} processes): $(ratio "${MEM_RSS[kit]}" "${MEM_RSS[smbd]}");" \
-		"VmHWM smbkitd ${MEM_HWM[kit]} MiB, smbd ${MEM_HWM[smbd]} MiB: $(ratio "${MEM_HWM[kit]}" "${MEM_HWM[smbd]}")"
-	tsv_row "$mode" "memory $when: VmRSS (smbd: ${MEM_PROCS[smbd]} processes)" MiB lower "${MEM_RSS[kit]}" "${MEM_RSS[smbd]}" "$l" "$l"
-	tsv_row "$mode" "memory $when: VmHWM, peak since start (smbd: ${MEM_PROCS[smbd]} processes)" MiB lower "${MEM_HWM[kit]}" "${MEM_HWM[smbd]}" "$l" "$l"
+	say "  $mode memory during $what ($MEM_SAMPLES samples): peak RSS smbkitd ${MEM_PEAK_RSS[kit]} MiB, smbd ${MEM_PEAK_RSS[smbd]} MiB (up to ${MEM_PEAK_PROCS[smbd]} processes);" \
+		"peak PSS smbkitd ${MEM_PEAK_PSS[kit]} MiB, smbd ${MEM_PEAK_PSS[smbd]} MiB: $(ratio "${MEM_PEAK_PSS[kit]}" "${MEM_PEAK_PSS[smbd]}")"
+	say "  $mode memory after $what: RSS smbkitd ${MEM_RSS[kit]} MiB, smbd ${MEM_RSS[smbd]} MiB (${MEM_PROCS[smbd]} processes);" \
+		"PSS smbkitd ${MEM_PSS[kit]} MiB, smbd ${MEM_PSS[smbd]} MiB"
+	tsv_row "$mode" "memory during $what: peak RSS$seen" MiB lower \
+		"${MEM_PEAK_RSS[kit]}" "${MEM_PEAK_RSS[smbd]}" "$MEM_LOAD0" "$MEM_LOAD1"
+	tsv_row "$mode" "memory during $what: peak PSS" MiB lower \
+		"${MEM_PEAK_PSS[kit]}" "${MEM_PEAK_PSS[smbd]}" "$MEM_LOAD0" "$MEM_LOAD1"
+	tsv_row "$mode" "memory after $what: RSS (smbd: ${MEM_PROCS[smbd]} processes)" MiB lower "${MEM_RSS[kit]}" "${MEM_RSS[smbd]}" "$l" "$l"
+	tsv_row "$mode" "memory after $what: PSS" MiB lower "${MEM_PSS[kit]}" "${MEM_PSS[smbd]}" "$l" "$l"
 }
 
 # ---------------------------------------------------------------- data
@@ -313,10 +333,12 @@ for mode in "${MODES[@]}"; do
 	set_prot "$mode"
 	say "=== mode $mode"
 	start_servers "$mode" || continue
+	mem_watch_start
 	run_pair "$mode" wl_seq "$REPS"
-	mem_rows "$mode" "after seq write+read"
+	mem_rows "$mode" "seq write+read"
+	mem_watch_start
 	run_pair "$mode" wl_small "$REPS"
-	mem_rows "$mode" "after small files"
+	mem_rows "$mode" "small files"
 	run_pair "$mode" wl_list "$REPS"
 	run_pair "$mode" wl_torture "$SLOW_REPS"
 	[[ $mode != encrypt ]] && run_pair "$mode" wl_mix "$SLOW_REPS"
@@ -337,7 +359,9 @@ done
 	echo "- ceiling: $CEILING"
 	echo "- modes: off = no signing (client --client-protection=off); sign = server signing mandatory + client sign; encrypt = server smb encrypt required, AES-128-GCM only, client encrypt"
 	echo "- each value: median of $REPS interleaved rounds (smbkitd, smbd, smbkitd, ...; torture and mix: $SLOW_REPS rounds, mean when even); load = 1-min load average before→after the workload"
-	echo "- memory rows: VmRSS and VmHWM (peak) of /proc/PID/status once all rounds of the workload are done, summed over the server's processes; smbd's per-connection children have exited by then and their peaks are not in the sum; VmHWM counts from the servers' start in that mode"
+	during="the highest sum of the samples taken every ${MEM_INTERVAL} s through all rounds of the workload (smbd's per-connection processes included)"
+	[[ $MEM_INTERVAL == off ]] && during="n/a, the sampler was off (BENCH_MEM_INTERVAL=off)"
+	echo "- memory rows: Rss and Pss of /proc/PID/smaps_rollup summed over each server's process tree; \"during\": $during; \"after\": one reading a second after the last round (smbd's per-connection processes have exited)"
 	echo
 	"$PY" "$LOAD" table "$TSV"
 	echo

@@ -6,7 +6,9 @@
 # in each security mode, with the same server settings as run.sh.  Prints
 # one line per mode and direction: median MiB/s of each server and the
 # ratio smbkitd/smbd of the same run, with the load average; then each
-# server's resident memory (VmRSS, VmHWM) after the transfers of each mode.
+# server's memory per mode: peak RSS and PSS during the transfers (sampled
+# over its whole process tree, smbd's per-connection processes included;
+# BENCH_MEM_INTERVAL, see lib.sh) and both a second after them.
 #
 # SMBKIT_BUILD=DIR picks the smbkitd build (default build-release; it is not
 # rebuilt here).  --perf DIR records `perf record -g` of smbkitd during one
@@ -32,7 +34,7 @@ while [[ $# -gt 0 ]]; do
 	--modes) MODES=$2; shift ;;
 	--ops) OPS=$2; shift ;;
 	--perf) PERFDIR=$2; shift ;;
-	-h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "seq.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 	shift
@@ -76,14 +78,18 @@ for mode in $MODES; do
 	if [[ " $OPS " != *" put "* ]]; then
 		cp "$WORK/big.bin" "${SHAREDIR[kit]}/big.bin"; cp "$WORK/big.bin" "${SHAREDIR[smbd]}/big.bin"
 	fi
+	mem_watch_start
 	for ((r = 0; r < REPS; r++)); do
 		for w in kit smbd; do
 			[[ " $OPS " == *" put "* ]] && xfer "$w" put
 			[[ " $OPS " == *" get "* ]] && xfer "$w" get
 		done
 	done
+	mem_watch_stop
 	measure_mem
-	MEMROWS+="| $mode | ${MEM_RSS[kit]} | ${MEM_RSS[smbd]} | $(ratio "${MEM_RSS[kit]}" "${MEM_RSS[smbd]}") | ${MEM_HWM[kit]} | ${MEM_HWM[smbd]} | $(ratio "${MEM_HWM[kit]}" "${MEM_HWM[smbd]}") | ${MEM_PROCS[smbd]} |"$'\n'
+	MEMROWS+="| $mode | ${MEM_PEAK_RSS[kit]} | ${MEM_PEAK_RSS[smbd]} | $(ratio "${MEM_PEAK_RSS[kit]}" "${MEM_PEAK_RSS[smbd]}")"
+	MEMROWS+=" | ${MEM_PEAK_PSS[kit]} | ${MEM_PEAK_PSS[smbd]} | $(ratio "${MEM_PEAK_PSS[kit]}" "${MEM_PEAK_PSS[smbd]}")"
+	MEMROWS+=" | ${MEM_RSS[kit]} / ${MEM_RSS[smbd]} | ${MEM_PSS[kit]} / ${MEM_PSS[smbd]} | ${MEM_PEAK_PROCS[smbd]} / ${MEM_PROCS[smbd]} | $MEM_SAMPLES |"$'\n'
 	[[ $(stat -c %s "${SHAREDIR[kit]}/big.bin") -eq $SIZE_BYTES ]] || { echo "seq.sh: wrong size on smbkitd" >&2; exit 1; }
 	cmp -s "${SHAREDIR[kit]}/big.bin" "$WORK/big.bin" || { echo "seq.sh: smbkitd stored different data" >&2; exit 1; }
 	smbc kit "get big.bin $WORK/back.bin" || exit 1
@@ -113,6 +119,9 @@ for mode in $MODES; do
 	stop_server kit; stop_server smbd
 done
 echo
-echo "# resident memory after the transfers of each mode (/proc/PID/status; smbd: summed over its processes, whose per-connection children have exited by then; VmHWM: peak since the servers started for the mode)"
-printf '| mode | smbkitd VmRSS MiB | smbd VmRSS MiB | ratio | smbkitd VmHWM MiB | smbd VmHWM MiB | ratio | smbd processes |\n|---|---:|---:|---:|---:|---:|---:|---:|\n'
+during="sampled every $MEM_INTERVAL s; smbd's per-connection processes included"
+[[ $MEM_INTERVAL == off ]] && during="n/a: the sampler was off"
+echo "# memory of each mode (Rss/Pss of /proc/PID/smaps_rollup summed over each server's process tree): peak during the transfers ($during) and a second after them (those have exited)"
+printf '| mode | smbkitd peak RSS MiB | smbd peak RSS MiB | ratio | smbkitd peak PSS MiB | smbd peak PSS MiB | ratio | after: RSS kit / smbd | after: PSS kit / smbd | smbd processes peak / after | samples |\n'
+printf '|---|---:|---:|---:|---:|---:|---:|---|---|---|---:|\n'
 printf '%s' "$MEMROWS"
