@@ -71,25 +71,47 @@ static bool share_has_opens(const struct smbd_open *self, const char *path, bool
 	return open_table_any(match_path, &m);
 }
 
-static bool parent_blocks(const struct smbd_open *o, void *arg)
+/* Windows does not look at the source's directory when it renames a file.
+ * NtSetInformationFile opens the *target* directory itself before the file
+ * system sees the rename or link (the I/O manager's "open target
+ * directory" step, SL_OPEN_TARGET_DIRECTORY): with FILE_ADD_FILE (or
+ * FILE_ADD_SUBDIRECTORY when a directory moves) | SYNCHRONIZE, sharing
+ * READ | WRITE but not DELETE.  That open goes through the ordinary share
+ * check (MS-FSA 2.1.5.1.2.1; IoCheckShareAccess) against the opens of the
+ * target directory, and its failure fails the rename with
+ * STATUS_SHARING_VIOLATION.  An existing open of the directory conflicts
+ * when
+ *   - it has DELETE access (the implicit open does not share delete), or
+ *   - it does not share write (the implicit open writes: ADD_FILE and
+ *     ADD_SUBDIRECTORY are FILE_WRITE_DATA / FILE_APPEND_DATA);
+ * reading opens are shared with (the implicit open shares READ), and opens
+ * with no data or delete access (attributes, synchronize, security only)
+ * take part in no share check at all.
+ *
+ * This is the one rule behind all of smbtorture's cases: smb2.rename.
+ * share_delete_and_delete_access / no_share_delete_but_delete_access
+ * (DELETE: refused), no_share_delete_no_delete_access (share 0: refused),
+ * share_delete_no_delete_access (RWD, no DELETE: allowed), msword
+ * (SYNCHRONIZE | READ_ATTRIBUTES, share 0: an attribute-only open, allowed)
+ * and smb2.notify.rec / mask-change (SEC_FILE_ALL without DELETE, share
+ * READ | WRITE: allowed). */
+static bool target_dir_open_conflicts(const struct smbd_open *o, void *arg)
 {
 	const struct opens_match *m = arg;
 	const char *p = path_of(o);
-	if (o == m->self || !o->is_dir || !p || o->tree->share != m->sh) return false;
+	if (o == m->self || !o->is_dir || !p || o->pipe || o->tree->share != m->sh) return false;
 	if (m->sh->case_sensitive ? strcmp(p, m->path) != 0 : utf8_casecmp(p, m->path) != 0) return false;
-	/* Attribute-only handles take part in no sharing check. */
-	bool data_access = o->access & INODE_SHARING_ACCESS;
-	return data_access && ((o->access & DELETE) || !(o->share_access & FILE_SHARE_DELETE));
+	if (!(o->access & INODE_SHARING_ACCESS)) return false;
+	return (o->access & DELETE) || !(o->share_access & FILE_SHARE_WRITE);
 }
 
-/* Windows refuses to rename a file while its directory is open by a handle
- * that has DELETE access or (opened for data) does not share delete
- * (smbtorture smb2.rename.*_delete_access*, msword): that handle could
- * delete or rename the directory itself.  Returns true when such a handle exists. */
-static bool parent_open_blocks_rename(const struct smbd_open *self, const char *parent)
+/* True when the implicit open of the target directory `dir` (share-relative,
+ * "" for the share root) that a rename or link makes would meet a sharing
+ * violation (see above). */
+static bool target_dir_sharing_violation(const struct smbd_open *self, const char *dir)
 {
-	struct opens_match m = { self, self->tree->share, parent, strlen(parent), false };
-	return open_table_any(parent_blocks, &m);
+	struct opens_match m = { self, self->tree->share, dir, strlen(dir), false };
+	return open_table_any(target_dir_open_conflicts, &m);
 }
 
 /* Splits a share-relative path into a malloc'd parent ("" for the root) and
@@ -388,6 +410,17 @@ static uint32_t set_rename_or_link(struct smbd_open *o, const uint8_t *buf, size
 		return STATUS_SUCCESS;
 	}
 	if (link && o->is_dir) { free(final); return STATUS_FILE_IS_A_DIRECTORY; }
+	/* The target directory is opened (and share-checked) before the file
+	 * system looks at the names, so this comes before a name collision. */
+	{
+		const char *base;
+		char *dir = split_parent(final, &base);
+		uint32_t dir_status = !dir ? STATUS_NO_MEMORY
+				      : target_dir_sharing_violation(o, dir) ? STATUS_SHARING_VIOLATION
+									      : STATUS_SUCCESS;
+		free(dir);
+		if (dir_status) { free(final); return dir_status; }
+	}
 	bool replace = false;
 	if (exists && !same_file) {
 		if (!ri.replace_if_exists) { free(final); return STATUS_OBJECT_NAME_COLLISION; }
@@ -422,10 +455,6 @@ static uint32_t set_rename_or_link(struct smbd_open *o, const uint8_t *buf, size
 	bool oclose = false, nclose = false;
 	status = STATUS_NO_MEMORY;
 	if (!old_parent || !new_parent) goto out;
-	if (!link && parent_open_blocks_rename(o, old_parent)) {
-		status = STATUS_SHARING_VIOLATION;
-		goto out;
-	}
 	ofd = open_parent_dir(sh, old_parent, &oclose);
 	if (ofd < 0) { status = ntstatus_from_errno(-ofd); goto out; }
 	nfd = open_parent_dir(sh, new_parent, &nclose);
