@@ -192,7 +192,9 @@ run_tier() {
 		# Abrupt-disconnect storms, concurrent tree teardown, durable expiry
 		# racing reconnects; objects back to 0, memory steady (normal build).
 		stress) timeout -k 15 400 bash tests/stress/run.sh --build "$dir" --seconds 15 --procs 12 ;;
-		torture) "${interop[@]}" env TORTURE_OUT="$dir/test-logs/torture-$build" bash tests/torture/run.sh ;;
+		# tests/torture/server.conf: the extra share and settings smbtorture needs.
+		torture) SMBKIT_CONFIG_EXTRA=$(cat tests/torture/server.conf) "${interop[@]}" \
+			env TORTURE_OUT="$dir/test-logs/torture-$build" bash tests/torture/run.sh ;;
 		# libFuzzer targets (their own clang build in build-fuzz/): regressions
 		# replayed, then each target for a bounded time.
 		fuzz) timeout -k 15 900 bash scripts/fuzz.sh "${SMBKIT_FUZZ_SECONDS:-20}" ;;

@@ -91,18 +91,10 @@ fi
 OWN_SERVER=0
 if [[ -z "${SMBKIT_PORT:-}" ]]; then
 	export SMBKIT_TIER="${SMBKIT_TIER:-torture}"
-	# smb2.acls.ACCESSBASED lists a second share with access-based
-	# enumeration (its name is fixed in the test).  smb2.secleak fails
-	# hundreds of logins on purpose: without "login failure limit = 0" the
-	# address would be blocked for the suites after it (the back-off is
-	# tested in the attacks tier).
-	export SMBKIT_CONFIG_EXTRA='[global]
-login failure limit = 0
-
-[hideunread]
-path = @SMBKIT_TMP@/hideunread
-read only = no
-access based enumeration = yes'
+	# The shares and settings some tests need (server.conf; the torture
+	# tier of scripts/test.sh passes the same file).
+	SMBKIT_CONFIG_EXTRA=$(cat "$HERE/server.conf")
+	export SMBKIT_CONFIG_EXTRA
 	. "$HERE/../interop/lib.sh"
 	smbkit_start || exit 1
 	OWN_SERVER=1
