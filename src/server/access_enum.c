@@ -69,12 +69,11 @@ bool access_enum_entry_visible(const struct smbd_session *s, const struct smbd_s
 	bool readable = faccessat(fd, "", R_OK, AT_EACCESS | AT_EMPTY_PATH) == 0;
 	bool visible = false;
 	if (readable) {
-		/* The entry's own DACL.  The path "" keeps the rights that
-		 * MS-FSA 2.1.5.1.2.1 adds from the parent directory out: every
-		 * entry of a listable directory would otherwise get
-		 * FILE_READ_ATTRIBUTES, and the entry's own DACL is what ABE
-		 * judges (smb2.acls.ACCESSBASED). */
-		uint32_t granted = smbd_sd_access_allowed(s, sh->root_fd, "", fd);
+		/* The entry's own DACL, without the rights MS-FSA 2.1.5.1.2.1
+		 * adds from the parent directory: every entry of a listable
+		 * directory would otherwise get FILE_READ_ATTRIBUTES, and the
+		 * entry's own DACL is what ABE judges (smb2.acls.ACCESSBASED). */
+		uint32_t granted = smbd_sd_own_access(s, fd);
 		visible = access_enum_rights_visible(true, granted);
 	}
 	close(fd);

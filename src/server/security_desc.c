@@ -341,6 +341,14 @@ uint32_t smbd_sd_access_allowed(const struct smbd_session *s, int root_fd, const
 	return granted;
 }
 
+uint32_t smbd_sd_own_access(const struct smbd_session *s, int fd)
+{
+	struct lazy_token lt = { .session = s };
+	uint32_t granted = granted_by(fd, &lt);
+	lazy_token_free(&lt);
+	return granted;
+}
+
 uint32_t smbd_sd_check_create(const struct smbd_session *s, int parent_fd, bool is_dir)
 {
 	struct lazy_token lt = { .session = s };

@@ -45,6 +45,10 @@ uint32_t smbd_sd_set(const struct smbd_open *o, const uint8_t *sd, size_t len, u
  * permissions alone decide); the caller ANDs the result into the maximal
  * access it derived from the Unix permissions. */
 uint32_t smbd_sd_access_allowed(const struct smbd_session *s, int root_fd, const char *path, int fd);
+/* The access the object's own stored DACL grants session s, without what
+ * the parent adds (access-based enumeration judges an entry by its own
+ * DACL); UINT32_MAX when it has no stored SD. */
+uint32_t smbd_sd_own_access(const struct smbd_session *s, int fd);
 
 /* May session s create a file (FILE_ADD_FILE) or directory
  * (FILE_ADD_SUBDIRECTORY) in the directory parent_fd (O_PATH is fine)?

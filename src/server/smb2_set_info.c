@@ -105,13 +105,18 @@ static bool target_dir_open_conflicts(const struct smbd_open *o, void *arg)
 	return (o->access & DELETE) || !(o->share_access & FILE_SHARE_WRITE);
 }
 
-/* True when the implicit open of the target directory `dir` (share-relative,
- * "" for the share root) that a rename or link makes would meet a sharing
- * violation (see above). */
-static bool target_dir_sharing_violation(const struct smbd_open *self, const char *dir)
+/* The status of the implicit open of the directory that will hold
+ * `target` (share-relative) that a rename or link makes (see above):
+ * SHARING_VIOLATION when an open of it conflicts. */
+static uint32_t target_dir_share_check(const struct smbd_open *self, const char *target)
 {
+	const char *slash = strrchr(target, '/');
+	char *dir = strndup(target, slash ? (size_t)(slash - target) : 0);
+	if (!dir) return STATUS_NO_MEMORY;
 	struct opens_match m = { self, self->tree->share, dir, strlen(dir), false };
-	return open_table_any(target_dir_open_conflicts, &m);
+	bool conflict = open_table_any(target_dir_open_conflicts, &m);
+	free(dir);
+	return conflict ? STATUS_SHARING_VIOLATION : STATUS_SUCCESS;
 }
 
 /* Splits a share-relative path into a malloc'd parent ("" for the root) and
@@ -412,15 +417,8 @@ static uint32_t set_rename_or_link(struct smbd_open *o, const uint8_t *buf, size
 	if (link && o->is_dir) { free(final); return STATUS_FILE_IS_A_DIRECTORY; }
 	/* The target directory is opened (and share-checked) before the file
 	 * system looks at the names, so this comes before a name collision. */
-	{
-		const char *base;
-		char *dir = split_parent(final, &base);
-		uint32_t dir_status = !dir ? STATUS_NO_MEMORY
-				      : target_dir_sharing_violation(o, dir) ? STATUS_SHARING_VIOLATION
-									      : STATUS_SUCCESS;
-		free(dir);
-		if (dir_status) { free(final); return dir_status; }
-	}
+	status = target_dir_share_check(o, final);
+	if (status) { free(final); return status; }
 	bool replace = false;
 	if (exists && !same_file) {
 		if (!ri.replace_if_exists) { free(final); return STATUS_OBJECT_NAME_COLLISION; }

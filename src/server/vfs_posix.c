@@ -490,78 +490,58 @@ static int proc_fd_rel(int fd, char name[16])
 	return proc_fd_dirfd;
 }
 
-/* The at_flags are 0: the final magic link must be followed. */
-static ssize_t opath_getxattr(int fd, const char *attr, void *val, size_t len)
-{
-	char name[16];
-	int dir = proc_fd_rel(fd, name);
-	if (dir >= 0) {
-		struct xattrat_args a = { .value = (uint64_t)(uintptr_t)val, .size = (uint32_t)len, .flags = 0 };
-		long r = syscall(SYS_getxattrat, dir, name, 0, attr, &a, sizeof(a));
-		if (r >= 0 || errno != ENOSYS) return r;
-		atomic_store_explicit(&no_getxattrat, true, memory_order_relaxed);
-	}
-	char p[64];
-	proc_path(p, sizeof(p), fd, NULL);
-	return getxattr(p, attr, val, len);
-}
+enum opath_xattr_op { OPATH_GET, OPATH_SET, OPATH_LIST, OPATH_REMOVE };
 
-static ssize_t opath_listxattr(int fd, char *buf, size_t len)
-{
-	char name[16];
-	int dir = proc_fd_rel(fd, name);
-	if (dir >= 0) {
-		long r = syscall(SYS_listxattrat, dir, name, 0, buf, len);
-		if (r >= 0 || errno != ENOSYS) return r;
-		atomic_store_explicit(&no_getxattrat, true, memory_order_relaxed);
-	}
-	char p[64];
-	proc_path(p, sizeof(p), fd, NULL);
-	return listxattr(p, buf, len);
-}
-
-static int opath_setxattr(int fd, const char *attr, const void *val, size_t len, int flags)
+/* One xattr call on an O_PATH fd: the *xattrat call relative to
+ * /proc/self/fd when the kernel has it (at_flags 0: the final magic link
+ * must be followed), else the plain call on the full /proc path.  val/len
+ * are the value (GET, SET) or the name list (LIST); flags only for SET.
+ * Returns what the system call does (-1 and errno on failure). */
+static long opath_xattr(enum opath_xattr_op op, int fd, const char *attr, void *val, size_t len, int flags)
 {
 	char name[16];
 	int dir = proc_fd_rel(fd, name);
 	if (dir >= 0) {
 		struct xattrat_args a = { .value = (uint64_t)(uintptr_t)val, .size = (uint32_t)len,
 					  .flags = (uint32_t)flags };
-		long r = syscall(SYS_setxattrat, dir, name, 0, attr, &a, sizeof(a));
-		if (r >= 0 || errno != ENOSYS) return (int)r;
+		long r = op == OPATH_GET ? syscall(SYS_getxattrat, dir, name, 0, attr, &a, sizeof(a))
+		       : op == OPATH_SET ? syscall(SYS_setxattrat, dir, name, 0, attr, &a, sizeof(a))
+		       : op == OPATH_LIST ? syscall(SYS_listxattrat, dir, name, 0, val, len)
+					  : syscall(SYS_removexattrat, dir, name, 0, attr);
+		if (r >= 0 || errno != ENOSYS) return r;
 		atomic_store_explicit(&no_getxattrat, true, memory_order_relaxed);
 	}
 	char p[64];
 	proc_path(p, sizeof(p), fd, NULL);
-	return setxattr(p, attr, val, len, flags);
+	switch (op) {
+	case OPATH_GET: return getxattr(p, attr, val, len);
+	case OPATH_SET: return setxattr(p, attr, val, len, flags);
+	case OPATH_LIST: return listxattr(p, val, len);
+	case OPATH_REMOVE: break;
+	}
+	return removexattr(p, attr);
 }
 
-static int opath_removexattr(int fd, const char *attr)
+/* The xattr names of fd; O_PATH fds go through /proc. */
+static ssize_t fd_listxattr(int fd, char *buf, size_t len)
 {
-	char name[16];
-	int dir = proc_fd_rel(fd, name);
-	if (dir >= 0) {
-		long r = syscall(SYS_removexattrat, dir, name, 0, attr);
-		if (r >= 0 || errno != ENOSYS) return (int)r;
-		atomic_store_explicit(&no_getxattrat, true, memory_order_relaxed);
-	}
-	char p[64];
-	proc_path(p, sizeof(p), fd, NULL);
-	return removexattr(p, attr);
+	ssize_t r = flistxattr(fd, buf, len);
+	if (r < 0 && errno == EBADF) r = opath_xattr(OPATH_LIST, fd, NULL, buf, len, 0);
+	return r;
 }
 
 /* Reads an xattr through fd; O_PATH fds go through /proc (vfs.h). */
 ssize_t vfs_fd_getxattr(int fd, const char *attr, void *val, size_t len)
 {
 	ssize_t r = fgetxattr(fd, attr, val, len);
-	if (r < 0 && errno == EBADF) r = opath_getxattr(fd, attr, val, len);
+	if (r < 0 && errno == EBADF) r = opath_xattr(OPATH_GET, fd, attr, val, len, 0);
 	return r;
 }
 
 int vfs_fd_setxattr(int fd, const char *attr, const void *val, size_t len)
 {
 	int r = fsetxattr(fd, attr, val, len, 0);
-	if (r < 0 && errno == EBADF) r = opath_setxattr(fd, attr, val, len, 0);
+	if (r < 0 && errno == EBADF) r = (int)opath_xattr(OPATH_SET, fd, attr, (void *)val, len, 0);
 	return r < 0 ? -errno : 0;
 }
 
@@ -612,10 +592,9 @@ int vfs_fstat(int fd, struct smb_file_stat *st)
 	 * that exist (a CREATE, a QUERY_INFO and a CLOSE each stat the
 	 * file, and most files have none of them). */
 	char names[512];
-	ssize_t nl = flistxattr(fd, names, sizeof(names));
-	/* An O_PATH fd (CREATE's first look at an existing file): one
-	 * listing through /proc instead of three reads through it. */
-	if (nl < 0 && errno == EBADF) nl = opath_listxattr(fd, names, sizeof(names));
+	/* For an O_PATH fd (CREATE's first look at an existing file) that is
+	 * one listing through /proc instead of three reads through it. */
+	ssize_t nl = fd_listxattr(fd, names, sizeof(names));
 	bool has_dos = true, has_bt = true, has_ct = true, eas = true;
 	if (nl >= 0) has_dos = has_bt = has_ct = eas = false;
 	const size_t plen = sizeof(XATTR_EA_PREFIX) - 1;
@@ -736,17 +715,10 @@ int vfs_set_dos_attributes_keep_sparse(int fd, uint32_t attrs)
 	return vfs_set_dos_attributes(fd, attrs);
 }
 
-static ssize_t fd_listxattr(int fd, char *buf, size_t len)
-{
-	ssize_t r = flistxattr(fd, buf, len);
-	if (r < 0 && errno == EBADF) r = opath_listxattr(fd, buf, len);
-	return r;
-}
-
 static int fd_removexattr(int fd, const char *attr)
 {
 	int r = fremovexattr(fd, attr);
-	if (r < 0 && errno == EBADF) r = opath_removexattr(fd, attr);
+	if (r < 0 && errno == EBADF) r = (int)opath_xattr(OPATH_REMOVE, fd, attr, NULL, 0, 0);
 	return r < 0 ? -errno : 0;
 }
 
@@ -865,7 +837,7 @@ static int stream_dir_path(int base_fd, bool create, char *buf, size_t len)
 		if (!create) return -ENOENT;
 		if (getrandom(id, sizeof(id), 0) != (ssize_t)sizeof(id)) return -EIO;
 		int r = fsetxattr(base_fd, XATTR_STREAM_ID, id, sizeof(id), XATTR_CREATE);
-		if (r < 0 && errno == EBADF) r = opath_setxattr(base_fd, XATTR_STREAM_ID, id, sizeof(id), XATTR_CREATE);
+		if (r < 0 && errno == EBADF) r = (int)opath_xattr(OPATH_SET, base_fd, XATTR_STREAM_ID, id, sizeof(id), XATTR_CREATE);
 		if (r < 0 && errno == EEXIST) return stream_dir_path(base_fd, false, buf, len);
 		if (r < 0) return -errno;
 	}

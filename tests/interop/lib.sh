@@ -183,6 +183,27 @@ smbkit_start() {
 	return 1
 }
 
+# Adds the SMB users ua (password Ua-Pass.1, acting as the Unix user
+# nobody) and ub (Ub-Pass.1, acting as daemon) to the running server, for
+# the tiers that check one user against another, and makes it read the
+# users file again (SIGHUP).  Sets NOGROUP to nobody's group.
+smbkit_add_nobody_daemon_users() {
+	printf 'Ua-Pass.1\n' | "$BUILD_DIR/smbkit-passwd" -f "$SMBKIT_USERS_FILE" add ua --unix-user nobody --password-stdin >/dev/null &&
+		printf 'Ub-Pass.1\n' | "$BUILD_DIR/smbkit-passwd" -f "$SMBKIT_USERS_FILE" add ub --unix-user daemon --password-stdin >/dev/null &&
+		kill -HUP "$SMBKIT_PID"
+	NOGROUP=$(id -gn nobody)
+}
+
+# smbkit_check STATUS NAME: prints "ok - NAME" when STATUS is 0, else "not ok -
+# NAME", counting in the caller's pass and fail variables.
+smbkit_check() {
+	if [[ $1 == 0 ]]; then
+		pass=$((pass + 1)); echo "ok - $2"
+	else
+		fail=$((fail + 1)); echo "not ok - $2"
+	fi
+}
+
 # Stops the server with SIGTERM (so a sanitizer build runs its leak check
 # at exit), then checks its exit status and its log.  Returns non-zero if
 # the server crashed, hung on shutdown or reported a sanitizer error.

@@ -31,10 +31,7 @@ smbkit_start || exit 1
 D=$SMBKIT_TMP/abe-data
 chmod 755 "$D"
 
-printf 'Ua-Pass.1\n' | "$BUILD_DIR/smbkit-passwd" -f "$SMBKIT_USERS_FILE" add ua --unix-user nobody --password-stdin >/dev/null
-printf 'Ub-Pass.1\n' | "$BUILD_DIR/smbkit-passwd" -f "$SMBKIT_USERS_FILE" add ub --unix-user daemon --password-stdin >/dev/null
-kill -HUP "$SMBKIT_PID"
-NOGROUP=$(id -gn nobody)
+smbkit_add_nobody_daemon_users || { echo "not ok - adding users ua and ub"; exit 1; }
 
 echo both >"$D/both.txt"; chmod 644 "$D/both.txt"
 echo a >"$D/onlyA.txt"; chown "nobody:$NOGROUP" "$D/onlyA.txt"; chmod 600 "$D/onlyA.txt"
@@ -43,13 +40,6 @@ mkdir "$D/dirA"; chown "nobody:$NOGROUP" "$D/dirA"; chmod 700 "$D/dirA"
 ln -s onlyA.txt "$D/linkA"
 
 pass=0 fail=0
-check() {
-	if [[ $1 == 0 ]]; then
-		pass=$((pass + 1)); echo "ok - $2"
-	else
-		fail=$((fail + 1)); echo "not ok - $2"
-	fi
-}
 sc() { smbclient -s /dev/null "//127.0.0.1/$1" -p "$SMBKIT_PORT" -U "$2" -m SMB3_11 -c "$3" 2>&1; }
 # The names an "ls" printed, one a line, sorted.
 names() { awk '/^  [^ ]/ { print $1 }' | grep -v '^\.\.\?$' | sort | tr '\n' ' '; }
@@ -58,19 +48,19 @@ names() { awk '/^  [^ ]/ { print $1 }' | grep -v '^\.\.\?$' | sort | tr '\n' ' '
 for _ in $(seq 50); do sc abe ub%Ub-Pass.1 "ls" >/dev/null && break; sleep 0.1; done
 
 got=$(sc abe ua%Ua-Pass.1 "ls" | names)
-[[ "$got" == "both.txt dirA linkA onlyA.txt " ]]; check $? "abe: ua sees only what it may read (got: $got)"
+[[ "$got" == "both.txt dirA linkA onlyA.txt " ]]; smbkit_check $? "abe: ua sees only what it may read (got: $got)"
 got=$(sc abe ub%Ub-Pass.1 "ls" | names)
-[[ "$got" == "both.txt onlyB.txt " ]]; check $? "abe: ub sees only what it may read (got: $got)"
+[[ "$got" == "both.txt onlyB.txt " ]]; smbkit_check $? "abe: ub sees only what it may read (got: $got)"
 got=$(sc noabe ub%Ub-Pass.1 "ls" | names)
-[[ "$got" == "both.txt dirA linkA onlyA.txt onlyB.txt " ]]; check $? "noabe: ub sees every entry (got: $got)"
+[[ "$got" == "both.txt dirA linkA onlyA.txt onlyB.txt " ]]; smbkit_check $? "noabe: ub sees every entry (got: $got)"
 got=$(sc abe "$SMBKIT_USER%$SMBKIT_PASS" "ls" | names)
-[[ "$got" == "both.txt dirA linkA onlyA.txt onlyB.txt " ]]; check $? "abe: the root-mapped user sees every entry (got: $got)"
+[[ "$got" == "both.txt dirA linkA onlyA.txt onlyB.txt " ]]; smbkit_check $? "abe: the root-mapped user sees every entry (got: $got)"
 # A name given in full is hidden the same way.
 # (smbclient's exit status is not looked at: it fails when a listing is empty.)
 out=$(sc abe ub%Ub-Pass.1 "ls onlyA.txt")
-[[ "$out" == *NT_STATUS_NO_SUCH_FILE* ]]; check $? "abe: ub listing onlyA.txt by name gets NO_SUCH_FILE"
+[[ "$out" == *NT_STATUS_NO_SUCH_FILE* ]]; smbkit_check $? "abe: ub listing onlyA.txt by name gets NO_SUCH_FILE"
 out=$(sc abe ua%Ua-Pass.1 "ls onlyA.txt")
-[[ "$out" == *"  onlyA.txt "* ]]; check $? "abe: ua listing onlyA.txt by name finds it"
+[[ "$out" == *"  onlyA.txt "* ]]; smbkit_check $? "abe: ua listing onlyA.txt by name finds it"
 
 smbkit_stop || { fail=$((fail + 1)); echo "not ok - server stopped cleanly with a clean log"; }
 echo "$pass passed, $fail failed"

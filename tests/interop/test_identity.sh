@@ -25,23 +25,13 @@ mkdir -p "$W"
 
 # Two more users, each mapped to a Unix account of its own; SIGHUP makes
 # smbkitd read the users file again.
-printf 'Ua-Pass.1\n' | "$BUILD_DIR/smbkit-passwd" -f "$SMBKIT_USERS_FILE" add ua --unix-user nobody --password-stdin >/dev/null
-printf 'Ub-Pass.1\n' | "$BUILD_DIR/smbkit-passwd" -f "$SMBKIT_USERS_FILE" add ub --unix-user daemon --password-stdin >/dev/null
-kill -HUP "$SMBKIT_PID"
-NOGROUP=$(id -gn nobody)
+smbkit_add_nobody_daemon_users || { echo "not ok - adding users ua and ub"; exit 1; }
 
 echo secretA >"$SHARE/a.txt"; chown "nobody:$NOGROUP" "$SHARE/a.txt"; chmod 600 "$SHARE/a.txt"
 echo secretB >"$SHARE/b.txt"; chown daemon:daemon "$SHARE/b.txt"; chmod 600 "$SHARE/b.txt"
 mkdir "$SHARE/onlyA"; chown "nobody:$NOGROUP" "$SHARE/onlyA"; chmod 700 "$SHARE/onlyA"
 
 pass=0 fail=0
-check() {
-	if [[ $1 == 0 ]]; then
-		pass=$((pass + 1)); echo "ok - $2"
-	else
-		fail=$((fail + 1)); echo "not ok - $2"
-	fi
-}
 SC_PROTECTION=
 sc() { smbclient -s /dev/null "//127.0.0.1/$SMBKIT_SHARE_NAME" -p "$SMBKIT_PORT" -U "$1" -m SMB3_11 $SC_PROTECTION -c "$2" 2>&1; }
 
@@ -60,14 +50,14 @@ for r in 1 2 3 4 5 6 7 8; do
 	(sc ub%Ub-Pass.1 "get b.txt $W/B1; get a.txt $W/B3; ls onlyA/*; put /etc/hostname onlyA/fromB$r; get b.txt $W/B2" >"$W/outB") &
 	pb=$!
 	wait $pa $pb
-	[[ $(cat "$W"/A1 "$W"/A2 2>/dev/null | grep -c secretA) == 2 ]]; check $? "round $r: ua reads its own a.txt"
-	grep -q 'NT_STATUS_ACCESS_DENIED opening remote file \\b.txt' "$W/outA"; check $? "round $r: ua is denied b.txt"
-	[[ $(cat "$W"/B1 "$W"/B2 2>/dev/null | grep -c secretB) == 2 ]]; check $? "round $r: ub reads its own b.txt"
-	grep -q 'NT_STATUS_ACCESS_DENIED opening remote file \\a.txt' "$W/outB"; check $? "round $r: ub is denied a.txt"
-	! grep -qs secretA "$W/outB" "$W/B3"; check $? "round $r: ub never sees a.txt's data"
-	! grep -qs secretB "$W/outA" "$W/A3"; check $? "round $r: ua never sees b.txt's data"
-	[[ -f "$SHARE/onlyA/fromA$r" && $(stat -c %U "$SHARE/onlyA/fromA$r") == nobody ]]; check $? "round $r: ua's new file is owned by nobody"
-	[[ ! -e "$SHARE/onlyA/fromB$r" ]]; check $? "round $r: ub cannot write into onlyA"
+	[[ $(cat "$W"/A1 "$W"/A2 2>/dev/null | grep -c secretA) == 2 ]]; smbkit_check $? "round $r: ua reads its own a.txt"
+	grep -q 'NT_STATUS_ACCESS_DENIED opening remote file \\b.txt' "$W/outA"; smbkit_check $? "round $r: ua is denied b.txt"
+	[[ $(cat "$W"/B1 "$W"/B2 2>/dev/null | grep -c secretB) == 2 ]]; smbkit_check $? "round $r: ub reads its own b.txt"
+	grep -q 'NT_STATUS_ACCESS_DENIED opening remote file \\a.txt' "$W/outB"; smbkit_check $? "round $r: ub is denied a.txt"
+	! grep -qs secretA "$W/outB" "$W/B3"; smbkit_check $? "round $r: ub never sees a.txt's data"
+	! grep -qs secretB "$W/outA" "$W/A3"; smbkit_check $? "round $r: ua never sees b.txt's data"
+	[[ -f "$SHARE/onlyA/fromA$r" && $(stat -c %U "$SHARE/onlyA/fromA$r") == nobody ]]; smbkit_check $? "round $r: ua's new file is owned by nobody"
+	[[ ! -e "$SHARE/onlyA/fromB$r" ]]; smbkit_check $? "round $r: ub cannot write into onlyA"
 done
 SC_PROTECTION=
 
@@ -99,18 +89,18 @@ for r in range(3):
     b.logoff()
     a.close(); b.close()
 PY
-[[ $(grep -c 'ub reads b.txt: secretB$' "$W/logoff.out") == 3 ]]; check $? "after ua's LOGOFF, ub's requests on the same thread run as ub (reads b.txt)"
-[[ $(grep -c 'ub reads a.txt: error 0xc0000022$' "$W/logoff.out") == 3 ]]; check $? "after ua's LOGOFF, ub is still denied a.txt"
+[[ $(grep -c 'ub reads b.txt: secretB$' "$W/logoff.out") == 3 ]]; smbkit_check $? "after ua's LOGOFF, ub's requests on the same thread run as ub (reads b.txt)"
+[[ $(grep -c 'ub reads a.txt: error 0xc0000022$' "$W/logoff.out") == 3 ]]; smbkit_check $? "after ua's LOGOFF, ub is still denied a.txt"
 grep -v ': secret\|: error 0xc0000022$' "$W/logoff.out" | sed 's/^/#   /'
 
 # One after the other on fresh connections: ownership of new files.
 sc ub%Ub-Pass.1 "put /etc/hostname byB" >/dev/null
-[[ $(stat -c %U:%G "$SHARE/byB" 2>/dev/null) == daemon:daemon ]]; check $? "ub's new file is owned by daemon:daemon"
+[[ $(stat -c %U:%G "$SHARE/byB" 2>/dev/null) == daemon:daemon ]]; smbkit_check $? "ub's new file is owned by daemon:daemon"
 sc ua%Ua-Pass.1 "put /etc/hostname byA" >/dev/null
-[[ $(stat -c %U "$SHARE/byA" 2>/dev/null) == nobody ]]; check $? "ua's new file is owned by nobody"
+[[ $(stat -c %U "$SHARE/byA" 2>/dev/null) == nobody ]]; smbkit_check $? "ua's new file is owned by nobody"
 # The test user (mapped to root) still acts as root after both.
 sc "$SMBKIT_USER%$SMBKIT_PASS" "get b.txt $W/R1" >/dev/null
-grep -q secretB "$W/R1" 2>/dev/null; check $? "the root-mapped user reads b.txt after the others"
+grep -q secretB "$W/R1" 2>/dev/null; smbkit_check $? "the root-mapped user reads b.txt after the others"
 
 smbkit_stop || { fail=$((fail + 1)); echo "not ok - server stopped cleanly with a clean log"; }
 echo "$pass passed, $fail failed"

@@ -67,18 +67,23 @@ def main():
     tid = conn.connectTree("share")
     if expect == "reauth":
         return reauth(conn, tid, user, realm, tgs, data)
-    name = "impacket_krb5.txt"
-    conn.putFile("share", name, io.BytesIO(data).read)
-    got = io.BytesIO()
-    conn.getFile("share", name, got.write)
-    conn.deleteFile("share", name)
+    same = put_get(conn, "impacket_krb5.txt", data)
+    conn.deleteFile("share", "impacket_krb5.txt")
     conn.disconnectTree(tid)
     conn.logoff()
-    if got.getvalue() != data:
+    if not same:
         print("read back differs")
         return 1
     print("login as %s, put/get ok" % principal)
     return 0
+
+
+def put_get(conn, name, data):
+    """Writes data to name on the share and reads it back: equal?"""
+    conn.putFile("share", name, io.BytesIO(data).read)
+    got = io.BytesIO()
+    conn.getFile("share", name, got.write)
+    return got.getvalue() == data
 
 
 def reauth(conn, tid, user, realm, tgs, data):
@@ -93,12 +98,10 @@ def reauth(conn, tid, user, realm, tgs, data):
     if conn._SMBConnection._Session["SessionID"] != session_id:
         print("re-authentication answered with another session id")
         return 1
-    conn.putFile("share", "reauth_after.txt", io.BytesIO(data).read)
-    got = io.BytesIO()
-    conn.getFile("share", "reauth_after.txt", got.write)
+    same = put_get(conn, "reauth_after.txt", data)
     conn.disconnectTree(tid)
     conn.logoff()
-    if got.getvalue() != data:
+    if not same:
         print("read back after re-authentication differs")
         return 1
     print("re-authenticated session %#x, put/get ok" % session_id)

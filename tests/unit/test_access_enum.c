@@ -15,6 +15,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "test_files.h"
 #include "server/access_enum.h"
 #include "server/acl.h"
 #include "server/server.h"
@@ -58,14 +59,6 @@ static int teardown(void **state)
 	return 0;
 }
 
-static void write_file(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-	assert_non_null(f);
-	fputs(text, f);
-	assert_int_equal(fclose(f), 0);
-}
-
 /* ---------------------------------------------------------------- rule */
 
 static void test_rights_rule(void **state)
@@ -106,26 +99,19 @@ static void test_config_option(void **state)
 		 fx->root, fx->root, fx->root, fx->root);
 	struct smbd_config *c = load(fx, text, err, sizeof(err));
 	assert_non_null(c);
-	struct smbd_share *sh;
-	assert_non_null(sh = config_find_share(c, "abe"));
-	assert_true(config_share_access_based_enum(sh));
-	share_put(sh);
-	assert_non_null(sh = config_find_share(c, "plain"));
-	assert_false(config_share_access_based_enum(sh));
-	share_put(sh);
-	assert_non_null(sh = config_find_share(c, "samba"));
-	assert_true(config_share_access_based_enum(sh));
-	share_put(sh);
-	assert_non_null(sh = config_find_share(c, "off"));
-	assert_false(config_share_access_based_enum(sh));
-	share_put(sh);
 	/* Command-line shares have it off. */
 	char arg[200];
 	snprintf(arg, sizeof(arg), "cmd=%s", fx->root);
 	assert_int_equal(config_add_share_arg(c, arg, err, sizeof(err)), 0);
-	assert_non_null(sh = config_find_share(c, "cmd"));
-	assert_false(config_share_access_based_enum(sh));
-	share_put(sh);
+	static const struct { const char *share; bool abe; } want[] = {
+		{ "abe", true }, { "plain", false }, { "samba", true }, { "off", false }, { "cmd", false },
+	};
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		struct smbd_share *sh = config_find_share(c, want[i].share);
+		assert_non_null(sh);
+		assert_int_equal(config_share_access_based_enum(sh), want[i].abe);
+		share_put(sh);
+	}
 	config_put(c);
 }
 

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "test_files.h"
 #include "server/server.h"
 
 /* A scratch directory with a share root, a config file and a users file. */
@@ -46,14 +47,6 @@ static int teardown(void **state)
 	rmdir(fx->dir);
 	free(fx);
 	return 0;
-}
-
-static void write_file(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-	assert_non_null(f);
-	fputs(text, f);
-	assert_int_equal(fclose(f), 0);
 }
 
 /* Loads text as a config file and expects failure with exactly

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "server/server.h"
+#include "test_files.h"
 
 struct fixture {
 	char dir[64];
@@ -38,12 +39,10 @@ static int teardown(void **state)
 	return 0;
 }
 
-static void write_file(const char *path, const char *text)
+/* A users file, private as the real ones are. */
+static void write_users_file(const char *path, const char *text)
 {
-	FILE *f = fopen(path, "w");
-	assert_non_null(f);
-	fputs(text, f);
-	assert_int_equal(fclose(f), 0);
+	write_file(path, text);
 	chmod(path, 0600);
 }
 
@@ -134,7 +133,7 @@ static void test_comments_and_case(void **state)
 {
 	struct fixture *fx = *state;
 	char err[512];
-	write_file(fx->db,
+	write_users_file(fx->db,
 		   "# comment\n"
 		   "\n"
 		   "   \n"
@@ -156,7 +155,7 @@ static void expect_load_error(struct fixture *fx, const char *text, int line, co
 	char err[512] = "", want[512];
 	struct smbd_user *u = (struct smbd_user *)1;
 	size_t n = 99;
-	write_file(fx->db, text);
+	write_users_file(fx->db, text);
 	assert_int_equal(userdb_load(fx->db, &u, &n, err, sizeof(err)), -1);
 	assert_null(u);
 	assert_int_equal(n, 0);
