@@ -73,6 +73,10 @@ struct lease_waiter {
 	 * (lease_create_replay_pending).  Set before it goes async. */
 	bool replay_guarded;
 	uint8_t create_guid[16];
+	/* The handler that runs the request again: smb2_create, or
+	 * smb2_set_info for a rename waiting on handle caching
+	 * (lease_rename_breaks). */
+	uint32_t (*run)(struct smb2_request *req);
 };
 
 /* ------------------------------------------------------------- helpers */
@@ -289,6 +293,13 @@ static void lease_note_route(struct break_note *n)
 	n->ncand = 0;
 }
 
+/* Set by lease_rename_breaks around its send_notes: a break for a
+ * connection served by this very loop thread is sent at once rather than
+ * posted, so it goes out before the response to any request the client
+ * sent after the rename (smbtorture smb2.lease.rename_wait reads the break
+ * while its next CREATE is answered, and acknowledges it then). */
+static __thread bool notes_inline;
+
 void send_notes(struct break_note *notes)
 {
 	/* notes is in reverse order of creation: send oldest first. */
@@ -309,6 +320,10 @@ void send_notes(struct break_note *notes)
 			continue;
 		}
 		if (n->ncand) lease_note_route(n);
+		if (notes_inline && n->conn->loop == loop_self()) {
+			note_send(n);
+			continue;
+		}
 		if (loop_post(n->conn->loop, note_send, n) < 0) {
 			free(n->msg);
 			if (n->session) session_put(n->session);
@@ -463,7 +478,8 @@ bool lease_resuming(const struct smb2_request *req)
 	return resuming_waiter && req->async;
 }
 
-/* On the waiter's own loop thread: runs the CREATE again. */
+/* On the waiter's own loop thread: runs the request (a CREATE, or a
+ * rename's SET_INFO) again through w->run. */
 static void waiter_resume(void *arg)
 {
 	struct lease_waiter *w = arg;
@@ -497,7 +513,7 @@ static void waiter_resume(void *arg)
 	} else {
 		resuming_waiter = w;
 		smbd_impersonate(w->session);
-		status = smb2_create(&req);
+		status = w->run(&req);
 		smbd_unimpersonate();
 		resuming_waiter = NULL;
 	}
@@ -697,18 +713,20 @@ static struct lease_waiter *waiter_new(struct smb2_request *req)
 	session_get(w->session);
 	w->tree = req->tree;
 	tree_get(w->tree);
+	w->run = smb2_create;
 	return w;
 }
 
-/* The CREATE req of o goes async with its new waiter w, linked on in:
- * STATUS_PENDING (the caller undoes o; the waiter runs the CREATE again), or
- * STATUS_SUCCESS when it cannot wait (e.g. not last in a compound: it goes
- * on without), w then released. */
-static uint32_t waiter_go_async(struct smb2_request *req, struct smbd_open *o, struct smbd_inode *in,
+/* req goes async with its new waiter w, linked on in (async_open: the open
+ * whose close cancels the wait, NULL for a CREATE whose open is undone):
+ * STATUS_PENDING (the waiter runs the request again), or STATUS_SUCCESS
+ * when it cannot wait (e.g. not last in a compound: it goes on without),
+ * w then released. */
+static uint32_t waiter_go_async(struct smb2_request *req, struct smbd_open *async_open, struct smbd_inode *in,
 				struct lease_waiter *w, const char *what)
 {
 	struct smbd_async *a = NULL;
-	uint32_t st = smbd_go_async(req, NULL, waiter_cancel, w, &a);
+	uint32_t st = smbd_go_async(req, async_open, waiter_cancel, w, &a);
 	if (st != STATUS_PENDING) {
 		bool drop = false;
 		smb_mutex_lock(&in->lock);
@@ -724,9 +742,38 @@ static uint32_t waiter_go_async(struct smb2_request *req, struct smbd_open *o, s
 		return STATUS_SUCCESS;
 	}
 	w->async = a;
-	log_debug("create waits for %s (async id %llu)", what, (unsigned long long)smbd_async_id(a));
-	pending_undo = o;
+	log_debug("%s waits for %s (async id %llu)", req->hdr.command == SMB2_CREATE ? "create" : "rename", what,
+		  (unsigned long long)smbd_async_id(a));
 	return STATUS_PENDING;
+}
+
+/* Under in->lock, which saw the break the waiter waits for, so that the
+ * break's end cannot slip between the check and the wait: puts w on in's
+ * break_waiters (once; the list holds a reference).  Returns the inode w
+ * waited on before, for the caller to inode_put after unlocking. */
+static struct smbd_inode *waiter_link_locked(struct lease_waiter *w, struct smbd_inode *in)
+{
+	struct smbd_inode *old_inode = NULL;
+	if (w->inode != in) {
+		old_inode = w->inode;
+		inode_get(in);
+		w->inode = in;
+	}
+	if (!w->linked) {
+		list_add_tail(&w->link, &in->break_waiters);
+		w->linked = true;
+		atomic_fetch_add(&w->refcount, 1);   /* the list's */
+	}
+	return old_inode;
+}
+
+/* A CREATE going async leaves its open to smb2_create to undo. */
+static uint32_t create_waits(struct smb2_request *req, struct smbd_open *o, struct smbd_inode *in,
+			     struct lease_waiter *w, const char *what)
+{
+	uint32_t st = waiter_go_async(req, NULL, in, w, what);
+	if (st == STATUS_PENDING) pending_undo = o;
+	return st;
 }
 
 struct replay_probe {
@@ -773,7 +820,7 @@ uint32_t lease_create_wait_close(struct smb2_request *req, struct smbd_open *o, 
 	/* Should the close never come, the CREATE runs again after the break
 	 * time, as after any unanswered break. */
 	timer_add(in, now_ms() + (uint64_t)break_wait_seconds * 1000u + 10);
-	return waiter_go_async(req, o, in, w, "the close of an open it replaces");
+	return create_waits(req, o, in, w, "the close of an open it replaces");
 }
 
 uint32_t lease_create_breaks(struct smb2_request *req, struct smbd_open *o, const struct lease_request *lr,
@@ -857,20 +904,7 @@ uint32_t lease_create_breaks(struct smb2_request *req, struct smbd_open *o, cons
 			if (oplock_break_locked(g, to, &notes)) must_wait = true;
 		}
 	}
-	if (must_wait && w) {
-		/* Link under the same lock that saw the break in progress, so
-		 * its end cannot slip between the check and the wait. */
-		if (w->inode != in) {
-			old_inode = w->inode;
-			inode_get(in);
-			w->inode = in;
-		}
-		if (!w->linked) {
-			list_add_tail(&w->link, &in->break_waiters);
-			w->linked = true;
-			atomic_fetch_add(&w->refcount, 1);   /* the list's */
-		}
-	}
+	if (must_wait && w) old_inode = waiter_link_locked(w, in);
 	bool arm = must_wait;
 	smb_mutex_unlock(&in->lock);
 	inode_put(old_inode);
@@ -889,7 +923,7 @@ uint32_t lease_create_breaks(struct smb2_request *req, struct smbd_open *o, cons
 		w->replay_guarded = true;
 		memcpy(w->create_guid, o->create_guid, 16);
 	}
-	return waiter_go_async(req, o, in, w, "an oplock/lease break");
+	return create_waits(req, o, in, w, "an oplock/lease break");
 }
 
 static void break_parent_of(struct smbd_open *o, const char *path, const uint8_t *guid, const uint8_t *key);
@@ -1167,6 +1201,38 @@ void lease_break_on_write(struct smbd_open *o)
 	if (arm) timer_add(in, now_ms() + (uint64_t)break_wait_seconds * 1000u + 10);
 }
 
+/* Under in->lock: breaks the handle caching of every open of in but o (and
+ * the opens sharing o's lease), as a rename or delete needs: leases of other
+ * keys lose H, batch oplocks go to level II.  Returns whether a rename must
+ * wait: a holder has to acknowledge (a break to ~H just sent, or one in
+ * progress while H is still held). */
+static bool handle_breaks_locked(struct smbd_inode *in, struct smbd_open *o, struct break_note **notes, bool *arm)
+{
+	bool must_wait = false;
+	struct lease_grant *mine = grant_of(in, o);
+	struct list_head *pos;
+	list_for_each(pos, &in->oplock_grants) {
+		struct lease_grant *g = list_entry(pos, struct lease_grant, link);
+		if (g == mine) continue;
+		if (g->lease) {
+			struct smbd_lease *l = g->lease;
+			if (mine && mine->lease == l) continue;
+			if (!(l->state & LEASE_H)) continue;
+			/* A break in progress (say RWH -> RH) records that H
+			 * must go too; its acknowledgement continues to it. */
+			bool sent = lease_break_locked(in, l, l->state & ~LEASE_H, notes);
+			*arm |= sent;
+			if (sent || l->breaking) must_wait = true;
+		} else if (g->level == SMB2_OPLOCK_LEVEL_BATCH) {
+			/* A batch oplock caches the handle (MS-FSA 2.1.4.12). */
+			bool sent = oplock_break_locked(g, SMB2_OPLOCK_LEVEL_II, notes);
+			*arm |= sent;
+			if (sent || g->breaking) must_wait = true;
+		}
+	}
+	return must_wait;
+}
+
 void lease_break_handle(struct smbd_open *o)
 {
 	struct smbd_inode *in = lease_inode(o);
@@ -1176,22 +1242,72 @@ void lease_break_handle(struct smbd_open *o)
 	bool arm = false;
 	smb_mutex_lock(&in->lock);
 	lists_ready(in);
-	struct lease_grant *mine = grant_of(in, o);
-	struct list_head *pos;
-	list_for_each(pos, &in->oplock_grants) {
-		struct lease_grant *g = list_entry(pos, struct lease_grant, link);
-		if (g == mine) continue;
-		if (g->lease) {
-			if (mine && mine->lease == g->lease) continue;
-			if (g->lease->state & LEASE_H)
-				arm |= lease_break_locked(in, g->lease, g->lease->state & ~LEASE_H, &notes);
-		} else if (g->level == SMB2_OPLOCK_LEVEL_BATCH) {
-			arm |= oplock_break_locked(g, SMB2_OPLOCK_LEVEL_II, &notes);
-		}
-	}
+	(void)handle_breaks_locked(in, o, &notes, &arm);
 	smb_mutex_unlock(&in->lock);
 	send_notes(notes);
 	if (arm) timer_add(in, now_ms() + (uint64_t)break_wait_seconds * 1000u + 10);
+}
+
+
+/* MS-FSA 2.1.5.14.11 / 2.1.4.12: a rename breaks the handle caching of the
+ * file's other opens, and the rename goes on only once the holders have
+ * acknowledged (they close cached handles first), the break has timed out,
+ * or they closed: Windows answers STATUS_PENDING meanwhile, and a CREATE of
+ * the new name still finds nothing (smbtorture smb2.lease.rename_wait).
+ * The waiting works like a CREATE's: the request is copied into a waiter
+ * on the file's break_waiters, and whatever ends a break there runs it
+ * again from the start through rerun, on its own loop thread. */
+uint32_t lease_rename_breaks(struct smb2_request *req, struct smbd_open *o, uint32_t (*rerun)(struct smb2_request *req))
+{
+	struct smbd_inode *in = lease_inode(o);
+	if (!in) return STATUS_SUCCESS;
+	pthread_once(&lease_once, lease_init);
+	bool resuming = lease_resuming(req);
+	/* Waiting means running the request again on its own; one that
+	 * names its file through an earlier request of a compound cannot be
+	 * (and only the last of a chain may go async, 3.3.5.2.7). */
+	bool may_wait = resuming || (req->last_in_chain && !(req->hdr.flags & SMB2_FLAGS_RELATED_OPERATIONS));
+
+	/* Most renames find no caching open: look before copying the request. */
+	smb_mutex_lock(&in->lock);
+	lists_ready(in);
+	bool others = false;
+	struct list_head *pos;
+	list_for_each(pos, &in->oplock_grants) {
+		if (list_entry(pos, struct lease_grant, link)->open != o) {
+			others = true;
+			break;
+		}
+	}
+	smb_mutex_unlock(&in->lock);
+	if (!others) return STATUS_SUCCESS;
+
+	struct lease_waiter *w = NULL;
+	if (resuming) w = resuming_waiter;
+	else if (may_wait) w = waiter_new(req);
+	if (w) w->run = rerun;
+
+	struct break_note *notes = NULL;
+	struct smbd_inode *old_inode = NULL;
+	bool arm = false;
+	smb_mutex_lock(&in->lock);
+	lists_ready(in);
+	bool must_wait = handle_breaks_locked(in, o, &notes, &arm);
+	if (must_wait && w) old_inode = waiter_link_locked(w, in);
+	smb_mutex_unlock(&in->lock);
+	inode_put(old_inode);
+	notes_inline = true;
+	send_notes(notes);
+	notes_inline = false;
+	if (must_wait) timer_add(in, now_ms() + (uint64_t)break_wait_seconds * 1000u + 10);
+
+	if (!must_wait || !w) {
+		if (w && w != resuming_waiter) waiter_put(w);
+		return STATUS_SUCCESS;
+	}
+	if (w == resuming_waiter) return STATUS_PENDING;   /* the same async request waits on */
+	/* The wait belongs to the open being renamed: closing it cancels. */
+	return waiter_go_async(req, o, in, w, "a handle caching break");
 }
 
 /* lease_dir_watch.h: the directory's content changed. */

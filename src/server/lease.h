@@ -83,8 +83,18 @@ void lease_post_wakeups(struct lease_waiter *woken);
 /* The data of o's file changed (WRITE, truncation, SET_INFO end-of-file):
  * read caching of every other open goes (level II / R -> none). */
 void lease_break_on_write(struct smbd_open *o);
-/* o's file is being renamed or deleted: handle caching of other opens goes. */
+/* o's file is being deleted: handle caching of other opens goes (a rename
+ * uses lease_rename_breaks, which also waits). */
 void lease_break_handle(struct smbd_open *o);
+/* SET_INFO FileRenameInformation of o (smb2_set_info.c): breaks the handle
+ * caching of the file's other opens (leases of other keys lose H, batch
+ * oplocks go to level II).  STATUS_SUCCESS: rename now (nothing to wait
+ * for, or the request cannot wait).  STATUS_PENDING: req went async; when
+ * the breaks end (acknowledgement, timeout, close) rerun(req) runs the
+ * whole request again on its loop thread, and its status becomes the final
+ * response.  While it runs again the wait is already over unless another
+ * break is in progress. */
+uint32_t lease_rename_breaks(struct smb2_request *req, struct smbd_open *o, uint32_t (*rerun)(struct smb2_request *req));
 /* An entry of a directory changed through SMB: path is the share-relative
  * name of the entry; the leases on its parent directory break, except the
  * one whose key is the parent lease key the changing open named. */

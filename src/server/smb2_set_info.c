@@ -386,7 +386,8 @@ out:
 	return result;
 }
 
-static uint32_t set_rename_or_link(struct smbd_open *o, const uint8_t *buf, size_t len, bool link)
+static uint32_t set_rename_or_link(struct smb2_request *req, struct smbd_open *o, const uint8_t *buf, size_t len,
+				   bool link)
 {
 	const struct smbd_share *sh = o->tree->share;
 	struct fileinfo_rename_set ri;
@@ -436,6 +437,17 @@ static uint32_t set_rename_or_link(struct smbd_open *o, const uint8_t *buf, size
 		free(final);
 		return STATUS_ACCESS_DENIED;
 	}
+	/* Handle caching of the file's other opens ends, and the rename waits
+	 * (asynchronously) until the holders have acknowledged: a cached
+	 * handle may be what would block it below (lease.c).  When the wait
+	 * ends this whole request runs again from the start. */
+	if (!link) {
+		status = lease_rename_breaks(req, o, smb2_set_info);
+		if (status) {
+			free(final);
+			return status;
+		}
+	}
 	/* Another handle on the file that reads, writes or deletes without
 	 * sharing delete keeps its name (MS-FSA 2.1.5.1.2.2 applied to the
 	 * rename's DELETE). */
@@ -443,8 +455,6 @@ static uint32_t set_rename_or_link(struct smbd_open *o, const uint8_t *buf, size
 		free(final);
 		return STATUS_SHARING_VIOLATION;
 	}
-	/* Handle caching of other opens ends (lease.c; not waited for). */
-	if (!link) lease_break_handle(o);
 
 	const char *old_base, *new_base;
 	char *old_parent = split_parent(o->path, &old_base);
@@ -587,9 +597,9 @@ static uint32_t set_file(struct smb2_request *req, struct smbd_open *o, const st
 		return status;
 	}
 	case FSCC_FILE_RENAME_INFORMATION:
-		return set_rename_or_link(o, buf, len, false);
+		return set_rename_or_link(req, o, buf, len, false);
 	case FSCC_FILE_LINK_INFORMATION:
-		return set_rename_or_link(o, buf, len, true);
+		return set_rename_or_link(req, o, buf, len, true);
 	case FSCC_FILE_DISPOSITION_INFORMATION: {
 		uint8_t del;
 		uint32_t status = fileinfo_u8_decode(buf, len, &del);
