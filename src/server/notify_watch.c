@@ -16,6 +16,13 @@
  * and watched through /proc/self/fd/N of that opened directory, so a path
  * never escapes the share even if names are swapped for symlinks meanwhile.
  *
+ * Changes inotify cannot see (notify_watch_report: smb2_notify.c reports the
+ * close of a renamed file) are queued to the watcher thread, which takes the
+ * queue, then reads everything inotify holds, then reports the queued ones:
+ * a reported change therefore comes after every inotify event that was
+ * queued before it was, as it happened.  Directories are found by inode
+ * (nw_dir.dev/ino).
+ *
  * Locking: nw_lock (rank notify_watch) guards every structure here.  The
  * inotify_add_watch/inotify_rm_watch calls happen under it, so an add racing
  * the removal of the same directory's last ref cannot end up referring to a
@@ -78,6 +85,7 @@ struct nw_dir {
 	struct list_head hash_link;  /* nw_hash[wd % NW_HASH] */
 	struct list_head refs;       /* struct nw_ref.dir_link */
 	int wd;
+	uint64_t dev, ino;           /* the watched directory's inode (notify_watch_report) */
 	struct nw_fresh fresh[NW_FRESH_SLOTS];   /* entries created just now; nw_lock */
 	unsigned fresh_next;         /* slot the next creation takes (round robin) */
 };
@@ -109,8 +117,19 @@ static struct list_head nw_hash[NW_HASH];
 static struct list_head nw_watches;
 static int nw_ifd = -1;
 static int nw_stop_fd = -1;
+
+/* Changes reported by notify_watch_report, oldest first; nw_lock. */
+struct nw_inject {
+	struct nw_inject *next;
+	uint64_t dev, ino;           /* the directory holding name */
+	uint32_t action, filter;
+	bool is_dir;
+	char name[];
+};
+static struct nw_inject *nw_inject_head, **nw_inject_tail = &nw_inject_head;
+static int nw_inject_fd = -1;    /* eventfd: the queue is not empty */
 static pthread_t nw_thread;
-static bool nw_running;
+static atomic_bool nw_running;   /* read without nw_lock by notify_watch_report */
 static pthread_once_t nw_once = PTHREAD_ONCE_INIT;
 
 static void nw_watch_put(struct notify_watch *w)
@@ -253,6 +272,11 @@ static int nw_attach(struct notify_watch *w, int fd, const char *prefix)
 	char *p = strdup(prefix);
 	if (!d) {
 		d = calloc(1, sizeof(*d));
+		struct stat st;
+		if (d && fstat(fd, &st) == 0) {
+			d->dev = (uint64_t)st.st_dev;
+			d->ino = (uint64_t)st.st_ino;
+		}
 		if (d) {
 			d->wd = wd;
 			list_init(&d->refs);
@@ -428,6 +452,19 @@ static uint32_t name_filter(bool is_dir)
 	return is_dir ? FILE_NOTIFY_CHANGE_DIR_NAME : FILE_NOTIFY_CHANGE_FILE_NAME;
 }
 
+/* nw_lock held.  Lets each consumer deliver what a batch gave it at once. */
+static void nw_end_batch(void)
+{
+	struct list_head *pos;
+	list_for_each(pos, &nw_watches) {
+		struct notify_watch *w = list_entry(pos, struct notify_watch, link);
+		if (!w->touched) continue;
+		w->touched = false;
+		struct notify_watch_event ev = { .kind = NOTIFY_WATCH_BATCH_END };
+		w->fn(w->arg, &ev);
+	}
+}
+
 /* nw_lock held.  Processes one read()'s worth of events. */
 static void nw_process(const char *buf, size_t len, uint64_t now, struct nw_todo **todo)
 {
@@ -553,14 +590,63 @@ static void nw_process(const char *buf, size_t len, uint64_t now, struct nw_todo
 				  e->name, is_dir, false, false, todo);
 		}
 	}
-	/* Let each consumer deliver what this batch gave it at once. */
-	struct list_head *pos;
-	list_for_each(pos, &nw_watches) {
-		struct notify_watch *w = list_entry(pos, struct notify_watch, link);
-		if (!w->touched) continue;
-		w->touched = false;
-		struct notify_watch_event ev = { .kind = NOTIFY_WATCH_BATCH_END };
-		w->fn(w->arg, &ev);
+	nw_end_batch();
+}
+
+/* nw_lock held.  Reports the changes queued by notify_watch_report (taken
+ * off the queue before inotify was read: see the top of this file). */
+static void nw_process_injected(struct nw_inject *list, struct nw_todo **todo)
+{
+	for (struct nw_inject *j = list; j; j = j->next) {
+		/* The directory's watch, if any (one nw_dir per inode: the
+		 * kernel hands out one wd per inode). */
+		struct nw_dir *d = NULL;
+		for (unsigned h = 0; h < NW_HASH && !d; h++) {
+			struct list_head *pos;
+			list_for_each(pos, &nw_hash[h]) {
+				struct nw_dir *c = list_entry(pos, struct nw_dir, hash_link);
+				if (c->dev == j->dev && c->ino == j->ino) {
+					d = c;
+					break;
+				}
+			}
+		}
+		if (d) nw_report(d, j->action, j->filter, j->name, j->is_dir, false, false, todo);
+	}
+	nw_end_batch();
+}
+
+/* Watcher thread, no lock held: watches the new subdirectories of tree
+ * watches (and what they already contain) outside the lock.  Entries created
+ * in one before its watch is added are not reported (a window of a few
+ * microseconds after the directory appears). */
+static void nw_run_todo(struct nw_todo *todo)
+{
+	while (todo) {
+		struct nw_todo *t = todo;
+		todo = t->next;
+		nw_add_subtree(t->w, t->rel, 1, true);
+		smb_mutex_lock(&nw_lock);
+		if (t->w->touched) {
+			t->w->touched = false;
+			if (!t->w->removed) {
+				struct notify_watch_event ev = { .kind = NOTIFY_WATCH_BATCH_END };
+				t->w->fn(t->w->arg, &ev);
+			}
+		}
+		smb_mutex_unlock(&nw_lock);
+		nw_watch_put(t->w);
+		free(t->rel);
+		free(t);
+	}
+}
+
+static void nw_free_injected(struct nw_inject *j)
+{
+	while (j) {
+		struct nw_inject *n = j->next;
+		free(j);
+		j = n;
 	}
 }
 
@@ -570,42 +656,52 @@ static void *nw_main(void *arg)
 	/* Large enough for many events; aligned for struct inotify_event. */
 	static _Alignas(struct inotify_event) char buf[64 * 1024];
 	for (;;) {
-		struct pollfd pfd[2] = { { .fd = nw_ifd, .events = POLLIN }, { .fd = nw_stop_fd, .events = POLLIN } };
-		int n = poll(pfd, 2, -1);
+		struct pollfd pfd[3] = {
+			{ .fd = nw_ifd, .events = POLLIN },
+			{ .fd = nw_stop_fd, .events = POLLIN },
+			{ .fd = nw_inject_fd, .events = POLLIN },
+		};
+		int n = poll(pfd, 3, -1);
 		if (n < 0) {
 			if (errno == EINTR) continue;
 			log_error("notify watcher: poll: %s", strerror(errno));
 			break;
 		}
 		if (pfd[1].revents) break;
-		if (!(pfd[0].revents & POLLIN)) continue;
-		ssize_t len = read(nw_ifd, buf, sizeof(buf));
-		if (len <= 0) continue;
-		struct nw_todo *todo = NULL;
-		uint64_t now = nw_now_ns();
-		smb_mutex_lock(&nw_lock);
-		nw_process(buf, (size_t)len, now, &todo);
-		smb_mutex_unlock(&nw_lock);
-		/* New subdirectories of tree watches: watch them (and what they
-		 * already contain) outside the lock.  Entries created in one
-		 * before its watch is added are not reported (a window of a few
-		 * microseconds after the directory appears). */
-		while (todo) {
-			struct nw_todo *t = todo;
-			todo = t->next;
-			nw_add_subtree(t->w, t->rel, 1, true);
+		/* Take the reported changes first, then read inotify dry: every
+		 * inotify event that happened before a change was reported is
+		 * then processed before it. */
+		struct nw_inject *injected = NULL;
+		if (pfd[2].revents & POLLIN) {
+			uint64_t cnt;
+			if (read(nw_inject_fd, &cnt, sizeof(cnt)) < 0) { /* EAGAIN: taken below anyway */ }
 			smb_mutex_lock(&nw_lock);
-			if (t->w->touched) {
-				t->w->touched = false;
-				if (!t->w->removed) {
-					struct notify_watch_event ev = { .kind = NOTIFY_WATCH_BATCH_END };
-					t->w->fn(t->w->arg, &ev);
-				}
-			}
+			injected = nw_inject_head;
+			nw_inject_head = NULL;
+			nw_inject_tail = &nw_inject_head;
 			smb_mutex_unlock(&nw_lock);
-			nw_watch_put(t->w);
-			free(t->rel);
-			free(t);
+		}
+		bool more = (pfd[0].revents & POLLIN) || injected;
+		while (more) {
+			ssize_t len = read(nw_ifd, buf, sizeof(buf));
+			if (len <= 0) break;   /* EAGAIN: inotify's queue is empty */
+			/* A read that left room for one more event of the
+			 * longest name emptied the queue at that moment. */
+			more = (size_t)len > sizeof(buf) - sizeof(struct inotify_event) - NAME_MAX - 1;
+			struct nw_todo *todo = NULL;
+			uint64_t now = nw_now_ns();
+			smb_mutex_lock(&nw_lock);
+			nw_process(buf, (size_t)len, now, &todo);
+			smb_mutex_unlock(&nw_lock);
+			nw_run_todo(todo);
+		}
+		if (injected) {
+			struct nw_todo *todo = NULL;
+			smb_mutex_lock(&nw_lock);
+			nw_process_injected(injected, &todo);
+			smb_mutex_unlock(&nw_lock);
+			nw_run_todo(todo);
+			nw_free_injected(injected);
 		}
 	}
 	return NULL;
@@ -618,7 +714,8 @@ static void nw_start(void)
 	list_init(&nw_watches);
 	nw_ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	nw_stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (nw_ifd < 0 || nw_stop_fd < 0) {
+	nw_inject_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (nw_ifd < 0 || nw_stop_fd < 0 || nw_inject_fd < 0) {
 		log_error("notify watcher: cannot create inotify instance: %s", strerror(errno));
 		return;
 	}
@@ -705,5 +802,36 @@ void notify_watch_shutdown(void)
 	nw_running = false;
 	close(nw_ifd);
 	close(nw_stop_fd);
-	nw_ifd = nw_stop_fd = -1;
+	close(nw_inject_fd);
+	nw_ifd = nw_stop_fd = nw_inject_fd = -1;
+	nw_free_injected(nw_inject_head);
+	nw_inject_head = NULL;
+	nw_inject_tail = &nw_inject_head;
+}
+
+void notify_watch_report(uint64_t dir_dev, uint64_t dir_ino, const char *name, uint32_t action, uint32_t filter,
+			 bool is_dir)
+{
+	if (!nw_running) return;   /* nothing was ever watched */
+	size_t n = strlen(name);
+	struct nw_inject *j = malloc(sizeof(*j) + n + 1);
+	if (!j) return;            /* a lost "modified": the client sees it on its next look */
+	j->next = NULL;
+	j->dev = dir_dev;
+	j->ino = dir_ino;
+	j->action = action;
+	j->filter = filter;
+	j->is_dir = is_dir;
+	memcpy(j->name, name, n + 1);
+	smb_mutex_lock(&nw_lock);
+	if (list_empty(&nw_watches)) {
+		smb_mutex_unlock(&nw_lock);
+		free(j);
+		return;
+	}
+	*nw_inject_tail = j;
+	nw_inject_tail = &j->next;
+	smb_mutex_unlock(&nw_lock);
+	uint64_t one = 1;
+	if (write(nw_inject_fd, &one, sizeof(one)) < 0) { /* the counter is full: the thread is woken already */ }
 }

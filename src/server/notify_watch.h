@@ -59,6 +59,20 @@ void notify_watch_remove(struct notify_watch *w);
 /* Stops the watcher thread (server shutdown, after every watch is removed). */
 void notify_watch_shutdown(void);
 
+/* Reports a change that inotify does not show: name (one component) in the
+ * directory whose inode is (dir_dev, dir_ino) changed as action/filter.
+ * Watches covering that directory get it like an inotify change, in order:
+ * after every inotify event queued before the call (it is handed to the
+ * watcher thread, which reads what inotify holds first).  Called with no
+ * ranked lock held; does nothing when nothing is watched. */
+void notify_watch_report(uint64_t dir_dev, uint64_t dir_ino, const char *name, uint32_t action, uint32_t filter,
+			 bool is_dir);
+
+/* smb2_notify.c: a rename through o has succeeded (smb2_set_info.c).  See
+ * notify_file_renamed there for what is reported, and when. */
+struct smbd_open;
+void notify_file_renamed(struct smbd_open *o);
+
 /* FILE_ACTION_* values (MS-FSCC 2.7.1) */
 #define FILE_ACTION_ADDED            0x00000001u
 #define FILE_ACTION_REMOVED          0x00000002u

@@ -370,6 +370,10 @@ struct smbd_open {
 	/* Open.IsReplayEligible: cleared (any thread) when the client
 	 * acknowledges a break of its oplock or lease (3.3.5.22.1/.2). */
 	atomic_bool replay_eligible;
+	/* Renamed through this handle since it was opened: its close reports
+	 * FILE_ACTION_MODIFIED to change-notify watchers (smb2_notify.c,
+	 * notify_file_renamed).  Set by the rename, read by the close. */
+	atomic_bool renamed_unreported;
 	uint8_t create_action;        /* CreateAction of the CREATE that made it: a replay answers with it */
 	uint8_t client_guid[16];      /* Open.ClientGuid */
 	/* Open.AppInstanceId (MS-SMB2 3.3.5.9.13, app_instance.c): a later

@@ -18,6 +18,7 @@
 
 #include "common/utf16.h"
 #include "server/lease.h"
+#include "server/notify_watch.h"
 #include "server/security_desc.h"
 #include "server/server.h"
 #include "server/vfs.h"
@@ -497,6 +498,7 @@ static uint32_t set_rename_or_link(struct smb2_request *req, struct smbd_open *o
 		inode_update_paths(o, final);
 	}
 	lease_break_parent(o, final);
+	if (!link) notify_file_renamed(o);   /* reported when o closes (smb2_notify.c) */
 	status = STATUS_SUCCESS;
 out:
 	if (oclose && ofd >= 0) close(ofd);
