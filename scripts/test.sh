@@ -173,8 +173,10 @@ run_tier() {
 		dirlease) timeout -k 15 600 bash tests/interop/test_dirlease.sh ;;
 		# A throwaway MIT KDC on loopback, keytab, smbclient and impacket -k.
 		kerberos) timeout -k 15 600 bash tests/interop/test_kerberos.sh ;;
-		# Path escapes of every kind (incl. symlinks swapped in mid-request).
-		containment) timeout -k 15 900 bash tests/interop/test_containment.sh ;;
+		# Path escapes of every kind (incl. symlinks swapped in mid-request),
+		# then FIFOs and device nodes in a share (refused, never opened).
+		containment) timeout -k 15 900 bash tests/interop/test_containment.sh; a=$?
+			SMBKIT_TIER="special-$build" timeout -k 15 120 bash tests/interop/test_special_files.sh && exit $a ;;
 		# Two users mapped to different Unix users interleaved on one loop
 		# thread: no request runs as the previous request's user.  Then
 		# access-based enumeration: each user lists only what it may read.

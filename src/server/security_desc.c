@@ -23,11 +23,15 @@
 /* An SD holds at most a 64 KiB DACL plus owner, group and header. */
 #define SD_MAX 66000
 
-/* The stored SD is read and written through whatever fd the caller has;
- * CREATE checks the SD of an existing file through the O_PATH fd it stats
- * it with, which vfs_fd_getxattr reaches through /proc/self/fd relative to
- * a descriptor of that directory opened once (getxattrat(2); ~2.7 us
- * against ~4 us for the full /proc path, measured on tmpfs, kernel 6.18).
+/* The stored SD is read and written through whatever fd the caller has.
+ * CREATE of an existing file reads it through the data fd it opened, and
+ * only when the file's xattr listing (which vfs_fstat_ex makes anyway) shows
+ * a name vfs does not use itself; a file whose data open the kernel
+ * refused is checked through an O_PATH fd, which vfs_fd_getxattr reaches
+ * through /proc/self/fd relative to a descriptor of that directory opened
+ * once (getxattrat(2); ~2.7 us against ~4 us for the full /proc path,
+ * measured on tmpfs, kernel 6.18).  The listing is per file and read at
+ * each CREATE, so it is no process-wide shortcut of the kind below.
  *
  * Why no cheaper "this share has no SDs" shortcut: an SD is an xattr that
  * any process may write at any time (another smbkitd, an admin's

@@ -49,14 +49,13 @@ static uint32_t map_generic(uint32_t a)
 	return a & ~(GENERIC_READ | GENERIC_WRITE | GENERIC_EXECUTE | GENERIC_ALL);
 }
 
-/* The most access the caller's identity gets on the object behind fd
- * (MS-SMB2 3.3.5.9 "maximal access"), from the kernel's own permission
- * check under the impersonated fsuid. */
-static uint32_t maximal_access_of(int fd, bool read_only_tree, uint32_t dos_attrs)
+/* The most access the caller's identity gets on an object it may read (r)
+ * and/or write (w) by its Unix permissions (MS-SMB2 3.3.5.9 "maximal
+ * access").  More Unix access never gives less: an answer computed with an
+ * unknown permission taken as missing is a lower bound. */
+static uint32_t unix_maximal_access(bool r, bool w, bool read_only_tree, uint32_t dos_attrs)
 {
 	uint32_t m = FILE_READ_ATTRIBUTES | READ_CONTROL | SYNCHRONIZE;
-	bool r = faccessat(fd, "", R_OK, AT_EACCESS | AT_EMPTY_PATH) == 0;
-	bool w = faccessat(fd, "", W_OK, AT_EACCESS | AT_EMPTY_PATH) == 0;
 	if (r && w) m = FILE_ALL_ACCESS;
 	else {
 		if (r) m |= FILE_GENERIC_READ | FILE_GENERIC_EXECUTE;
@@ -66,6 +65,20 @@ static uint32_t maximal_access_of(int fd, bool read_only_tree, uint32_t dos_attr
 	/* A READONLY file cannot be written or appended to (MS-FSA 2.1.5.1.2.1). */
 	if (dos_attrs & FILE_ATTRIBUTE_READONLY) m &= ~(FILE_WRITE_DATA | FILE_APPEND_DATA);
 	return m;
+}
+
+static bool may_access(int fd, int how)
+{
+	return faccessat(fd, "", how, AT_EACCESS | AT_EMPTY_PATH) == 0;
+}
+
+/* The maximal access on the object behind fd, from the kernel's own
+ * permission check under the impersonated fsuid. */
+static uint32_t maximal_access_of(int fd, bool read_only_tree, uint32_t dos_attrs)
+{
+	bool r = may_access(fd, R_OK);
+	bool w = may_access(fd, W_OK);
+	return unix_maximal_access(r, w, read_only_tree, dos_attrs);
 }
 
 static struct smbd_open *open_alloc(struct smb2_request *req)
@@ -453,6 +466,164 @@ out:
 	return status;
 }
 
+/* ---- an existing file or directory: the common CREATE (open, query, close)
+ *
+ * Its data fd is opened first, by name beneath the share, and everything
+ * else is learnt through it: type, times and DOS attributes (vfs_fstat_ex),
+ * the stored security descriptor, and as much of the Unix permissions as
+ * the open itself proves.  That is one path walk, and xattrs read straight
+ * from the fd rather than through /proc as an O_PATH fd needs.  The open
+ * comes before the type is known, so it carries O_NONBLOCK: a FIFO in the
+ * share must not block the worker in open(2); it is refused once the fstat
+ * shows what it is.  Devices are not opened at all (names_device).  A data open the kernel refuses does not
+ * end the CREATE yet: an O_PATH fd stands in, the checks Windows makes
+ * first (name collision, file/directory mismatch, read-only attribute,
+ * access) run on it, and the open's own error is the answer only where an
+ * open is needed (settle_open_mode). */
+struct existing_open {
+	int fd;                /* owned by the caller once open_existing succeeds */
+	int mode;              /* O_RDONLY, O_WRONLY, O_RDWR, or O_PATH */
+	int data_err;          /* mode O_PATH: why the data open failed (-errno) */
+	bool nonblock;         /* fd still carries O_NONBLOCK */
+	bool foreign_xattrs;   /* xattrs beyond vfs's own: maybe a stored SD */
+	struct smb_file_stat st;
+};
+
+/* Access that moves data through the fd (READ, WRITE, FLUSH, the FSCTLs
+ * that read or zero data).  A handle without any of it only stats, reads
+ * and sets metadata, renames or deletes by name, for which O_NONBLOCK
+ * changes nothing. */
+#define ACCESS_DATA_BITS (FILE_READ_DATA | FILE_WRITE_DATA | FILE_APPEND_DATA | FILE_EXECUTE)
+
+/* Whether path names a character or block device.  O_NONBLOCK keeps a
+ * FIFO's open from waiting, but nothing keeps a device's open from running
+ * its driver (a watchdog arms, a tape rewinds), so a device is never opened
+ * for data; only root can have put one in a share, and smbkitd serves none.
+ * One statx by name, without RESOLVE_BENEATH: it is only a hint that picks
+ * the O_PATH route, whose own walk is confined to the share; a name swapped
+ * for a device between the two would need a device node on the share's own
+ * file system. */
+static bool names_device(int root_fd, const char *path)
+{
+	struct statx sx;
+	if (!path[0]) return false;   /* the share root is a directory */
+	if (statx(root_fd, path, AT_SYMLINK_NOFOLLOW | AT_STATX_DONT_SYNC, STATX_TYPE, &sx) < 0) return false;
+	return S_ISCHR(sx.stx_mode) || S_ISBLK(sx.stx_mode);
+}
+
+/* Opens path (share-relative, on-disk spelling) the way a file open asking
+ * for write (w) and/or read (rd) data access needs, or as a directory
+ * (dir_hint: FILE_DIRECTORY_FILE), and stats it.  0, or -errno (-ENOENT:
+ * nothing by that name; the same errors a lookup of the name gives). */
+static int open_existing(int root_fd, const char *path, bool w, bool rd, bool dir_hint, struct existing_open *ex)
+{
+	int fd, mode = O_RDONLY;
+	bool nonblock = false;
+	if (dir_hint) {
+		/* O_DIRECTORY opens nothing else: no need for O_NONBLOCK. */
+		fd = vfs_openat_beneath(root_fd, path, O_RDONLY | O_DIRECTORY, 0);
+	} else if (names_device(root_fd, path)) {
+		/* Never run a device driver's open for a client: the O_PATH
+		 * stand-in below, and the type check refuses it. */
+		fd = -EACCES;
+	} else {
+		const int fl = O_NOCTTY | O_NONBLOCK;
+		mode = w ? O_RDWR : O_RDONLY;
+		nonblock = true;
+		fd = vfs_openat_beneath(root_fd, path, fl | mode, 0);
+		if (fd == -EISDIR) {
+			/* A directory: the kernel refuses a write open of one
+			 * before checking any permission; directories are
+			 * always opened read-only. */
+			mode = O_RDONLY;
+			nonblock = false;
+			fd = vfs_openat_beneath(root_fd, path, O_RDONLY | O_DIRECTORY, 0);
+		} else if (fd == -EACCES && w && !rd) {
+			mode = O_WRONLY;
+			fd = vfs_openat_beneath(root_fd, path, fl | O_WRONLY, 0);
+		}
+	}
+	if (fd == -ENOENT) return fd;
+	ex->data_err = 0;
+	if (fd < 0) {
+		int pfd = vfs_openat_beneath(root_fd, path, O_PATH, 0);
+		if (pfd < 0) return pfd;
+		ex->data_err = fd;
+		fd = pfd;
+		mode = O_PATH;
+		nonblock = false;
+	}
+	int r = vfs_fstat_ex(fd, &ex->st, &ex->foreign_xattrs);
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	ex->fd = fd;
+	ex->mode = mode;
+	ex->nonblock = nonblock;
+	return 0;
+}
+
+/* The maximal access on an existing object (MS-SMB2 3.3.5.9), as far as
+ * deciding whether `needed` is granted requires, or exactly when `exact`
+ * (MAXIMUM_ALLOWED, or an MxAc context to answer).  A successful read or
+ * write open proves that Unix permission; faccessat asks only for what it
+ * did not prove, and only when the answer could change the decision.  The
+ * stored SD restricts it (MS-FSA 2.1.5.1.2.1); a file whose xattrs are all
+ * vfs's own has none, and its read is skipped. */
+static uint32_t existing_maximal_access(const struct smbd_session *s, int root_fd, const char *path,
+					const struct existing_open *ex, bool read_only_tree, uint32_t needed,
+					bool exact)
+{
+	uint32_t sd_allowed = ex->foreign_xattrs ? smbd_sd_access_allowed(s, root_fd, path, ex->fd) : UINT32_MAX;
+	bool r = ex->mode == O_RDONLY || ex->mode == O_RDWR;
+	bool w = ex->mode == O_WRONLY || ex->mode == O_RDWR;
+	uint32_t m = unix_maximal_access(r, w, read_only_tree, ex->st.attributes) & sd_allowed;
+	if ((r && w) || (!exact && !(needed & ~m & ~SYNCHRONIZE))) return m;
+	if (!r) r = may_access(ex->fd, R_OK);
+	if (!w) w = may_access(ex->fd, W_OK);
+	return unix_maximal_access(r, w, read_only_tree, ex->st.attributes) & sd_allowed;
+}
+
+/* Brings ex->fd to the open mode the granted access needs: the rules of a
+ * file open (read-write or read-only; write-only when only writing and the
+ * read is refused; O_PATH when neither data access is wanted and the read
+ * is refused) and of a directory open (read-only; O_PATH when listing is
+ * not wanted and refused).  open_existing followed them for the access
+ * the request named; MAXIMUM_ALLOWED may have added more, and then the
+ * same inode is opened again in the right mode.  An NTSTATUS. */
+static uint32_t settle_open_mode(struct existing_open *ex, uint32_t granted, bool truncate, bool opened_w,
+				 bool opened_rd)
+{
+	if (ex->st.is_dir) {
+		if (ex->mode == O_PATH && !(ex->data_err == -EACCES && !(granted & FILE_LIST_DIRECTORY)))
+			return status_from_neg_errno(ex->data_err);
+		return STATUS_SUCCESS;
+	}
+	bool w = (granted & (FILE_WRITE_DATA | FILE_APPEND_DATA)) || truncate;
+	bool rd = granted & (FILE_READ_DATA | FILE_EXECUTE);
+	/* The first choice succeeded, or the same rules were followed. */
+	bool settled = ex->mode == (w ? O_RDWR : O_RDONLY) || (w == opened_w && rd == opened_rd);
+	if (!settled) {
+		/* The type is known now (a regular file): no O_NONBLOCK. */
+		int nfd = vfs_reopen(ex->fd, (w ? O_RDWR : O_RDONLY) | O_NOCTTY);
+		if (nfd == -EACCES && w && !rd) nfd = vfs_reopen(ex->fd, O_WRONLY | O_NOCTTY);
+		if (nfd == -EACCES && !w && !rd) nfd = vfs_reopen(ex->fd, O_PATH);
+		if (nfd < 0) return status_from_neg_errno(nfd);
+		close(ex->fd);
+		ex->fd = nfd;
+		ex->nonblock = false;
+		return STATUS_SUCCESS;
+	}
+	if (ex->mode == O_PATH && !(ex->data_err == -EACCES && !w && !rd))
+		return status_from_neg_errno(ex->data_err);
+	/* A handle that moves data gets a blocking fd, as any other file
+	 * open; the open set no other status flag (O_APPEND, O_DIRECT,
+	 * O_NOATIME), so F_SETFL 0 clears O_NONBLOCK alone. */
+	if (ex->nonblock && (granted & ACCESS_DATA_BITS) && fcntl(ex->fd, F_SETFL, 0) == 0) ex->nonblock = false;
+	return STATUS_SUCCESS;
+}
+
 uint32_t smb2_create(struct smb2_request *req)
 {
 	struct smb2_create_req *cr = malloc(sizeof(*cr));
@@ -648,8 +819,35 @@ uint32_t smb2_create(struct smb2_request *req)
 		goto out;
 	}
 
-	/* ---- look the name up ---- */
-	int r = vfs_resolve(sh, rel, &actual);
+	/* ---- look the name up: an existing object is opened right away ---- */
+	uint32_t disp = cr->create_disposition;
+	bool truncate = disp == FILE_OVERWRITE || disp == FILE_OVERWRITE_IF || disp == FILE_SUPERSEDE;
+	/* The data access the request itself asks for (MAXIMUM_ALLOWED may
+	 * add to it below).  A read-only tree refuses every write open before
+	 * the mode matters, so it never opens for write. */
+	bool want_w = ((desired & (FILE_WRITE_DATA | FILE_APPEND_DATA)) || truncate) && !tree->read_only;
+	bool want_rd = desired & (FILE_READ_DATA | FILE_EXECUTE);
+	bool dir_hint = cr->create_options & FILE_DIRECTORY_FILE;
+	struct existing_open ex;
+	int r = open_existing(sh->root_fd, rel, want_w, want_rd, dir_hint, &ex);
+	if (r == -ENOENT) {
+		/* Not under this spelling: a case-insensitive share looks for
+		 * another (its on-disk name, or the parent to create in). */
+		r = vfs_resolve_after_miss(sh, rel, &actual);
+		if (r == 0) {
+			r = open_existing(sh->root_fd, actual, want_w, want_rd, dir_hint, &ex);
+			if (r == -ENOENT) {
+				/* Listed in its directory, yet no open reaches
+				 * it (a dangling symlink): not found, whatever
+				 * the disposition. */
+				status = status_from_neg_errno(r);
+				goto out;
+			}
+		}
+	} else if (r == 0) {
+		actual = rel;
+		rel = NULL;
+	}
 	if (r < 0 && r != -ENOENT) {
 		status = r == -ENOTDIR ? STATUS_OBJECT_PATH_NOT_FOUND : status_from_neg_errno(r);
 		goto out;
@@ -662,22 +860,11 @@ uint32_t smb2_create(struct smb2_request *req)
 	uint32_t action;
 
 	if (exists) {
-		int pathfd = vfs_openat_beneath(sh->root_fd, actual, O_PATH, 0);
-		if (pathfd < 0) {
-			status = status_from_neg_errno(pathfd);
-			goto out;
-		}
-		r = vfs_fstat(pathfd, &st);
-		if (r < 0) {
-			close(pathfd);
-			status = status_from_neg_errno(r);
-			goto out;
-		}
-		maximal = maximal_access_of(pathfd, tree->read_only, st.attributes);
-		maximal &= smbd_sd_access_allowed(req->session, sh->root_fd, actual, pathfd);
-		close(pathfd);
+		fd = ex.fd;
+		st = ex.st;
 		if (!S_ISDIR(st.mode) && !S_ISREG(st.mode)) {
-			/* FIFOs, devices, sockets, dangling links: not served. */
+			/* FIFOs, devices, sockets, dangling links: not served
+			 * (the O_NONBLOCK open did not wait for a FIFO's writer). */
 			status = STATUS_ACCESS_DENIED;
 			goto out;
 		}
@@ -688,7 +875,6 @@ uint32_t smb2_create(struct smb2_request *req)
 									   : STATUS_FILE_IS_A_DIRECTORY;
 			goto out;
 		}
-		uint32_t disp = cr->create_disposition;
 		if (disp == FILE_CREATE) {
 			status = STATUS_OBJECT_NAME_COLLISION;
 			goto out;
@@ -701,7 +887,6 @@ uint32_t smb2_create(struct smb2_request *req)
 			status = STATUS_NOT_A_DIRECTORY;
 			goto out;
 		}
-		bool truncate = disp == FILE_OVERWRITE || disp == FILE_OVERWRITE_IF || disp == FILE_SUPERSEDE;
 		if (is_dir && truncate) {
 			status = STATUS_INVALID_PARAMETER;
 			goto out;
@@ -722,28 +907,16 @@ uint32_t smb2_create(struct smb2_request *req)
 		}
 		/* Overwriting needs write access whatever was asked for. */
 		uint32_t needed = desired | (truncate ? FILE_WRITE_DATA : 0);
+		maximal = existing_maximal_access(req->session, sh->root_fd, actual, &ex, tree->read_only, needed,
+						  want_max || q_mxac);
 		if (needed & ~maximal & ~SYNCHRONIZE) {
 			status = STATUS_ACCESS_DENIED;
 			goto out;
 		}
 		uint32_t granted = desired | (want_max ? maximal : 0);
-		if (is_dir) {
-			fd = vfs_openat_beneath(sh->root_fd, actual, O_RDONLY | O_DIRECTORY, 0);
-			if (fd == -EACCES && !(granted & FILE_LIST_DIRECTORY))
-				fd = vfs_openat_beneath(sh->root_fd, actual, O_PATH | O_DIRECTORY, 0);
-		} else {
-			bool w = (granted & (FILE_WRITE_DATA | FILE_APPEND_DATA)) || truncate;
-			bool rd = granted & (FILE_READ_DATA | FILE_EXECUTE);
-			int fl = O_NOCTTY | O_NONBLOCK;
-			fd = vfs_openat_beneath(sh->root_fd, actual, fl | (w ? O_RDWR : O_RDONLY), 0);
-			if (fd == -EACCES && w && !rd) fd = vfs_openat_beneath(sh->root_fd, actual, fl | O_WRONLY, 0);
-			if (fd == -EACCES && !w && !rd) fd = vfs_openat_beneath(sh->root_fd, actual, O_PATH, 0);
-			if (fd >= 0 && !(fcntl(fd, F_GETFL) & O_PATH)) fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
-		}
-		if (fd < 0) {
-			status = status_from_neg_errno(fd);
-			goto out;
-		}
+		status = settle_open_mode(&ex, granted, truncate, want_w, want_rd);
+		fd = ex.fd;
+		if (status) goto out;
 		action = FILE_OPENED;
 		/* The truncation waits until the share modes allow this open
 		 * (below): a refused open must not have destroyed the data. */
@@ -802,12 +975,11 @@ uint32_t smb2_create(struct smb2_request *req)
 		created_here = true;
 		maximal = FILE_ALL_ACCESS;
 		desired |= want_max ? maximal : 0;
-	}
-
-	r = vfs_fstat(fd, &st);
-	if (r < 0) {
-		status = status_from_neg_errno(r);
-		goto out;
+		r = vfs_fstat(fd, &st);
+		if (r < 0) {
+			status = status_from_neg_errno(r);
+			goto out;
+		}
 	}
 
 	o = open_alloc(req);

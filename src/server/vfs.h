@@ -115,6 +115,17 @@ int vfs_open(const struct smbd_share *sh, const char *rel, int flags, mode_t mod
  * remaining components as given). */
 int vfs_resolve(const struct smbd_share *sh, const char *rel, char **actual);
 
+/* vfs_resolve for a caller whose own open of rel (exact spelling, beneath
+ * the share) has just failed with ENOENT: the exact lookup is not repeated.
+ * Case-sensitive shares: -ENOENT with *actual = rel.  Otherwise the
+ * case-insensitive walk, with vfs_resolve's results. */
+int vfs_resolve_after_miss(const struct smbd_share *sh, const char *rel, char **actual);
+/* Opens the inode fd refers to again (O_PATH fds too) with new open(2)
+ * flags, through /proc/self/fd: the same file whatever happened to its name
+ * meanwhile, with the kernel's permission check for the new mode.  Returns
+ * an fd or -errno. */
+int vfs_reopen(int fd, int flags);
+
 /* Removes rel (resolved, share-relative; flags 0 or AT_REMOVEDIR) through
  * its parent directory opened beneath the share.  Returns 0 or -errno. */
 int vfs_unlink(const struct smbd_share *sh, const char *rel, int flags);
@@ -131,6 +142,11 @@ int vfs_fd_setxattr(int fd, const char *attr, const void *val, size_t len);
 
 /* Stats an open fd and fills st from stat + xattrs. Returns 0 or -errno. */
 int vfs_fstat(int fd, struct smb_file_stat *st);
+/* vfs_fstat that also says whether fd carries xattrs vfs_fstat does not
+ * interpret (DOS attributes, times and EAs are its own): a stored security
+ * descriptor is one, so false proves the file has none.  true when the
+ * name list could not be read whole. */
+int vfs_fstat_ex(int fd, struct smb_file_stat *st, bool *foreign_xattrs);
 /* Stats name relative to dirfd without following a final symlink. */
 int vfs_fstatat(int dirfd, const char *name, struct smb_file_stat *st);
 /* Stores DOS attributes (READONLY/HIDDEN/SYSTEM/ARCHIVE...) in the xattr. */

@@ -329,6 +329,16 @@ int vfs_resolve(const struct smbd_share *sh, const char *rel, char **actual)
 	return resolve_walk(sh, rel, actual);
 }
 
+int vfs_resolve_after_miss(const struct smbd_share *sh, const char *rel, char **actual)
+{
+	*actual = NULL;
+	if (sh->case_sensitive) {
+		*actual = strdup(rel);
+		return *actual ? -ENOENT : -ENOMEM;
+	}
+	return resolve_walk(sh, rel, actual);
+}
+
 int vfs_open(const struct smbd_share *sh, const char *rel, int flags, mode_t mode, char **actual)
 {
 	if (actual) *actual = NULL;
@@ -522,6 +532,26 @@ static long opath_xattr(enum opath_xattr_op op, int fd, const char *attr, void *
 	return removexattr(p, attr);
 }
 
+/* Reopens through the fd's /proc/self/fd magic link: the kernel follows it
+ * to the very inode fd refers to (no name is looked up again, so nothing
+ * swapped in since can be reached) and checks the new access mode against
+ * it as an open(2) would. */
+int vfs_reopen(int fd, int flags)
+{
+	char name[16];
+	int r;
+	pthread_once(&proc_fd_once, proc_fd_dir_open);
+	if (proc_fd_dirfd >= 0) {
+		snprintf(name, sizeof(name), "%d", fd);
+		r = openat(proc_fd_dirfd, name, flags | O_CLOEXEC);
+	} else {
+		char p[64];
+		proc_path(p, sizeof(p), fd, NULL);
+		r = open(p, flags | O_CLOEXEC);
+	}
+	return r < 0 ? -errno : r;
+}
+
 /* The xattr names of fd; O_PATH fds go through /proc. */
 static ssize_t fd_listxattr(int fd, char *buf, size_t len)
 {
@@ -583,6 +613,11 @@ static void fill_stat(const struct statx *sx, const uint8_t *dos, ssize_t doslen
 
 int vfs_fstat(int fd, struct smb_file_stat *st)
 {
+	return vfs_fstat_ex(fd, st, NULL);
+}
+
+int vfs_fstat_ex(int fd, struct smb_file_stat *st, bool *foreign_xattrs)
+{
 	struct statx sx;
 	if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_SYNC_AS_STAT, STATX_BASIC_STATS | STATX_BTIME, &sx) < 0)
 		return -errno;
@@ -592,11 +627,12 @@ int vfs_fstat(int fd, struct smb_file_stat *st)
 	 * that exist (a CREATE, a QUERY_INFO and a CLOSE each stat the
 	 * file, and most files have none of them). */
 	char names[512];
-	/* For an O_PATH fd (CREATE's first look at an existing file) that is
-	 * one listing through /proc instead of three reads through it. */
+	/* For an O_PATH fd (a CREATE the file's permissions refuse data
+	 * access to, a stream's base file) that is one listing through /proc
+	 * instead of three reads through it. */
 	ssize_t nl = fd_listxattr(fd, names, sizeof(names));
-	bool has_dos = true, has_bt = true, has_ct = true, eas = true;
-	if (nl >= 0) has_dos = has_bt = has_ct = eas = false;
+	bool has_dos = true, has_bt = true, has_ct = true, eas = true, foreign = true;
+	if (nl >= 0) has_dos = has_bt = has_ct = eas = foreign = false;
 	const size_t plen = sizeof(XATTR_EA_PREFIX) - 1;
 	for (ssize_t off = 0; off < nl; off += (ssize_t)strnlen(names + off, (size_t)(nl - off)) + 1) {
 		const char *x = names + off;
@@ -604,7 +640,9 @@ int vfs_fstat(int fd, struct smb_file_stat *st)
 		else if (!strcmp(x, XATTR_BTIME)) has_bt = true;
 		else if (!strcmp(x, XATTR_CTIME)) has_ct = true;
 		else if (!strncmp(x, XATTR_EA_PREFIX, plen)) eas = true;
+		else foreign = true;
 	}
+	if (foreign_xattrs) *foreign_xattrs = foreign;
 	if (has_dos) dl = vfs_fd_getxattr(fd, XATTR_DOSATTRIB, dos, sizeof(dos));
 	if (has_bt) bl = vfs_fd_getxattr(fd, XATTR_BTIME, bt, sizeof(bt));
 	if (has_ct) cl = vfs_fd_getxattr(fd, XATTR_CTIME, ct, sizeof(ct));
