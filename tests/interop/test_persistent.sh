@@ -49,7 +49,11 @@ else nok "open recorded in the state directory"; fi
 kill -9 "$SRV"; wait "$SRV" 2>/dev/null; SRV=
 kill "$CLI" 2>/dev/null; wait "$CLI" 2>/dev/null; CLI=
 if start; then ok "server restarted"; else nok "server restarted"; fi
-grep -q "restored persistent open" "$T/log" && ok "store loaded at start-up" || nok "store loaded at start-up"
+# The listening socket accepts (into its backlog) before the store is read,
+# so the log line may come a moment after the port answers: wait for it.
+restored=0
+for _ in $(seq 50); do grep -q "restored persistent open" "$T/log" && { restored=1; break; }; sleep 0.1; done
+[ "$restored" = 1 ] && ok "store loaded at start-up" || nok "store loaded at start-up"
 if out=$(/usr/bin/python3 "$HERE/test_persistent.py" reclaim "$PORT" ca data.bin "$T/handle.json" 2>&1); then
 	ok "DH2C after restart: $out"
 else
