@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/run.sh [--quick] [--size SIZE] [--reps N]
+# bench/run.sh [--quick] [--size SIZE] [--reps N] [--only WORKLOADS]
 #
 # smbkitd against Samba's smbd, side by side on loopback, over the same
 # storage with equivalent settings, in three security modes (signing off,
@@ -8,6 +8,15 @@
 # Prints a markdown table to stdout and writes it to
 # build-release/bench-results.md.  See bench/README.md for what each
 # workload does and how the numbers are taken.
+#
+# --only seq,small,list,torture,mix,idle runs only those workloads (all
+# three modes still), for measuring one change quickly.
+#
+# CPU rows: each server's CPU time per MiB (sequential) or per file (small
+# files) and per operation (64-client mix), user plus system, from
+# /proc/PID/stat (smbd: its reaped per-connection processes included).  On
+# a shared 2-vCPU machine the throughput of one round can move by 2x; CPU
+# per unit of work moves far less and shows what each server costs.
 #
 # Memory rows: each server's peak RSS and PSS during the sequential and the
 # small-file workloads (sampled every 0.2 s over its whole process tree,
@@ -35,6 +44,7 @@ source "$ROOT/bench/lib.sh"
 QUICK=0
 SIZE=
 REPS=
+ONLY=seq,small,list,torture,mix,idle
 while [[ $# -gt 0 ]]; do
 	case "$1" in
 	--quick) QUICK=1 ;;
@@ -42,7 +52,9 @@ while [[ $# -gt 0 ]]; do
 	--size=*) SIZE=${1#--size=} ;;
 	--reps) REPS=$2; shift ;;
 	--reps=*) REPS=${1#--reps=} ;;
-	-h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	--only) ONLY=$2; shift ;;
+	--only=*) ONLY=${1#--only=} ;;
+	-h|--help) sed -n '2,34p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "run.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
 	esac
 	shift
@@ -62,6 +74,11 @@ else
 	SLOW_REPS=$(( REPS < 2 ? REPS : 2 ))
 fi
 parse_size "$SIZE"
+for wl in ${ONLY//,/ }; do
+	case $wl in seq|small|list|torture|mix|idle) ;; *) echo "run.sh: unknown workload $wl in --only" >&2; exit 2 ;; esac
+done
+# want WORKLOAD: whether --only includes it
+want() { [[ ",$ONLY," == *",$1,"* ]]; }
 
 # ---------------------------------------------------------------- checks
 need_root
@@ -112,19 +129,23 @@ bench_user
 # ---------------------------------------------------------------- clients
 # Each workload function runs once against one server and prints
 # "metric|unit|better|value" lines; a failed run returns non-zero.
-# per_s WHICH AMOUNT "METRIC|UNIT" COMMANDS: one timed smbclient run; prints
-# the row of AMOUNT per second.
+# per_s WHICH AMOUNT "METRIC|UNIT" CPU_UNIT COMMANDS: one timed smbclient
+# run; prints the row of AMOUNT per second and the row of the server's CPU
+# µs per CPU_UNIT (AMOUNT of them).
 per_s() {
-	local w=$1 amount=$2 row=$3 t
-	shift 3
+	local w=$1 amount=$2 row=$3 cpu_unit=$4 t c0 c1
+	shift 4
+	c0=$(cpu_s "$w")
 	t=$(smbc_s "$w" "$@") || return 1
+	c1=$(cpu_s "$w")
 	echo "$row|higher|$(rate "$amount" "$t" 1)"
+	echo "${row%%|*}: server CPU|µs/$cpu_unit|lower|$(awk -v a="$c0" -v b="$c1" -v n="$amount" 'BEGIN{printf "%.0f", (b-a)*1000000/n}')"
 }
 
 wl_seq() {
 	local w=$1
-	per_s "$w" "$SIZE_MIB" "seq write $SIZE_MIB MiB (smbclient put)|MiB/s" "put $CLIENT/big.bin big.bin" || return 1
-	per_s "$w" "$SIZE_MIB" "seq read $SIZE_MIB MiB (smbclient get)|MiB/s" "get big.bin /dev/null" || return 1
+	per_s "$w" "$SIZE_MIB" "seq write $SIZE_MIB MiB (smbclient put)|MiB/s" MiB "put $CLIENT/big.bin big.bin" || return 1
+	per_s "$w" "$SIZE_MIB" "seq read $SIZE_MIB MiB (smbclient get)|MiB/s" MiB "get big.bin /dev/null" || return 1
 	[[ $(stat -c %s "${SHAREDIR[$w]}/big.bin") -eq $SIZE_BYTES ]] || { echo "big.bin has the wrong size on $w" >&2; return 1; }
 }
 
@@ -132,12 +153,12 @@ wl_small() {
 	local w=$1 n=$SMALL_FILES stats= i
 	# The stat pass: one "allinfo" (create, several query-infos, close) per file.
 	for ((i = 0; i < n; i++)); do stats+="allinfo s$(printf %06d "$i"); "; done
-	per_s "$w" "$n" "small files: create+write $n x 4 KiB (mput)|files/s" "prompt OFF; mkdir small; cd small; lcd $CLIENT/small-src; mput s*" || return 1
-	per_s "$w" "$n" "small files: stat (allinfo each)|files/s" "cd small; $stats" || return 1
+	per_s "$w" "$n" "small files: create+write $n x 4 KiB (mput)|files/s" file "prompt OFF; mkdir small; cd small; lcd $CLIENT/small-src; mput s*" || return 1
+	per_s "$w" "$n" "small files: stat (allinfo each)|files/s" file "cd small; $stats" || return 1
 	rm -rf "$CLIENT/small-dst"; mkdir -p "$CLIENT/small-dst"
-	per_s "$w" "$n" "small files: read (mget)|files/s" "prompt OFF; cd small; lcd $CLIENT/small-dst; mget s*" || return 1
+	per_s "$w" "$n" "small files: read (mget)|files/s" file "prompt OFF; cd small; lcd $CLIENT/small-dst; mget s*" || return 1
 	[[ $(find "$CLIENT/small-dst" -type f | wc -l) -eq $n ]] || { echo "mget from $w fetched the wrong number of files" >&2; return 1; }
-	per_s "$w" "$n" "small files: delete (del s*)|files/s" "del small/s*; rmdir small" || return 1
+	per_s "$w" "$n" "small files: delete (del s*)|files/s" file "del small/s*; rmdir small" || return 1
 	[[ ! -e "${SHAREDIR[$w]}/small" ]] || { echo "small/ still exists on $w" >&2; return 1; }
 }
 
@@ -172,13 +193,17 @@ wl_torture() {
 }
 
 wl_mix() {
-	local w=$1 line
+	local w=$1 line c0 c1 ops
 	if [[ $PROT == encrypt ]]; then return 0; fi   # impacket 0.10 has no AES-GCM
+	c0=$(cpu_s "$w")
 	"$PY" "$LOAD" mix 127.0.0.1 "${PORT[$w]}" "$USER_NAME" "$PASS" "$SHARE" "$MIX_CLIENTS" "$MIX_SECONDS" >"$OUT" 2>&1
 	line=$(grep '^RESULT' "$OUT") || { echo "mix against $w failed:" >&2; tail -5 "$OUT" >&2; return 1; }
 	grep -q 'errors=0' <<<"$line" || { echo "mix against $w: $line" >&2; return 1; }
+	c1=$(cpu_s "$w")
+	ops=$(sed -n 's/.*\bops=\([0-9]*\).*/\1/p' <<<"$line")
 	echo "$MIX_CLIENTS clients open/read/stat mix (impacket, SMB 3.0)|ops/s|higher|$(sed 's/.*ops_per_s=\([0-9.]*\).*/\1/' <<<"$line")"
 	echo "$MIX_CLIENTS clients mix: p99 latency|ms|lower|$(sed 's/.*p99_ms=\([0-9.]*\).*/\1/' <<<"$line")"
+	[[ -n "$ops" && "$ops" -gt 0 ]] && echo "$MIX_CLIENTS clients mix: server CPU|µs/op|lower|$(awk -v a="$c0" -v b="$c1" -v n="$ops" 'BEGIN{printf "%.0f", (b-a)*1000000/n}')"
 }
 
 mem_of() { "$PY" "$LOAD" mem "$1" | sed 's/^RESULT //'; }
@@ -333,17 +358,21 @@ for mode in "${MODES[@]}"; do
 	set_prot "$mode"
 	say "=== mode $mode"
 	start_servers "$mode" || continue
-	mem_watch_start
-	run_pair "$mode" wl_seq "$REPS"
-	mem_rows "$mode" "seq write+read"
-	mem_watch_start
-	run_pair "$mode" wl_small "$REPS"
-	mem_rows "$mode" "small files"
-	run_pair "$mode" wl_list "$REPS"
-	run_pair "$mode" wl_torture "$SLOW_REPS"
-	[[ $mode != encrypt ]] && run_pair "$mode" wl_mix "$SLOW_REPS"
+	if want seq; then
+		mem_watch_start
+		run_pair "$mode" wl_seq "$REPS"
+		mem_rows "$mode" "seq write+read"
+	fi
+	if want small; then
+		mem_watch_start
+		run_pair "$mode" wl_small "$REPS"
+		mem_rows "$mode" "small files"
+	fi
+	want list && run_pair "$mode" wl_list "$REPS"
+	want torture && run_pair "$mode" wl_torture "$SLOW_REPS"
+	want mix && [[ $mode != encrypt ]] && run_pair "$mode" wl_mix "$SLOW_REPS"
 	# Idle memory does not depend on signing; measured once, signing off.
-	[[ $mode == off ]] && run_pair "$mode" wl_idle 1
+	want idle && [[ $mode == off ]] && run_pair "$mode" wl_idle 1
 	stop_server kit
 	stop_server smbd
 	grep -h -E 'AddressSanitizer|runtime error|assert' "$LOGDIR/smbkitd-$mode.log" >&2 && err "smbkitd log of mode $mode has errors"

@@ -237,6 +237,7 @@ struct smbd_config *config_new_default(void)
 	c->max_sessions_per_conn = 64;
 	c->max_opens_per_conn = 16384;
 	c->max_io_size = MAX_IO_SIZE_DEFAULT;
+	c->busy_poll_us = 200;
 	c->log_level = LOG_LVL_INFO;
 	c->listen = NULL;
 	if (!c->netbios_name || !c->workgroup || !c->server_string || !c->guest_account || !c->krb5_keytab) {
@@ -791,6 +792,10 @@ static void global_key(struct parse_ctx *x, const char *key, const char *nkey, c
 		/* 0 means unlimited, as in Samba. */
 		if (!want_uint(x, key, value, 0, 1000000, &n)) return;
 		c->max_connections = n ? (unsigned)n : UINT_MAX;
+	} else if (!strcmp(nkey, "busypoll")) {
+		/* Microseconds; 0 switches polling off (loop.c). */
+		if (!want_uint(x, key, value, 0, 10000, &n)) return;
+		c->busy_poll_us = (unsigned)n;
 	} else if (!strcmp(nkey, "maxopenfiles")) {
 		if (!want_uint(x, key, value, 1, 1u << 24, &n)) return;
 		c->max_opens_per_conn = (unsigned)n;

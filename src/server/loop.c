@@ -4,6 +4,8 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sched.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "server/io_pool.h"
@@ -89,13 +91,43 @@ static void loop_accept(struct smbd_loop *l, int lfd)
 	}
 }
 
+static uint64_t monotonic_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Waits for events: polls for up to the current window (loop.h, struct
+ * loop_poll), then blocks for at most a second.  Returns epoll_wait's
+ * result. */
+static int loop_wait(struct smbd_loop *l, struct epoll_event *evs, int max)
+{
+	struct loop_poll *p = &l->poll;
+	if (p->window_ns) {
+		uint64_t start = monotonic_ns();
+		do {
+			int n = epoll_wait(l->epfd, evs, max, 0);
+			if (n != 0) return n;
+			sched_yield();   /* polite: a runnable client on this CPU goes first */
+		} while (monotonic_ns() - start < p->window_ns && !atomic_load(&g_server.stopping));
+	}
+	if (!p->max_ns) return epoll_wait(l->epfd, evs, max, 1000);
+	uint64_t before = monotonic_ns();
+	int n = epoll_wait(l->epfd, evs, max, 1000);
+	loop_poll_after_block(p, monotonic_ns() - before);
+	return n;
+}
+
 static void *loop_main(void *arg)
 {
 	struct smbd_loop *l = arg;
 	struct epoll_event evs[64];
 	loop_current = l;
+	l->poll.window_ns = 0;
+	l->poll.max_ns = g_server.cfg ? (uint64_t)g_server.cfg->busy_poll_us * 1000 : 0;
 	while (!atomic_load(&g_server.stopping)) {
-		int n = epoll_wait(l->epfd, evs, 64, 1000);
+		int n = loop_wait(l, evs, 64);
 		if (n < 0) {
 			if (errno == EINTR) continue;
 			log_error("epoll_wait: %s", strerror(errno));

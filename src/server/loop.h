@@ -23,9 +23,30 @@ struct epoll_item {
 	void *ptr;
 };
 
+/* Adaptive busy polling of one loop (config "busy poll").  After a batch
+ * of events the loop polls epoll without sleeping for up to window_ns
+ * before it blocks: a client that answers quickly (a request follows each
+ * response within tens of microseconds, as in a metadata walk) then finds
+ * the thread awake, and neither side pays a sleep and a cross-CPU wakeup
+ * per request, which on a VM costs more than serving the request.  The
+ * window adapts as a hypervisor's halt polling does: a block that ends
+ * within max_ns (the poll was just too short) doubles it, a block longer
+ * than max_ns (nothing came back soon) halves it, down to 0.  A quiet or
+ * slow client therefore costs at most a few short polls, and an idle
+ * server never polls. */
+struct loop_poll {
+	uint64_t window_ns;  /* current window; 0: block at once */
+	uint64_t max_ns;     /* upper bound; 0: polling off */
+};
+#define LOOP_POLL_START_NS 10000ull   /* first window after a quick block */
+/* Adjusts p after the loop blocked for blocked_ns (a pure function of its
+ * inputs, unit-tested). */
+void loop_poll_after_block(struct loop_poll *p, uint64_t blocked_ns);
+
 struct smbd_loop {
 	int index;
 	int epfd;
+	struct loop_poll poll;       /* touched only by the loop's thread */
 	int wake_fd;                 /* eventfd: stop request / posted tasks */
 	struct epoll_item wake_item;
 	pthread_t thread;

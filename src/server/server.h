@@ -97,6 +97,7 @@ struct smbd_config {
 	unsigned max_sessions_per_conn;
 	unsigned max_opens_per_conn;
 	unsigned max_io_size;  /* MaxRead/MaxWrite/MaxTransact we advertise (8 MiB) */
+	unsigned busy_poll_us; /* "busy poll": longest adaptive poll window of a loop (loop.c); 0 = off */
 	char **listen;         /* "ADDR:PORT" strings; NULL-terminated */
 	int log_level;
 	bool foreground;
