@@ -304,12 +304,21 @@ write_configs() { # write_configs MODE   (off | sign | encrypt)
 	# (the share's path follows).
 	both=$(printf '\tserver signing = %s\n\tserver smb encrypt = %s\n\t%s\n[%s]\n\tread only = no' \
 		"$signing" "$encrypt" "$algos" "$SHARE")
+	# BENCH_MAX_IO=BYTES: the largest READ/WRITE both servers offer (each
+	# one's default otherwise: 8 MiB for both).
+	local kit_io= smbd_io=
+	if [[ -n "${BENCH_MAX_IO:-}" ]]; then
+		kit_io=$'\tmax io size = '"$BENCH_MAX_IO"
+		smbd_io=$(printf '\tsmb2 max read = %s\n\tsmb2 max write = %s\n\tsmb2 max trans = %s' \
+			"$BENCH_MAX_IO" "$BENCH_MAX_IO" "$BENCH_MAX_IO")
+	fi
 	cat >"$WORK/kit/smbkitd.conf" <<EOF
 [global]
 	users file = $WORK/kit/users
 	listen = 127.0.0.1:${PORT[kit]}
 	log level = warn
 	max connections = 0
+$kit_io
 $both
 	path = ${SHAREDIR[kit]}
 EOF
@@ -337,6 +346,7 @@ EOF
 	printing = bsd
 	printcap name = /dev/null
 	disable spoolss = yes
+$smbd_io
 $both
 	path = ${SHAREDIR[smbd]}
 EOF
@@ -425,13 +435,25 @@ smbc() { # smbc WHICH COMMANDS...: one smbclient run, output in $OUT
 }
 
 # smbc_s WHICH COMMANDS...: smbc, timed: the seconds it took on stdout
-# (connect and logon included)
+# (connect and logon included).  The CPU seconds smbclient used (user +
+# system) go into the file $WORK/client-cpu for client_cpu_s: on a small
+# machine the client shares the CPUs with the server, and a client that
+# uses a whole CPU is the bottleneck whatever the server does.
 smbc_s() {
 	local t0 t1
+	# `times` is a builtin: with only a redirection it runs in this shell
+	# and reports the CPU of its finished children (the second line).
+	times >"$WORK/client-times0"
 	t0=$(now)
 	smbc "$@" || return 1
 	t1=$(now)
+	times >"$WORK/client-times1"
+	awk 'function s(f, a) { split(f, a, /[ms]/); return a[1] * 60 + a[2] }
+	     FNR == 2 { v = s($1) + s($2); if (NR == FNR) c0 = v; else c1 = v }
+	     END { printf "%.3f\n", c1 - c0 }' "$WORK/client-times0" "$WORK/client-times1" >"$WORK/client-cpu"
 	elapsed "$t0" "$t1"
 }
+# client_cpu_s: the CPU seconds of the last smbc_s run's smbclient
+client_cpu_s() { cat "$WORK/client-cpu"; }
 
 set_prot off

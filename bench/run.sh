@@ -130,8 +130,9 @@ bench_user
 # Each workload function runs once against one server and prints
 # "metric|unit|better|value" lines; a failed run returns non-zero.
 # per_s WHICH AMOUNT "METRIC|UNIT" CPU_UNIT COMMANDS: one timed smbclient
-# run; prints the row of AMOUNT per second and the row of the server's CPU
-# µs per CPU_UNIT (AMOUNT of them).
+# run; prints the row of AMOUNT per second, the row of the server's CPU
+# µs per CPU_UNIT (AMOUNT of them), and the share of one CPU smbclient used
+# while it ran (near 100 %: the client, not the server, set the pace).
 per_s() {
 	local w=$1 amount=$2 row=$3 cpu_unit=$4 t c0 c1
 	shift 4
@@ -140,6 +141,7 @@ per_s() {
 	c1=$(cpu_s "$w")
 	echo "$row|higher|$(rate "$amount" "$t" 1)"
 	echo "${row%%|*}: server CPU|µs/$cpu_unit|lower|$(awk -v a="$c0" -v b="$c1" -v n="$amount" 'BEGIN{printf "%.0f", (b-a)*1000000/n}')"
+	echo "${row%%|*}: smbclient busy|% of a CPU|lower|$(awk -v c="$(client_cpu_s)" -v t="$t" 'BEGIN{printf "%.0f", c*100/t}')"
 }
 
 wl_seq() {

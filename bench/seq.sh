@@ -5,8 +5,9 @@
 # file against smbkitd and Samba's smbd, interleaved (kit, smbd, kit, ...),
 # in each security mode, with the same server settings as run.sh.  Prints
 # one line per mode and direction: median MiB/s of each server and the
-# ratio smbkitd/smbd of the same run, with the load average; then each
-# server's memory per mode: peak RSS and PSS during the transfers (sampled
+# ratio smbkitd/smbd of the same run, each server's CPU per MiB, how busy
+# smbclient was (% of one CPU: near 100 the client set the pace), with the
+# load average; then each server's memory per mode: peak RSS and PSS during the transfers (sampled
 # over its whole process tree, smbd's per-connection processes included;
 # BENCH_MEM_INTERVAL, see lib.sh) and both a second after them.
 #
@@ -34,7 +35,7 @@ while [[ $# -gt 0 ]]; do
 	--modes) MODES=$2; shift ;;
 	--ops) OPS=$2; shift ;;
 	--perf) PERFDIR=$2; shift ;;
-	-h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "seq.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 	shift
@@ -65,15 +66,16 @@ xfer() {
 	c1=$(cpu_s "$w")
 	V[$op-$w]+=" $(rate "$SIZE_MIB" "$t" 0)"
 	C[$op-$w]+=" $(awk -v a="$c0" -v b="$c1" -v m="$SIZE_MIB" 'BEGIN{printf "%.0f", (b-a)*1000000/m}')"
+	B[$op-$w]+=" $(awk -v c="$(client_cpu_s)" -v t="$t" 'BEGIN{printf "%.0f", c*100/t}')"
 }
 MEMROWS=
 
 echo "# $(date -u +%FT%TZ) size $SIZE_MIB MiB, $REPS rounds, build $BUILD, load $(cut -d' ' -f1-3 /proc/loadavg)"
-printf '| mode | op | smbkitd MiB/s | smbd MiB/s | ratio | rounds kit / smbd | server CPU µs/MiB kit / smbd | load |\n|---|---|---:|---:|---:|---|---|---|\n'
+printf '| mode | op | smbkitd MiB/s | smbd MiB/s | ratio | rounds kit / smbd | server CPU µs/MiB kit / smbd | smbclient busy %% kit / smbd | load |\n|---|---|---:|---:|---:|---|---|---|---|\n'
 for mode in $MODES; do
 	set_prot "$mode"
 	start_servers "$mode" || exit 1
-	declare -A V=() C=()
+	declare -A V=() C=() B=()
 	load0=$(loadavg)
 	if [[ " $OPS " != *" put "* ]]; then
 		cp "$WORK/big.bin" "${SHAREDIR[kit]}/big.bin"; cp "$WORK/big.bin" "${SHAREDIR[smbd]}/big.bin"
@@ -100,9 +102,10 @@ for mode in $MODES; do
 		# shellcheck disable=SC2086
 		k=$(median ${V[$op-kit]}); s=$(median ${V[$op-smbd]})
 		# shellcheck disable=SC2086
-		printf '| %s | %s | %s | %s | %s |%s /%s | %s / %s | %s→%s |\n' "$mode" "$op" "$k" "$s" \
+		printf '| %s | %s | %s | %s | %s |%s /%s | %s / %s | %s / %s | %s→%s |\n' "$mode" "$op" "$k" "$s" \
 			"$(ratio "$k" "$s")" "${V[$op-kit]}" "${V[$op-smbd]}" \
-			"$(median ${C[$op-kit]})" "$(median ${C[$op-smbd]})" "$load0" "$load1"
+			"$(median ${C[$op-kit]})" "$(median ${C[$op-smbd]})" \
+			"$(median ${B[$op-kit]})" "$(median ${B[$op-smbd]})" "$load0" "$load1"
 	done
 	if [[ -n "$PERFDIR" ]]; then
 		mkdir -p "$PERFDIR"
@@ -115,7 +118,7 @@ for mode in $MODES; do
 			kill -INT "$ppid"; wait "$ppid" 2>/dev/null
 		done
 	fi
-	unset V C
+	unset V C B
 	stop_server kit; stop_server smbd
 done
 echo

@@ -796,6 +796,11 @@ static void global_key(struct parse_ctx *x, const char *key, const char *nkey, c
 		/* Microseconds; 0 switches polling off (loop.c). */
 		if (!want_uint(x, key, value, 0, 10000, &n)) return;
 		c->busy_poll_us = (unsigned)n;
+	} else if (!strcmp(nkey, "maxiosize")) {
+		/* MaxRead/MaxWrite/MaxTransact (MS-SMB2 2.2.4): 64 KiB up to 8 MiB,
+		 * the largest Windows servers advertise. */
+		if (!want_uint(x, key, value, 65536, 8u << 20, &n)) return;
+		c->max_io_size = (unsigned)n;
 	} else if (!strcmp(nkey, "maxopenfiles")) {
 		if (!want_uint(x, key, value, 1, 1u << 24, &n)) return;
 		c->max_opens_per_conn = (unsigned)n;

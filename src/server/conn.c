@@ -53,7 +53,10 @@ struct smbd_conn_priv {
 	struct smbd_conn pub;
 	struct epoll_item item;
 	size_t sendq_bytes;       /* guarded by send_lock */
-	bool want_out;            /* EPOLLOUT registered */
+	/* The event mask registered with the loop's epoll (loop only):
+	 * conn_update_events skips the epoll_ctl when it would not change,
+	 * which is after nearly every request. */
+	uint32_t epoll_events;
 	bool close_after_flush;
 	/* Written by the loop only; atomic because other threads ask
 	 * conn_is_dead() (lease break routing) without the loop's help. */
@@ -148,6 +151,7 @@ struct smbd_conn *conn_accept(struct smbd_loop *loop, int fd, const struct socka
 	p->item.kind = EPI_CONN;
 	p->item.fd = fd;
 	p->item.ptr = c;
+	p->epoll_events = EPOLLIN | EPOLLRDHUP;   /* what loop_accept registers */
 
 	int one = 1;
 	setsockopt(fd, IPPROTO_TCP, 1 /* TCP_NODELAY */, &one, sizeof(one));
@@ -421,9 +425,9 @@ void conn_update_events(struct smbd_conn *c)
 	bool throttle = p->sendq_bytes > SENDQ_HIGH_WATER || p->io_inflight_bytes > IO_INFLIGHT_HIGH_WATER;
 	smb_mutex_unlock(&c->send_lock);
 	uint32_t want = (throttle || p->close_after_flush ? 0 : EPOLLIN | EPOLLRDHUP) | (pending ? EPOLLOUT : 0);
+	if (want == p->epoll_events) return;
 	struct epoll_event ev = { .events = want, .data.ptr = &p->item };
-	epoll_ctl(c->loop->epfd, EPOLL_CTL_MOD, c->fd, &ev);
-	p->want_out = pending;
+	if (epoll_ctl(c->loop->epfd, EPOLL_CTL_MOD, c->fd, &ev) == 0) p->epoll_events = want;
 }
 
 /* Dispatches the complete frames buffered in rbuf; an incomplete large

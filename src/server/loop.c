@@ -82,6 +82,7 @@ static void loop_accept(struct smbd_loop *l, int lfd)
 		}
 		struct smbd_conn *c = conn_accept(l, fd, &peer);
 		if (!c) continue; /* refused and closed (limit), already logged */
+		/* The mask conn_accept recorded as registered. */
 		struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP, .data.ptr = conn_epoll_item(c) };
 		if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
 			log_warn("epoll_ctl: %s", strerror(errno));

@@ -113,6 +113,7 @@ static void test_good_config(void **state)
 		 "   max open files = 100\n"
 		 "   max sessions = 5\n"
 		 "   busy poll = 0\n"
+		 "   max io size = 1048576\n"
 		 "\n"
 		 "[Data]\n"
 		 "   path = %s\n"
@@ -151,6 +152,7 @@ static void test_good_config(void **state)
 	assert_int_equal(c->max_connections, 10);
 	assert_int_equal(c->max_opens_per_conn, 100);
 	assert_int_equal(c->busy_poll_us, 0);
+	assert_int_equal(c->max_io_size, 1024 * 1024);
 	assert_int_equal(c->max_sessions_per_conn, 5);
 	assert_int_equal(c->nshares, 2);
 
@@ -250,6 +252,8 @@ static void test_bad_configs(void **state)
 	expect_error(fx, "[global]\n  server signing = sometimes\n", 2, "'server signing' must be");
 	expect_error(fx, "[global]\n  max connections = lots\n", 2, "'max connections' needs a number");
 	expect_error(fx, "[global]\n  busy poll = 20000\n", 2, "'busy poll'");
+	expect_error(fx, "[global]\n  max io size = 65535\n", 2, "'max io size'");
+	expect_error(fx, "[global]\n  max io size = 16777216\n", 2, "'max io size'");
 	expect_error(fx, "[global]\n  path = /tmp\n", 2, "'path' belongs in a share section");
 	expect_error(fx, "[homes]\n  path = /home\n", 1, "special section [homes]");
 	expect_error(fx, "[IPC$]\n  path = /tmp\n", 1, "[IPC$]: IPC$ is reserved");
