@@ -15,8 +15,9 @@
 # rebuilt here).  --perf DIR records `perf record -g` of smbkitd during one
 # extra get and one extra put per mode into DIR/{get,put}-MODE.data.
 # --ops get measures only get (the file is placed in both shares first).
-# The environment reaches smbkitd: SMBKITD_ZEROCOPY=0 or SMBKITD_IO_THREADS=0
-# compare its paths on one binary.
+# The environment reaches smbkitd: SMBKITD_IO_THREADS=0 compares its
+# paths on one binary.  BENCH_MAX_IO=BYTES sets both servers' largest
+# READ/WRITE (lib.sh).
 # SEQ_KEEP_LOG=FILE keeps the smbkitd log (e.g. of a sanitizer build).
 # Must run as root (smbd).  Scratch on /dev/shm (tmpfs).
 set -uo pipefail
