@@ -82,6 +82,10 @@ cpu_s() {
 	awk -v hz="$(getconf CLK_TCK)" '{sub(/.*\) /, ""); split($0, f, " "); printf "%.3f", (f[12]+f[13]+f[14]+f[15])/hz}' "/proc/${PID[$1]}/stat"
 }
 
+# cpu_us_per C0 C1 N: microseconds of CPU per unit between two cpu_s
+# readings, for N units of work
+cpu_us_per() { awk -v a="$1" -v b="$2" -v n="$3" 'BEGIN{printf "%.0f", (b-a)*1000000/n}'; }
+
 # ---------------------------------------------------------------- memory
 # Each server's memory is the sum over its process tree of Rss and Pss from
 # /proc/PID/smaps_rollup.  smbd forks a process per connection and those
@@ -436,7 +440,7 @@ smbc() { # smbc WHICH COMMANDS...: one smbclient run, output in $OUT
 
 # smbc_s WHICH COMMANDS...: smbc, timed: the seconds it took on stdout
 # (connect and logon included).  The CPU seconds smbclient used (user +
-# system) go into the file $WORK/client-cpu for client_cpu_s: on a small
+# system) go into the file $WORK/client-cpu for client_busy_pct: on a small
 # machine the client shares the CPUs with the server, and a client that
 # uses a whole CPU is the bottleneck whatever the server does.
 smbc_s() {
@@ -453,7 +457,8 @@ smbc_s() {
 	     END { printf "%.3f\n", c1 - c0 }' "$WORK/client-times0" "$WORK/client-times1" >"$WORK/client-cpu"
 	elapsed "$t0" "$t1"
 }
-# client_cpu_s: the CPU seconds of the last smbc_s run's smbclient
-client_cpu_s() { cat "$WORK/client-cpu"; }
+# client_busy_pct SECONDS: the last smbc_s run's smbclient CPU over its
+# wall time SECONDS, in % of one CPU
+client_busy_pct() { awk -v c="$(cat "$WORK/client-cpu")" -v t="$1" 'BEGIN{printf "%.0f", c*100/t}'; }
 
 set_prot off

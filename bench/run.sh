@@ -140,8 +140,8 @@ per_s() {
 	t=$(smbc_s "$w" "$@") || return 1
 	c1=$(cpu_s "$w")
 	echo "$row|higher|$(rate "$amount" "$t" 1)"
-	echo "${row%%|*}: server CPU|µs/$cpu_unit|lower|$(awk -v a="$c0" -v b="$c1" -v n="$amount" 'BEGIN{printf "%.0f", (b-a)*1000000/n}')"
-	echo "${row%%|*}: smbclient busy|% of a CPU|lower|$(awk -v c="$(client_cpu_s)" -v t="$t" 'BEGIN{printf "%.0f", c*100/t}')"
+	echo "${row%%|*}: server CPU|µs/$cpu_unit|lower|$(cpu_us_per "$c0" "$c1" "$amount")"
+	echo "${row%%|*}: smbclient busy|% of a CPU|lower|$(client_busy_pct "$t")"
 }
 
 wl_seq() {
@@ -205,7 +205,7 @@ wl_mix() {
 	ops=$(sed -n 's/.*\bops=\([0-9]*\).*/\1/p' <<<"$line")
 	echo "$MIX_CLIENTS clients open/read/stat mix (impacket, SMB 3.0)|ops/s|higher|$(sed 's/.*ops_per_s=\([0-9.]*\).*/\1/' <<<"$line")"
 	echo "$MIX_CLIENTS clients mix: p99 latency|ms|lower|$(sed 's/.*p99_ms=\([0-9.]*\).*/\1/' <<<"$line")"
-	[[ -n "$ops" && "$ops" -gt 0 ]] && echo "$MIX_CLIENTS clients mix: server CPU|µs/op|lower|$(awk -v a="$c0" -v b="$c1" -v n="$ops" 'BEGIN{printf "%.0f", (b-a)*1000000/n}')"
+	[[ -n "$ops" && "$ops" -gt 0 ]] && echo "$MIX_CLIENTS clients mix: server CPU|µs/op|lower|$(cpu_us_per "$c0" "$c1" "$ops")"
 }
 
 mem_of() { "$PY" "$LOAD" mem "$1" | sed 's/^RESULT //'; }

@@ -66,8 +66,8 @@ xfer() {
 	t=$(smbc_s "$w" "$cmd") || exit 1
 	c1=$(cpu_s "$w")
 	V[$op-$w]+=" $(rate "$SIZE_MIB" "$t" 0)"
-	C[$op-$w]+=" $(awk -v a="$c0" -v b="$c1" -v m="$SIZE_MIB" 'BEGIN{printf "%.0f", (b-a)*1000000/m}')"
-	B[$op-$w]+=" $(awk -v c="$(client_cpu_s)" -v t="$t" 'BEGIN{printf "%.0f", c*100/t}')"
+	C[$op-$w]+=" $(cpu_us_per "$c0" "$c1" "$SIZE_MIB")"
+	B[$op-$w]+=" $(client_busy_pct "$t")"
 }
 MEMROWS=
 

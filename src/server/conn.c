@@ -151,7 +151,7 @@ struct smbd_conn *conn_accept(struct smbd_loop *loop, int fd, const struct socka
 	p->item.kind = EPI_CONN;
 	p->item.fd = fd;
 	p->item.ptr = c;
-	p->epoll_events = EPOLLIN | EPOLLRDHUP;   /* what loop_accept registers */
+	p->epoll_events = CONN_EPOLL_EVENTS_INITIAL;   /* what loop_accept registers */
 
 	int one = 1;
 	setsockopt(fd, IPPROTO_TCP, 1 /* TCP_NODELAY */, &one, sizeof(one));

@@ -5,9 +5,9 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sched.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "server/io_pool.h"
 #include "server/loop.h"
 #include "server/server.h"
@@ -82,21 +82,13 @@ static void loop_accept(struct smbd_loop *l, int lfd)
 		}
 		struct smbd_conn *c = conn_accept(l, fd, &peer);
 		if (!c) continue; /* refused and closed (limit), already logged */
-		/* The mask conn_accept recorded as registered. */
-		struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP, .data.ptr = conn_epoll_item(c) };
+		struct epoll_event ev = { .events = CONN_EPOLL_EVENTS_INITIAL, .data.ptr = conn_epoll_item(c) };
 		if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
 			log_warn("epoll_ctl: %s", strerror(errno));
 			conn_disconnect(c, "epoll failure");
 			conn_teardown(c);
 		}
 	}
-}
-
-static uint64_t monotonic_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 /* Waits for events: polls for up to the current window (loop.h, struct
@@ -106,17 +98,17 @@ static int loop_wait(struct smbd_loop *l, struct epoll_event *evs, int max)
 {
 	struct loop_poll *p = &l->poll;
 	if (p->window_ns) {
-		uint64_t start = monotonic_ns();
+		uint64_t start = clock_monotonic_ns();
 		do {
 			int n = epoll_wait(l->epfd, evs, max, 0);
 			if (n != 0) return n;
 			sched_yield();   /* polite: a runnable client on this CPU goes first */
-		} while (monotonic_ns() - start < p->window_ns && !atomic_load(&g_server.stopping));
+		} while (clock_monotonic_ns() - start < p->window_ns && !atomic_load(&g_server.stopping));
 	}
 	if (!p->max_ns) return epoll_wait(l->epfd, evs, max, 1000);
-	uint64_t before = monotonic_ns();
+	uint64_t before = clock_monotonic_ns();
 	int n = epoll_wait(l->epfd, evs, max, 1000);
-	loop_poll_after_block(p, monotonic_ns() - before);
+	loop_poll_after_block(p, clock_monotonic_ns() - before);
 	return n;
 }
 
@@ -125,8 +117,11 @@ static void *loop_main(void *arg)
 	struct smbd_loop *l = arg;
 	struct epoll_event evs[64];
 	loop_current = l;
+	/* "busy poll" is read once, when the loop starts (docs/configuration.md). */
+	struct smbd_config *cfg = server_config_get();
 	l->poll.window_ns = 0;
-	l->poll.max_ns = g_server.cfg ? (uint64_t)g_server.cfg->busy_poll_us * 1000 : 0;
+	l->poll.max_ns = (uint64_t)cfg->busy_poll_us * 1000;
+	config_put(cfg);
 	while (!atomic_load(&g_server.stopping)) {
 		int n = loop_wait(l, evs, 64);
 		if (n < 0) {

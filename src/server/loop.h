@@ -77,6 +77,9 @@ void conn_on_writable(struct smbd_conn *c);
 void conn_teardown(struct smbd_conn *c);
 bool conn_is_dead(const struct smbd_conn *c);
 struct epoll_item *conn_epoll_item(struct smbd_conn *c);
+/* The events a new connection is registered for (loop_accept); conn.c
+ * starts its record of the registered mask from the same value. */
+#define CONN_EPOLL_EVENTS_INITIAL (EPOLLIN | EPOLLRDHUP)
 void conn_update_events(struct smbd_conn *c);
 
 /* dispatch.c: processes one whole SMB message received on c. */

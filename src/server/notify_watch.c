@@ -44,9 +44,9 @@
 #include <sys/inotify.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/list.h"
 #include "common/lock.h"
 #include "common/log.h"
@@ -147,13 +147,6 @@ static struct nw_dir *nw_dir_find(int wd)
 		if (d->wd == wd) return d;
 	}
 	return NULL;
-}
-
-static uint64_t nw_now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 static void nw_fresh_clear(struct nw_dir *d)
@@ -329,7 +322,7 @@ static void nw_add_subtree(struct notify_watch *w, const char *rel, int depth, b
 		return;
 	}
 	smb_mutex_lock(&nw_lock);
-	if (fresh) nw_fresh_own_open(w, rel, nw_now_ns());
+	if (fresh) nw_fresh_own_open(w, rel, clock_monotonic_ns());
 	bool stop = w->removed;
 	if (!stop && nw_attach(w, fd, rel) < 0) {
 		log_debug("notify: cannot watch %s: %s", rel, strerror(errno));
@@ -689,7 +682,7 @@ static void *nw_main(void *arg)
 			 * longest name emptied the queue at that moment. */
 			more = (size_t)len > sizeof(buf) - sizeof(struct inotify_event) - NAME_MAX - 1;
 			struct nw_todo *todo = NULL;
-			uint64_t now = nw_now_ns();
+			uint64_t now = clock_monotonic_ns();
 			smb_mutex_lock(&nw_lock);
 			nw_process(buf, (size_t)len, now, &todo);
 			smb_mutex_unlock(&nw_lock);
