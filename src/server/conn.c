@@ -63,8 +63,13 @@ struct smbd_conn_priv {
 	atomic_bool dead;
 	const char *why;
 	/* A large frame being received into its own buffer (loop). */
-	uint8_t *big;             /* owned, NULL when none */
+	uint8_t *big;             /* owned, NULL when none; or big_job's */
 	size_t big_len, big_have;
+	/* A streamed WRITE (io_pool.h) whose body is arriving in big, which
+	 * the job owns; NULL when none. */
+	struct io_job *big_job;
+	bool big_stream_checked;  /* dispatch_can_stream was asked about big */
+	bool big_answered;        /* big was answered early (an error): drop the rest */
 	/* Offloaded requests not completed yet (loop). */
 	unsigned io_inflight;
 	size_t io_inflight_bytes;
@@ -321,6 +326,9 @@ void conn_send_encrypted(struct smbd_conn *c, struct smbd_session *s, uint8_t *b
 static bool conn_throttled(struct smbd_conn *c)
 {
 	struct smbd_conn_priv *p = priv(c);
+	/* The body of a streamed WRITE is always received: its job waits for
+	 * it, and its bytes are counted already. */
+	if (p->big_job) return false;
 	if (p->io_inflight_bytes > IO_INFLIGHT_HIGH_WATER) return true;
 	smb_mutex_lock(&c->send_lock);
 	bool full = p->sendq_bytes > SENDQ_HIGH_WATER;
@@ -342,7 +350,8 @@ void conn_io_account(struct smbd_conn *c, size_t bytes, bool start)
 	}
 }
 
-/* Loop thread: the worker queued the job's response (or failed to). */
+/* Loop thread: the worker queued the job's response (or failed to); or
+ * (conn_io_discard) a parked streamed WRITE of a dead connection ends. */
 static void io_done_task(void *arg)
 {
 	struct io_job *job = arg;
@@ -368,6 +377,8 @@ static void io_done_task(void *arg)
 	free(job);
 	conn_put(c);
 }
+
+void conn_io_discard(struct io_job *job) { io_done_task(job); }
 
 void conn_io_finished(struct io_job *job, uint8_t *block, size_t rsp_len)
 {
@@ -422,7 +433,8 @@ void conn_update_events(struct smbd_conn *c)
 	struct smbd_conn_priv *p = priv(c);
 	smb_mutex_lock(&c->send_lock);
 	bool pending = !list_empty(&c->sendq);
-	bool throttle = p->sendq_bytes > SENDQ_HIGH_WATER || p->io_inflight_bytes > IO_INFLIGHT_HIGH_WATER;
+	bool throttle = !p->big_job &&
+			(p->sendq_bytes > SENDQ_HIGH_WATER || p->io_inflight_bytes > IO_INFLIGHT_HIGH_WATER);
 	smb_mutex_unlock(&c->send_lock);
 	uint32_t want = (throttle || p->close_after_flush ? 0 : EPOLLIN | EPOLLRDHUP) | (pending ? EPOLLOUT : 0);
 	if (want == p->epoll_events) return;
@@ -433,6 +445,49 @@ void conn_update_events(struct smbd_conn *c)
 /* Dispatches the complete frames buffered in rbuf; an incomplete large
  * frame at the end moves to a buffer of its own (BIG_FRAME_MIN).  Stops
  * early when the connection is throttled; the rest stays in rbuf. */
+/* A large frame's fixed part is in: hand it to the pool now if it is a
+ * WRITE that can be streamed (io_pool.h), once per frame. */
+static void conn_big_try_stream(struct smbd_conn *c)
+{
+	struct smbd_conn_priv *p = priv(c);
+	if (p->big_stream_checked || p->big_have < SMB2_HDR_SIZE + 48) return;
+	p->big_stream_checked = true;
+	if (!dispatch_can_stream(c, p->big, p->big_have, p->big_len)) return;
+	struct io_job *job = dispatch_message_streamed(c, p->big, p->big_have, p->big_len);
+	if (job) p->big_job = job;
+	else p->big_answered = true;
+}
+
+/* Loop: receive of a big frame advanced to big_have. */
+static void conn_big_progress(struct smbd_conn *c, size_t added)
+{
+	struct smbd_conn_priv *p = priv(c);
+	/* (The whole frame may have come in the receive that completed its
+	 * fixed part: it then streams with nothing left to wait for.) */
+	if (!p->big_job) {
+		conn_big_try_stream(c);
+		/* A new job was queued with everything received so far. */
+		if (p->big_job) added = 0;
+	}
+	if (p->big_job) {
+		struct io_job *job = p->big_job;
+		if (p->big_have == p->big_len) {
+			/* Complete: the loop is done with the buffer before the job
+			 * can finish and free it. */
+			p->big = NULL;
+			p->big_job = NULL;
+		}
+		io_stream_progress(job, added);
+		return;
+	}
+	if (p->big_have == p->big_len && p->big) {
+		uint8_t *m = p->big;
+		p->big = NULL;
+		if (p->big_answered) free(m);   /* answered while it arrived */
+		else dispatch_message_owned(c, m, p->big_len);
+	}
+}
+
 static void conn_process_frames(struct smbd_conn *c)
 {
 	struct smbd_conn_priv *p = priv(c);
@@ -466,7 +521,10 @@ static void conn_process_frames(struct smbd_conn *c)
 					p->big = big;
 					p->big_len = n;
 					p->big_have = have;
+					p->big_stream_checked = false;
+					p->big_answered = false;
 					off = c->rlen;
+					conn_big_try_stream(c);
 				}
 			}
 			break;
@@ -526,11 +584,7 @@ void conn_on_readable(struct smbd_conn *c)
 		}
 		if (p->big) {
 			p->big_have += (size_t)r;
-			if (p->big_have == p->big_len) {
-				uint8_t *m = p->big;
-				p->big = NULL;
-				dispatch_message_owned(c, m, p->big_len);
-			}
+			conn_big_progress(c, (size_t)r);
 			continue;
 		}
 		c->rlen += (size_t)r;
@@ -559,6 +613,14 @@ void conn_teardown(struct smbd_conn *c)
 	 * only drop their session/tree/open references. */
 	p->dead = true;
 	c->state = CONN_DEAD;
+	/* A streamed WRITE whose body will not arrive: its buffer is the
+	 * job's, which ends now or (queued or running) by itself. */
+	if (p->big_job) {
+		struct io_job *job = p->big_job;
+		p->big_job = NULL;
+		p->big = NULL;
+		io_stream_abort(job);
+	}
 	smbd_async_cancel_all(c, NULL, NULL, SMBD_ASYNC_CONN_GONE);
 	/* Sessions close their trees and opens; each is unpublished before its
 	 * files are closed. */

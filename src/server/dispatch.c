@@ -208,8 +208,15 @@ static struct smbd_session *response_encrypt_session(const struct smbd_conn *c, 
 	return NULL;
 }
 
+/* A streamed WRITE being dispatched (io_pool.h): only the first have
+ * bytes of the message are in; the job that takes it is returned here. */
+struct dispatch_stream {
+	size_t have;
+	struct io_job *job;
+};
+
 static void dispatch_plain(struct smbd_conn *c, const uint8_t *msg, size_t len, struct smbd_session *enc,
-			   uint8_t **own);
+			   uint8_t **own, struct dispatch_stream *ds);
 
 /* Identity caching (session.c): may this plain message be dispatched in a
  * lazy scope, i.e. is every command of it one whose handler runs only
@@ -240,12 +247,14 @@ static bool message_runs_impersonated(const uint8_t *msg, size_t len)
  * previous request left in effect does no harm there, and a run of
  * encrypted requests of one user switches identity as rarely as plain ones. */
 static void dispatch_plain_scoped(struct smbd_conn *c, const uint8_t *msg, size_t len, struct smbd_session *enc,
-				  uint8_t **own)
+				  uint8_t **own, struct dispatch_stream *ds)
 {
-	bool lazy = message_runs_impersonated(msg, len);
+	/* A streamed message is one WRITE (dispatch_can_stream), whose header
+	 * is in: the walk reads only the header. */
+	bool lazy = message_runs_impersonated(msg, ds ? ds->have : len);
 	if (!lazy) smbd_become_root();
 	bool was = smbd_identity_lazy(lazy);
-	dispatch_plain(c, msg, len, enc, own);
+	dispatch_plain(c, msg, len, enc, own, ds);
 	smbd_identity_lazy(was);
 }
 
@@ -303,7 +312,7 @@ static void dispatch_encrypted(struct smbd_conn *c, const uint8_t *msg, size_t l
 		return;
 	}
 	/* An offloaded READ/WRITE takes the buffer (and wipes it itself). */
-	dispatch_plain_scoped(c, plain, th.original_size, s, &block);
+	dispatch_plain_scoped(c, plain, th.original_size, s, &block, NULL);
 	if (block) {
 		explicit_bzero(plain, th.original_size);   /* no decrypted requests left in freed memory */
 		free(block);
@@ -322,7 +331,7 @@ void dispatch_message(struct smbd_conn *c, const uint8_t *msg, size_t len)
 		return;
 	}
 	if (len >= SMB2_HDR_SIZE && get_le32(msg) == SMB2_PROTOCOL_ID) {
-		dispatch_plain_scoped(c, msg, len, NULL, NULL);
+		dispatch_plain_scoped(c, msg, len, NULL, NULL, NULL);
 		return;
 	}
 	smbd_become_root();
@@ -337,7 +346,7 @@ void dispatch_message(struct smbd_conn *c, const uint8_t *msg, size_t len)
 void dispatch_message_owned(struct smbd_conn *c, uint8_t *msg, size_t len)
 {
 	if (len >= SMB2_HDR_SIZE && get_le32(msg) == SMB2_PROTOCOL_ID) {
-		dispatch_plain_scoped(c, msg, len, NULL, &msg);
+		dispatch_plain_scoped(c, msg, len, NULL, &msg, NULL);
 		free(msg);   /* NULL when a job took it */
 		return;
 	}
@@ -348,6 +357,28 @@ void dispatch_message_owned(struct smbd_conn *c, uint8_t *msg, size_t len)
 	}
 	dispatch_message(c, msg, len);
 	free(msg);
+}
+
+bool dispatch_can_stream(const struct smbd_conn *c, const uint8_t *msg, size_t have, size_t len)
+{
+	/* One plain, unsigned WRITE (its signature would cover the whole
+	 * message), after NEGOTIATE, big enough for the pool, whose fixed part
+	 * has arrived.  Everything else about it is checked by dispatch_plain
+	 * as for any request. */
+	if (!io_pool_enabled() || c->state == CONN_NEW) return false;
+	if (have < SMB2_HDR_SIZE + 48 || get_le32(msg) != SMB2_PROTOCOL_ID) return false;
+	if (get_le16(msg + 12) != SMB2_WRITE || get_le32(msg + 20) != 0) return false;   /* Command, NextCommand */
+	if (get_le32(msg + 16) & (SMB2_FLAGS_SIGNED | SMB2_FLAGS_SERVER_TO_REDIR)) return false;   /* Flags */
+	uint32_t data_off = get_le16(msg + SMB2_HDR_SIZE + 2), length = get_le32(msg + SMB2_HDR_SIZE + 4);
+	return length >= IO_POOL_MIN_BYTES && data_off >= SMB2_HDR_SIZE + 48 && (uint64_t)data_off + length <= len;
+}
+
+struct io_job *dispatch_message_streamed(struct smbd_conn *c, uint8_t *msg, size_t have, size_t len)
+{
+	struct dispatch_stream ds = { .have = have, .job = NULL };
+	uint8_t *own = msg;
+	dispatch_plain_scoped(c, msg, len, NULL, &own, &ds);
+	return own ? NULL : ds.job;
 }
 
 /* ---- offloading large READ/WRITE to the I/O pool (io_pool.h) ---- */
@@ -368,7 +399,8 @@ static bool offload_candidate(const struct smb2_hdr *h, const uint8_t *m, size_t
  * malloc'd block that holds the message, which the job takes on success
  * (*own set to NULL); otherwise the message is copied. */
 static bool offload_submit(struct smb2_request *req, struct smbd_session *enc, uint8_t **own, bool wipe,
-			   bool verify, const struct smb2_hdr *rh, bool sign, struct smbd_session *encrypt_with)
+			   bool verify, const struct smb2_hdr *rh, bool sign, struct smbd_session *encrypt_with,
+			   struct dispatch_stream *ds)
 {
 	struct smbd_conn *c = req->conn;
 	const uint8_t *b = req->msg + SMB2_HDR_SIZE;
@@ -391,6 +423,12 @@ static bool offload_submit(struct smb2_request *req, struct smbd_session *enc, u
 		free(job);
 		open_put(o);
 		return false;
+	}
+	if (ds) {
+		/* The body is still arriving: the job takes the buffer the loop
+		 * receives it into (own, which is set for a streamed message). */
+		job->streamed = true;
+		atomic_init(&job->stream.word, (uint64_t)ds->have << IO_STREAM_SHIFT);
 	}
 	if (own && *own) {
 		job->msg_base = *own;
@@ -437,13 +475,29 @@ static bool offload_submit(struct smb2_request *req, struct smbd_session *enc, u
 		return false;
 	}
 	if (own) *own = NULL;
+	if (ds) ds->job = job;
 	return true;
+}
+
+/* A streamed WRITE that cannot go to the pool cannot run here either (its
+ * data is not in yet): it fails with what its handler would answer
+ * without data, or with INSUFFICIENT_RESOURCES. */
+static uint32_t streamed_refusal(struct smb2_request *req)
+{
+	const uint8_t *b = req->msg + SMB2_HDR_SIZE;
+	struct smbd_open *o = smb2_req_open(req, get_le64(b + 16), get_le64(b + 24));
+	if (!o) return STATUS_FILE_CLOSED;
+	uint32_t status = o->pipe ? STATUS_INVALID_PARAMETER   /* pipe_write's limit is 64 KiB */
+			  : o->is_dir ? STATUS_INVALID_DEVICE_REQUEST
+				      : STATUS_INSUFFICIENT_RESOURCES;
+	open_put(o);
+	return status;
 }
 
 /* Processes a plain SMB2 message; enc is the session that decrypted it
  * (the caller holds a reference), or NULL. */
 static void dispatch_plain(struct smbd_conn *c, const uint8_t *msg, size_t len, struct smbd_session *enc,
-			   uint8_t **own)
+			   uint8_t **own, struct dispatch_stream *ds)
 {
 
 	struct wbuf out;
@@ -645,7 +699,7 @@ static void dispatch_plain(struct smbd_conn *c, const uint8_t *msg, size_t len, 
 				.tree_id = req.hdr.tree_id,
 				.session_id = req.hdr.session_id,
 			};
-			if (offload_submit(&req, enc, own, enc != NULL, verify_deferred, &rh, sign, es)) {
+			if (offload_submit(&req, enc, own, enc != NULL, verify_deferred, &rh, sign, es, ds)) {
 				last_session = s;
 				last_tree = t;
 				break;
@@ -654,6 +708,7 @@ static void dispatch_plain(struct smbd_conn *c, const uint8_t *msg, size_t len, 
 			 * below grants again. */
 			c->seq_range -= granted;
 		}
+		if (ds && status == STATUS_SUCCESS) status = streamed_refusal(&req);
 		if (verify_deferred && !smb2_verify_signature(c->signing_algo, s->keys.signing, m, mlen)) {
 			log_warn("%s: bad signature on %s, request refused", c->peer_str, smb2_command_name(h.command));
 			status = STATUS_ACCESS_DENIED;

@@ -56,12 +56,42 @@ static struct {
 
 bool io_pool_enabled(void) { return atomic_load_explicit(&pool.enabled, memory_order_relaxed); }
 
-/* Runs one job: verification, handler, response. */
-static void job_run(struct io_job *job)
+/* Fills req with the fixed fields of job's request (no response buffer). */
+static void job_request(struct io_job *job, struct smb2_request *req, bool *have_related_fid, uint64_t *related_p,
+			uint64_t *related_v)
+{
+	memset(req, 0, sizeof(*req));
+	req->conn = job->conn;
+	req->session = job->session;
+	req->tree = job->tree;
+	smb2_hdr_decode(job->msg, job->msg_len, &req->hdr);   /* decoded once already by the loop */
+	req->msg = job->msg;
+	req->msg_len = job->msg_len;
+	req->have_related_fid = have_related_fid;
+	req->related_persistent = related_p;
+	req->related_volatile = related_v;
+	req->last_in_chain = true;
+	req->encrypted_by = job->encrypted_by;
+}
+
+/* Runs one job: verification, handler, response.  Returns false when a
+ * streamed WRITE parked (io_pool.h): the job is the loop's again and may
+ * already run on another worker, so the caller must not touch it. */
+static bool job_run(struct io_job *job)
 {
 	struct smbd_conn *c = job->conn;
 	struct smbd_session *s = job->session;
 	uint32_t status = STATUS_SUCCESS;
+	bool have_related_fid = false;
+	uint64_t related_p = 0, related_v = 0;
+	struct smb2_request req;
+	job_request(job, &req, &have_related_fid, &related_p, &related_v);
+	if (job->streamed) {
+		smbd_impersonate(s);
+		bool finished = smb2_write_stream_step(job, &req);
+		smbd_unimpersonate();
+		if (!finished) return false;
+	}
 	/* 3.3.5.2.4: a request whose signature does not verify is refused
 	 * before anything else happens; the dispatcher left only this check. */
 	if (job->verify && !smb2_verify_signature(c->signing_algo, s->keys.signing, job->msg, job->msg_len)) {
@@ -80,27 +110,13 @@ static void job_run(struct io_job *job)
 	wbuf_zero(&out, IO_RSP_HEADROOM + SMB2_HDR_SIZE);
 	const size_t hoff = IO_RSP_HEADROOM;
 
-	bool have_related_fid = false;
-	uint64_t related_p = 0, related_v = 0;
-	struct smb2_request req;
-	memset(&req, 0, sizeof(req));
-	req.conn = c;
-	req.session = s;
-	req.tree = job->tree;
-	smb2_hdr_decode(job->msg, job->msg_len, &req.hdr);   /* decoded once already by the loop */
-	req.msg = job->msg;
-	req.msg_len = job->msg_len;
 	req.out = &out;
 	req.out_hdr_off = hoff;
-	req.have_related_fid = &have_related_fid;
-	req.related_persistent = &related_p;
-	req.related_volatile = &related_v;
-	req.last_in_chain = true;
-	req.encrypted_by = job->encrypted_by;
 
 	if (status == STATUS_SUCCESS && !out.err) {
 		smbd_impersonate(s);
-		if (job->rsp_hdr.command == SMB2_READ) status = smb2_read_on(&req, job->open, job->fd);
+		if (job->streamed) status = smb2_write_stream_end(&req, job);
+		else if (job->rsp_hdr.command == SMB2_READ) status = smb2_read_on(&req, job->open, job->fd);
 		else status = smb2_write_on(&req, job->open, job->fd);
 		smbd_unimpersonate();
 	}
@@ -127,6 +143,7 @@ static void job_run(struct io_job *job)
 	}
 	wbuf_free(&out);
 	conn_io_finished(job, rsp, rsp_len);
+	return true;
 }
 
 /* Waits (lock held) until a job is queued or stop; after a large
@@ -177,7 +194,7 @@ static void *worker_main(void *arg)
 		size_t moved = job->msg_len;
 		if (job->rsp_hdr.command == SMB2_READ && job->msg_len >= SMB2_HDR_SIZE + 8)
 			moved += get_le32(job->msg + SMB2_HDR_SIZE + 4);
-		job_run(job);
+		if (!job_run(job)) moved = 0;   /* parked: counted when it finishes */
 		smb_mutex_lock(&pool.lock);
 		pool.running--;
 		pool.bytes_since_trim += moved;
@@ -245,12 +262,13 @@ void io_pool_stop(void)
 	pool.nthreads = 0;
 }
 
-bool io_pool_submit(struct io_job *job)
+/* A streamed WRITE is queued past IO_POOL_MAX_QUEUED: its buffer already
+ * holds part of the body, and a connection streams one at a time. */
+static bool pool_enqueue(struct io_job *job)
 {
-	if (!io_pool_enabled()) return false;
 	job->next = NULL;
 	smb_mutex_lock(&pool.lock);
-	if (pool.stop || pool.queued >= IO_POOL_MAX_QUEUED) {
+	if (pool.stop || (pool.queued >= IO_POOL_MAX_QUEUED && !job->streamed)) {
 		smb_mutex_unlock(&pool.lock);
 		return false;
 	}
@@ -261,4 +279,52 @@ bool io_pool_submit(struct io_job *job)
 	pthread_cond_signal(&pool.work);
 	smb_mutex_unlock(&pool.lock);
 	return true;
+}
+
+bool io_pool_submit(struct io_job *job)
+{
+	if (!io_pool_enabled()) return false;
+	return pool_enqueue(job);
+}
+
+/* ---- streamed WRITE (io_pool.h) ---- */
+
+/* Has a parked job work (the loop asks; the job is parked, so consumed
+ * is stable)? */
+static bool stream_has_work(const struct io_job *job, uint64_t word)
+{
+	size_t have = (size_t)(word >> IO_STREAM_SHIFT);
+	return have == job->msg_len || (word & IO_STREAM_ABORTED) || have - job->stream.consumed >= IO_STREAM_CHUNK;
+}
+
+bool io_stream_park(struct io_job *job, uint64_t seen)
+{
+	job->stream.consumed = (size_t)(seen >> IO_STREAM_SHIFT);
+	/* Release: the loop reads consumed (and the run's other effects) once
+	 * it sees PARKED.  On failure the word changed: run again. */
+	return atomic_compare_exchange_strong_explicit(&job->stream.word, &seen, seen | IO_STREAM_PARKED,
+						       memory_order_acq_rel, memory_order_acquire);
+}
+
+void io_stream_progress(struct io_job *job, size_t added)
+{
+	uint64_t word = atomic_fetch_add_explicit(&job->stream.word, (uint64_t)added << IO_STREAM_SHIFT,
+						  memory_order_acq_rel) + ((uint64_t)added << IO_STREAM_SHIFT);
+	if (!(word & IO_STREAM_PARKED) || !stream_has_work(job, word)) return;
+	/* Parked: only this thread changes the word now. */
+	atomic_fetch_and_explicit(&job->stream.word, ~(uint64_t)IO_STREAM_PARKED, memory_order_acq_rel);
+	/* The pool stops only after the loops (loops_stop), so this queues;
+	 * if it ever did not, the job parks again and the teardown of the
+	 * connection ends it. */
+	if (!pool_enqueue(job)) atomic_fetch_or(&job->stream.word, IO_STREAM_PARKED);
+}
+
+void io_stream_abort(struct io_job *job)
+{
+	uint64_t old = atomic_fetch_or_explicit(&job->stream.word, IO_STREAM_ABORTED, memory_order_acq_rel);
+	/* A parked job is ended here, without a worker (the pool may already
+	 * be stopped: loops_stop tears connections down after it).  A queued
+	 * or running one cannot park any more (its CAS fails) and ends
+	 * through its completion. */
+	if (old & IO_STREAM_PARKED) conn_io_discard(job);
 }

@@ -32,6 +32,7 @@
 #ifndef SMBKIT_SERVER_IO_POOL_H
 #define SMBKIT_SERVER_IO_POOL_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -48,6 +49,69 @@ int io_pool_start(int nthreads);
  * stops the workers.  Called by loops_stop after the loops have stopped. */
 void io_pool_stop(void);
 bool io_pool_enabled(void);
+
+/* Streamed WRITE.
+ *
+ * Why: a client that keeps two 8 MiB WRITEs in flight (smbclient) waits for
+ * the first response before it sends the third.  Storing each body whole
+ * and only then writing it made every request cost (receive + write); the
+ * pwrite threads sat idle a third of a 1 GiB put (strace, tmpfs).  A large
+ * unsigned WRITE therefore goes to the pool as soon as its fixed part has
+ * arrived, and its data is written in chunks while the rest of the body is
+ * still being received: each request costs about max(receive, write).
+ *
+ * Which: a plain (not encrypted) message of one WRITE, not signed, at
+ * least BIG_FRAME_MIN long (conn.c) and offloadable (dispatch.c).  A
+ * signed or encrypted WRITE cannot be written before its whole message
+ * is authenticated, so it keeps the store-then-write path.
+ *
+ * Protocol between the loop that receives the body and the workers: one
+ * atomic word holds the bytes received, ABORTED and PARKED, so that a
+ * worker parks with a single compare-and-swap and never touches the job
+ * after it (the loop may end and free a parked job at once):
+ *  - loop, after each receive: adds the bytes; if the job was PARKED and
+ *    has work (IO_STREAM_CHUNK new bytes, the whole body) it takes the job
+ *    back (clears PARKED; a parked job is the loop's alone) and queues it;
+ *  - worker: checks once (write_begin: access, offset, byte-range locks,
+ *    oplock/lease breaks, all before the first byte is written), writes
+ *    what has arrived, and when the body is not complete records what it
+ *    consumed and sets PARKED if the word is still what it read; if it is
+ *    not (more bytes, or ABORTED), it runs again.
+ *  - loop, when the connection dies: sets ABORTED; a parked job is ended
+ *    on the spot, a queued or running one ends by itself.
+ * A parked job occupies no worker: a client that sends a header and then
+ * trickles (or never sends) its body costs memory that the connection's
+ * in-flight cap already counts, never a thread.  The response is built
+ * only once the whole body has arrived (or the connection died: the job
+ * then ends with nothing sent), so the loop never receives into a buffer
+ * that has been freed.  A failed check or pwrite is remembered; the rest
+ * of the body is received and not written, and the response carries the
+ * status. */
+#define IO_STREAM_CHUNK (1024u * 1024)
+#define IO_STREAM_PARKED 1u
+#define IO_STREAM_ABORTED 2u
+#define IO_STREAM_SHIFT 2   /* bytes received, above the two flags */
+
+/* What write_begin decided for a WRITE (smb2_write.c). */
+struct io_write_plan {
+	uint64_t offset;        /* file offset of the first byte */
+	size_t data_off;        /* where the data starts in the message */
+	uint32_t length;
+	size_t done;            /* bytes written so far */
+	bool write_through;
+};
+
+struct io_stream {
+	/* Bytes of the message received << IO_STREAM_SHIFT | ABORTED | PARKED. */
+	_Atomic uint64_t word;
+	/* Bytes received when the worker parked: written by it before the
+	 * CAS that parks, read by the loop only while the job is parked. */
+	size_t consumed;
+	/* Worker only (one run at a time; runs are ordered by the queue). */
+	bool begun, writing;
+	uint32_t status;
+	struct io_write_plan plan;
+};
 
 /* One offloaded request; built by the dispatcher (dispatch.c). */
 struct io_job {
@@ -69,11 +133,31 @@ struct io_job {
 	struct smb2_hdr rsp_hdr;          /* prebuilt by the loop; status and flags finished by the worker */
 	size_t inflight_bytes;            /* what the connection's throttle counted for it */
 	bool send_failed;                 /* the response could not be built/encrypted: disconnect */
+	bool streamed;                    /* a WRITE whose body is still arriving (stream below) */
+	struct io_stream stream;
 };
 
 /* Queues the job (taking it).  Returns false when the pool is off or
  * full; the caller then keeps the synchronous path and still owns it. */
 bool io_pool_submit(struct io_job *job);
+
+/* Streamed WRITE (see above).  Worker: parks the job if its word is still
+ * `seen` (what this run read); returns false when bytes arrived or the
+ * connection died meanwhile, and the worker keeps running it.  After true
+ * the job is not the worker's any more. */
+bool io_stream_park(struct io_job *job, uint64_t seen);
+/* Loop: `added` more bytes of the message are in; queues the job again
+ * when it is parked and has work. */
+void io_stream_progress(struct io_job *job, size_t added);
+/* Loop: the connection died before the body was complete.  A parked job
+ * is ended on the spot (conn_io_discard); a queued or running one ends by
+ * itself. */
+void io_stream_abort(struct io_job *job);
+/* smb2_write.c: one worker run of a streamed WRITE: true when the job is
+ * finished (smb2_write_stream_end then builds the response), false when
+ * it parked.  req: the fixed fields of the request (no response yet). */
+bool smb2_write_stream_step(struct io_job *job, struct smb2_request *req);
+uint32_t smb2_write_stream_end(struct smb2_request *req, struct io_job *job);
 
 /* conn.c: throttle accounting and the completion path. */
 /* Counts a job against c's in-flight limit (start) or takes it off (loop
@@ -87,6 +171,9 @@ void conn_io_account(struct smbd_conn *c, size_t bytes, bool start);
  * the message be encrypted in place (no second multi-MiB buffer). */
 #define IO_RSP_HEADROOM 52   /* SMB2_TRANSFORM_HDR_SIZE (MS-SMB2 2.2.41) */
 void conn_io_finished(struct io_job *job, uint8_t *buf, size_t rsp_len);
+/* Loop: releases a job that ends without running (a parked streamed WRITE
+ * of a dead connection). */
+void conn_io_discard(struct io_job *job);
 
 /* smb2_read.c / smb2_write.c: the handlers with an already resolved open
  * and the fd to use (a dup the worker owns).  o NULL: resolve the request's
@@ -97,5 +184,13 @@ uint32_t smb2_write_on(struct smb2_request *req, struct smbd_open *o, int fd);
 /* dispatch.c: dispatch of a message whose buffer the callee owns (frees or
  * hands to a job). */
 void dispatch_message_owned(struct smbd_conn *c, uint8_t *msg, size_t len);
+/* dispatch.c: may the message whose first have bytes are at msg (of len)
+ * be streamed (see above)? */
+bool dispatch_can_stream(const struct smbd_conn *c, const uint8_t *msg, size_t have, size_t len);
+/* dispatch.c: dispatches it.  Returns the job that took the buffer (the
+ * loop then receives the rest of the body into it and reports progress),
+ * or NULL: the request was answered (an error) or the connection dropped,
+ * and the caller still owns the buffer and drops the rest of the body. */
+struct io_job *dispatch_message_streamed(struct smbd_conn *c, uint8_t *msg, size_t have, size_t len);
 
 #endif

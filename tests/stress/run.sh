@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Stress tier (issue 4): abrupt-disconnect storm, concurrent tree teardown,
-# durable scavenger races (tests/stress/stress.py) against one smbkitd, then:
+# durable scavenger races, streamed WRITEs (tests/stress/stress.py) against
+# one smbkitd, then:
 #   - every connection, session, tree and open is gone from the server's
 #     tables once the clients are (SIGUSR1 "objects:" log line, all 0),
 #   - a fresh client is still served,
@@ -148,6 +149,9 @@ scenario reconnect-break 4
 scenario resilient 2
 # AppInstanceId: a new client's open replaces the old client's at once.
 scenario app-instance 2
+# Streamed WRITEs (server/io_pool.h): bodies that trickle, refused ones,
+# connections dropped mid-body, and stalled bodies holding no I/O thread.
+scenario stream 4
 objects_drained "after the storms" && heap1=$HEAP
 fresh_client "after the storms"
 

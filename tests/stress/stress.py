@@ -667,11 +667,160 @@ def fixed_rounds_worker(round_fn, most):
     return worker
 
 
+# ====================================================================== streamed WRITE
+# A large unsigned WRITE is written while its body arrives (src/server/io_pool.h).
+# Each round sends such WRITEs in pieces with pauses (the body trickles in,
+# so the job parks and is queued again many times), checks the data, and
+# mixes in the ends a streamed WRITE can have: a FileId that is not open
+# (answered before the body is in; the connection goes on), a range another
+# connection has locked (nothing written), and a connection dropped in the
+# middle of a body.  Worker 0 also checks that bodies which never arrive
+# hold no I/O thread: more stalled WRITEs than the server has workers, then
+# another client's streamed WRITE and READ are still served.
+
+STREAM_MIN = 300 * 1024   # above the server's BIG_FRAME_MIN (256 KiB)
+
+
+def send_streamed_write(c, tid, fid, offset, data, rng, upto=None, pause=0.002):
+    """Sends WRITE(fid, offset, data) in random pieces; stops after `upto`
+    bytes of the frame when given.  Returns the message id."""
+    charge = (len(data) - 1) // 65536 + 1
+    hdr, mid = c.header(s.WRITE, tid, 0, credit_charge=charge)
+    msg = hdr + s.Conn.write_body(fid, offset, data)
+    frame = struct.pack(">I", len(msg)) + msg
+    end = len(frame) if upto is None else upto
+    pos = 0
+    while pos < end:
+        n = min(end - pos, rng.choice((113, 4096, 65536, 200000, 1 << 20)))
+        c.sock.sendall(frame[pos:pos + n])
+        pos += n
+        if rng.random() < 0.5:
+            time.sleep(pause * rng.random())
+    return mid
+
+
+def read_all(c, tid, fid, length):
+    data = b""
+    while len(data) < length:
+        st, part = c.read(tid, fid, len(data), min(65536, length - len(data)))
+        if st or not part:
+            return st or 0xC0000011, data   # STATUS_END_OF_FILE: shorter than written
+        data += part
+    return 0, data
+
+
+def stream_stall_check(rng, errors):
+    """Bodies that never arrive must not hold the pool's threads."""
+    stalled = []
+    try:
+        for i in range(12):   # the server has 2 workers per loop, at most 16
+            c, tid = connect()
+            st, fid, _, _ = c.create(tid, "stream-stall-%d.bin" % i, disposition=s.FILE_OVERWRITE_IF)
+            if st:
+                errors.append("stall: create %s" % hx(st))
+                return
+            send_streamed_write(c, tid, fid, 0, os.urandom(1 << 20), rng, upto=150000)
+            stalled.append(c)
+        c, tid = connect()
+        st, fid, _, _ = c.create(tid, "stream-stall-probe.bin", disposition=s.FILE_OVERWRITE_IF)
+        data = os.urandom(1 << 20)
+        mid = send_streamed_write(c, tid, fid, 0, data, rng)
+        r = c.wait(mid, timeout=20)
+        st, back = read_all(c, tid, fid, len(data))
+        if r.status or st or back != data:
+            errors.append("stall: probe write %s read %s, data %s" % (hx(r.status), hx(st),
+                                                                       "equal" if back == data else "differs"))
+        c.close(tid, fid)
+        c.logoff()
+        c.abort()
+    finally:
+        for sc in stalled:
+            sc.abort()
+
+
+def stream_round(idx, rnd, errors):
+    rng = random.Random(idx * 7919 + rnd)
+    if idx == 0 and rnd == 1:
+        stream_stall_check(rng, errors)
+        if errors:
+            return
+    c, tid = connect()
+    # A file per round: the previous round dropped its connection in the
+    # middle of a WRITE to its file, and a pwrite the server had running
+    # then may still land (a race older than streaming: an open's close
+    # does not wait for its I/O in flight).
+    name = "stream-%d-%d.bin" % (idx, rnd)
+    st, fid, _, _ = c.create(tid, name, disposition=s.FILE_OVERWRITE_IF)
+    if st:
+        errors.append("create %s: %s" % (name, hx(st)))
+        return
+    size = rng.randrange(STREAM_MIN, 3 << 20)
+    data = os.urandom(size)
+    mid = send_streamed_write(c, tid, fid, 0, data, rng)
+    r = c.wait(mid)
+    if r.status:
+        errors.append("streamed write of %d bytes: %s" % (size, hx(r.status)))
+        return
+    count = struct.unpack_from("<I", r.body, 4)[0]
+    st, back = read_all(c, tid, fid, size)
+    if count != size or st or back != data:
+        errors.append("streamed write of %d bytes: count %d, read %s, data %s" %
+                      (size, count, hx(st), "equal" if back == data else "differs"))
+        return
+
+    # A FileId that is not open: answered (maybe before the body is in),
+    # and the rest of the body is dropped; the connection goes on.
+    mid = send_streamed_write(c, tid, b"\x11" * 16, 0, os.urandom(STREAM_MIN), rng)
+    r = c.wait(mid)
+    if r.status != s.STATUS_FILE_CLOSED:
+        errors.append("streamed write to a closed FileId: %s" % hx(r.status))
+        return
+    if c.call(s.ECHO, struct.pack("<HH", 4, 0)).status:
+        errors.append("echo after a refused streamed write failed")
+        return
+
+    # Another connection's exclusive lock on the range: refused, nothing
+    # written.
+    c2, tid2 = connect()
+    st, fid2, _, _ = c2.create(tid2, name)
+    lk = c2.call(s.LOCK, s.Conn.lock_body(fid2, [(4096, 4096, 0x2 | 0x10)]), tid2).status
+    if st or lk:
+        errors.append("second open %s / lock %s" % (hx(st), hx(lk)))
+        return
+    mid = send_streamed_write(c, tid, fid, 0, b"\xee" * STREAM_MIN, rng)
+    r = c.wait(mid)
+    c2.close(tid2, fid2)   # releases the lock, so the range can be read
+    c2.logoff()
+    c2.abort()
+    st, back = read_all(c, tid, fid, STREAM_MIN)
+    if r.status != s.STATUS_FILE_LOCK_CONFLICT or st or back != data[:STREAM_MIN]:
+        errors.append("streamed write over a locked range: %s, read %s, data %s" %
+                      (hx(r.status), hx(st), "unchanged" if back == data[:STREAM_MIN] else "changed"))
+        return
+
+    # Dropped in the middle of a body (RST or FIN): the server ends the
+    # job without a response and without its thread.
+    send_streamed_write(c, tid, fid, 0, os.urandom(2 << 20), rng, upto=rng.randrange(120, 1 << 20))
+    if rng.random() < 0.5:
+        c.abort()
+    else:
+        c.close_fin()
+    if rnd > 2:   # the file of two rounds ago is settled: keep the share small
+        c2, tid2 = connect()
+        st, fid2, _, _ = c2.create(tid2, "stream-%d-%d.bin" % (idx, rnd - 2), access=0x10000,
+                                   disposition=s.FILE_OPEN, options=s.FILE_NON_DIRECTORY_FILE | 0x1000)
+        if st == 0:
+            c2.close(tid2, fid2)
+        c2.logoff()
+        c2.abort()
+
+
 # ====================================================================== driver
 WORKERS = {"disconnect": storm_worker, "trees": trees_worker, "durable": durable_worker,
            "reconnect-break": fixed_rounds_worker(reconnect_break_round, 3),
            "resilient": fixed_rounds_worker(resilient_round, 1),
-           "app-instance": fixed_rounds_worker(app_instance_round, 2)}
+           "app-instance": fixed_rounds_worker(app_instance_round, 2),
+           "stream": fixed_rounds_worker(stream_round, 1000)}
 
 
 def main():
