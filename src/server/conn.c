@@ -442,9 +442,6 @@ void conn_update_events(struct smbd_conn *c)
 	if (epoll_ctl(c->loop->epfd, EPOLL_CTL_MOD, c->fd, &ev) == 0) p->epoll_events = want;
 }
 
-/* Dispatches the complete frames buffered in rbuf; an incomplete large
- * frame at the end moves to a buffer of its own (BIG_FRAME_MIN).  Stops
- * early when the connection is throttled; the rest stays in rbuf. */
 /* A large frame's fixed part is in: hand it to the pool now if it is a
  * WRITE that can be streamed (io_pool.h), once per frame. */
 static void conn_big_try_stream(struct smbd_conn *c)
@@ -488,6 +485,9 @@ static void conn_big_progress(struct smbd_conn *c, size_t added)
 	}
 }
 
+/* Dispatches the complete frames buffered in rbuf; an incomplete large
+ * frame at the end moves to a buffer of its own (BIG_FRAME_MIN).  Stops
+ * early when the connection is throttled; the rest stays in rbuf. */
 static void conn_process_frames(struct smbd_conn *c)
 {
 	struct smbd_conn_priv *p = priv(c);
