@@ -449,7 +449,7 @@ static void conn_big_try_stream(struct smbd_conn *c)
 	struct smbd_conn_priv *p = priv(c);
 	if (p->big_stream_checked || p->big_have < SMB2_HDR_SIZE + 48) return;
 	p->big_stream_checked = true;
-	if (!dispatch_can_stream(c, p->big, p->big_have, p->big_len)) return;
+	if (!dispatch_can_stream(c, p->big, p->big_have)) return;
 	struct io_job *job = dispatch_message_streamed(c, p->big, p->big_have, p->big_len);
 	if (job) p->big_job = job;
 	else p->big_answered = true;

@@ -359,30 +359,18 @@ void dispatch_message_owned(struct smbd_conn *c, uint8_t *msg, size_t len)
 	free(msg);
 }
 
-/* SMBKITD_STREAM_WRITES=0 in the environment turns streaming off (an A/B
- * switch for the benchmark, like SMBKITD_IO_THREADS). */
-static bool stream_writes_enabled(void)
-{
-	static int enabled = -1;   /* racy first read is harmless: same value */
-	if (__atomic_load_n(&enabled, __ATOMIC_RELAXED) < 0) {
-		const char *env = getenv("SMBKITD_STREAM_WRITES");
-		__atomic_store_n(&enabled, !(env && strcmp(env, "0") == 0), __ATOMIC_RELAXED);
-	}
-	return __atomic_load_n(&enabled, __ATOMIC_RELAXED) > 0;
-}
-
-bool dispatch_can_stream(const struct smbd_conn *c, const uint8_t *msg, size_t have, size_t len)
+bool dispatch_can_stream(const struct smbd_conn *c, const uint8_t *msg, size_t have)
 {
 	/* One plain, unsigned WRITE (its signature would cover the whole
 	 * message), after NEGOTIATE, big enough for the pool, whose fixed part
-	 * has arrived.  Everything else about it is checked by dispatch_plain
-	 * as for any request. */
-	if (!io_pool_enabled() || c->state == CONN_NEW || !stream_writes_enabled()) return false;
+	 * has arrived.  Everything else about it is checked as for any
+	 * request: the header by dispatch_plain, DataOffset and Length by the
+	 * worker's decode (a bad one is answered once the body is in). */
+	if (!io_pool_streams_writes() || c->state == CONN_NEW) return false;
 	if (have < SMB2_HDR_SIZE + 48 || get_le32(msg) != SMB2_PROTOCOL_ID) return false;
 	if (get_le16(msg + 12) != SMB2_WRITE || get_le32(msg + 20) != 0) return false;   /* Command, NextCommand */
 	if (get_le32(msg + 16) & (SMB2_FLAGS_SIGNED | SMB2_FLAGS_SERVER_TO_REDIR)) return false;   /* Flags */
-	uint32_t data_off = get_le16(msg + SMB2_HDR_SIZE + 2), length = get_le32(msg + SMB2_HDR_SIZE + 4);
-	return length >= IO_POOL_MIN_BYTES && data_off >= SMB2_HDR_SIZE + 48 && (uint64_t)data_off + length <= len;
+	return get_le32(msg + SMB2_HDR_SIZE + 4) >= IO_POOL_MIN_BYTES;   /* Length */
 }
 
 struct io_job *dispatch_message_streamed(struct smbd_conn *c, uint8_t *msg, size_t have, size_t len)

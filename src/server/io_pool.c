@@ -52,9 +52,11 @@ static struct {
 	pthread_t *threads;
 	int nthreads;
 	atomic_bool enabled;
+	bool stream_writes;           /* set before the loops start */
 } pool;
 
 bool io_pool_enabled(void) { return atomic_load_explicit(&pool.enabled, memory_order_relaxed); }
+bool io_pool_streams_writes(void) { return pool.stream_writes && io_pool_enabled(); }
 
 /* Fills req with the fixed fields of job's request (no response buffer). */
 static void job_request(struct io_job *job, struct smb2_request *req, bool *have_related_fid, uint64_t *related_p,
@@ -221,6 +223,8 @@ int io_pool_start(int nthreads)
 	if (env && *env) nthreads = atoi(env);
 	if (nthreads < 0) nthreads = 0;
 	if (nthreads > 64) nthreads = 64;
+	env = getenv("SMBKITD_STREAM_WRITES");
+	pool.stream_writes = !(env && strcmp(env, "0") == 0);
 	smb_mutex_init(&pool.lock, LOCK_RANK_IO_POOL, "io_pool");
 	/* The idle trim waits on the monotonic clock (wait_for_work). */
 	pthread_condattr_t ca;
@@ -294,12 +298,14 @@ bool io_pool_submit(struct io_job *job)
 static bool stream_has_work(const struct io_job *job, uint64_t word)
 {
 	size_t have = (size_t)(word >> IO_STREAM_SHIFT);
-	return have == job->msg_len || (word & IO_STREAM_ABORTED) || have - job->stream.consumed >= IO_STREAM_CHUNK;
+	if (have == job->msg_len || (word & IO_STREAM_ABORTED)) return true;
+	return !job->stream.failed && have - job->stream.consumed >= IO_STREAM_CHUNK;
 }
 
 bool io_stream_park(struct io_job *job, uint64_t seen)
 {
 	job->stream.consumed = (size_t)(seen >> IO_STREAM_SHIFT);
+	job->stream.failed = job->stream.status != STATUS_SUCCESS;
 	/* Release: the loop reads consumed (and the run's other effects) once
 	 * it sees PARKED.  On failure the word changed: run again. */
 	return atomic_compare_exchange_strong_explicit(&job->stream.word, &seen, seen | IO_STREAM_PARKED,

@@ -49,6 +49,9 @@ int io_pool_start(int nthreads);
  * stops the workers.  Called by loops_stop after the loops have stopped. */
 void io_pool_stop(void);
 bool io_pool_enabled(void);
+/* Pool on and streamed WRITEs (below) not turned off by
+ * SMBKITD_STREAM_WRITES=0 in the environment (an A/B switch). */
+bool io_pool_streams_writes(void);
 
 /* Streamed WRITE.
  *
@@ -85,8 +88,8 @@ bool io_pool_enabled(void);
  * only once the whole body has arrived (or the connection died: the job
  * then ends with nothing sent), so the loop never receives into a buffer
  * that has been freed.  A failed check or pwrite is remembered; the rest
- * of the body is received and not written, and the response carries the
- * status. */
+ * of the body is received and not written (the job is not queued again
+ * until it is all in), and the response carries the status. */
 #define IO_STREAM_CHUNK (1024u * 1024)
 #define IO_STREAM_PARKED 1u
 #define IO_STREAM_ABORTED 2u
@@ -104,9 +107,11 @@ struct io_write_plan {
 struct io_stream {
 	/* Bytes of the message received << IO_STREAM_SHIFT | ABORTED | PARKED. */
 	_Atomic uint64_t word;
-	/* Bytes received when the worker parked: written by it before the
-	 * CAS that parks, read by the loop only while the job is parked. */
+	/* Written by the worker before the CAS that parks, read by the loop
+	 * only while the job is parked: the bytes received when it parked,
+	 * and whether it failed (then only the end of the body is work). */
 	size_t consumed;
+	bool failed;
 	/* Worker only (one run at a time; runs are ordered by the queue). */
 	bool begun, writing;
 	uint32_t status;
@@ -180,13 +185,27 @@ void conn_io_discard(struct io_job *job);
  * FileId and use o->fd (the synchronous handlers). */
 uint32_t smb2_read_on(struct smb2_request *req, struct smbd_open *o, int fd);
 uint32_t smb2_write_on(struct smb2_request *req, struct smbd_open *o, int fd);
+/* The open such a handler acts on, with a reference for it: o again when
+ * the caller resolved it (*fd is then the caller's), else the request's
+ * FileId, whose fd goes to *fd.  NULL: not open. */
+static inline struct smbd_open *smb2_io_open(struct smb2_request *req, struct smbd_open *o, uint64_t persistent_id,
+					     uint64_t volatile_id, int *fd)
+{
+	if (o) {
+		open_get(o);
+		return o;
+	}
+	o = smb2_req_open(req, persistent_id, volatile_id);
+	if (o) *fd = o->fd;
+	return o;
+}
 
 /* dispatch.c: dispatch of a message whose buffer the callee owns (frees or
  * hands to a job). */
 void dispatch_message_owned(struct smbd_conn *c, uint8_t *msg, size_t len);
-/* dispatch.c: may the message whose first have bytes are at msg (of len)
+/* dispatch.c: may the (large) message whose first have bytes are at msg
  * be streamed (see above)? */
-bool dispatch_can_stream(const struct smbd_conn *c, const uint8_t *msg, size_t have, size_t len);
+bool dispatch_can_stream(const struct smbd_conn *c, const uint8_t *msg, size_t have);
 /* dispatch.c: dispatches it.  Returns the job that took the buffer (the
  * loop then receives the rest of the body into it and reports progress),
  * or NULL: the request was answered (an error) or the connection dropped,

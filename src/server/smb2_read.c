@@ -22,13 +22,8 @@ uint32_t smb2_read_on(struct smb2_request *req, struct smbd_open *o, int fd)
 	 * file position, is invalid.  RDMA channels come with SMB Direct. */
 	if (rr.length > max_io || rr.offset > (uint64_t)INT64_MAX || rr.channel != SMB2_CHANNEL_NONE)
 		return STATUS_INVALID_PARAMETER;
-	if (o) {
-		open_get(o);
-	} else {
-		o = smb2_req_open(req, rr.persistent_id, rr.volatile_id);
-		if (!o) return STATUS_FILE_CLOSED;
-		fd = o->fd;
-	}
+	o = smb2_io_open(req, o, rr.persistent_id, rr.volatile_id, &fd);
+	if (!o) return STATUS_FILE_CLOSED;
 	struct wbuf *w = req->out;
 	size_t start = w->len;
 

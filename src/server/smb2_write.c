@@ -111,13 +111,8 @@ uint32_t smb2_write_on(struct smb2_request *req, struct smbd_open *o, int fd)
 	struct smb2_write_req wr;
 	uint32_t status = write_decode(req, &wr);
 	if (status) return status;
-	if (o) {
-		open_get(o);
-	} else {
-		o = smb2_req_open(req, wr.persistent_id, wr.volatile_id);
-		if (!o) return STATUS_FILE_CLOSED;
-		fd = o->fd;
-	}
+	o = smb2_io_open(req, o, wr.persistent_id, wr.volatile_id, &fd);
+	if (!o) return STATUS_FILE_CLOSED;
 	if (o->pipe) {
 		status = pipe_write(o->pipe, wr.data, wr.length);
 		open_put(o);
@@ -159,7 +154,8 @@ bool smb2_write_stream_step(struct io_job *job, struct smb2_request *req)
 		 * open is closed by then and another client may be writing the
 		 * file; data of a WRITE nobody will see answered must not land
 		 * on top.  (A pwrite already running when the connection died
-		 * still lands: see the closing note of issue 6.) */
+		 * still lands: closing an open does not wait for the I/O pool's
+		 * jobs on it, for streamed and whole WRITEs alike.) */
 		if (st->status == STATUS_SUCCESS && !aborted && have > st->plan.data_off) {
 			size_t avail = have - st->plan.data_off;
 			if (avail > st->plan.length) avail = st->plan.length;
