@@ -368,10 +368,12 @@ static void io_done_task(void *arg)
 		else conn_update_events(c);
 	}
 	if (job->encrypt_with) session_put(job->encrypt_with);
+	close(job->fd);
+	/* The open's close may have waited for this job: it runs now, here. */
+	open_io_unpin(job->open);
 	open_put(job->open);
 	tree_put(job->tree);
 	session_put(job->session);
-	close(job->fd);
 	if (job->wipe_msg) explicit_bzero(job->msg, job->msg_len);
 	free(job->msg_base);
 	free(job);

@@ -411,16 +411,20 @@ static bool offload_submit(struct smb2_request *req, struct smbd_session *enc, u
 		open_put(o);
 		return false;
 	}
-	struct io_job *job = calloc(1, sizeof(*job));
-	if (!job) {
+	/* The open's close waits for the job (open_io_pin); a close already
+	 * under way leaves the request to the synchronous path, which finds
+	 * the FileId gone. */
+	if (!open_io_pin(o)) {
 		open_put(o);
 		return false;
 	}
+	struct io_job *job = calloc(1, sizeof(*job));
 	/* The fd is ours: a CLOSE that runs on this loop while the worker
 	 * reads cannot make its number name another file. */
-	job->fd = fcntl(o->fd, F_DUPFD_CLOEXEC, 0);
-	if (job->fd < 0) {
+	if (job) job->fd = fcntl(o->fd, F_DUPFD_CLOEXEC, 0);
+	if (!job || job->fd < 0) {
 		free(job);
+		open_io_unpin(o);
 		open_put(o);
 		return false;
 	}
@@ -440,6 +444,7 @@ static bool offload_submit(struct smb2_request *req, struct smbd_session *enc, u
 	if (!job->msg) {
 		close(job->fd);
 		free(job);
+		open_io_unpin(o);
 		open_put(o);
 		return false;
 	}
@@ -471,6 +476,7 @@ static bool offload_submit(struct smb2_request *req, struct smbd_session *enc, u
 		if (!own || job->msg_base != *own) free(job->msg_base);
 		close(job->fd);
 		free(job);
+		open_io_unpin(o);
 		open_put(o);
 		return false;
 	}

@@ -26,9 +26,13 @@
  * Compound requests, small I/O and named pipes keep the synchronous path.
  *
  * Lifetime: a job holds references on the connection, session, tree and
- * open; if the connection dies meanwhile its response is queued on a dead
- * connection and freed with it (conn_put).  loops_stop drains the pool
- * before it tears connections down. */
+ * open, and a pin on the open (open_io_pin): the open's close, whoever
+ * asks for it (CLOSE, teardown of a dead connection, logoff, a durable
+ * handle's expiry), takes effect only when the last job on the open has
+ * ended, so no job's data lands after another client has opened the file
+ * in its place.  If the connection dies meanwhile the job's response is
+ * queued on a dead connection and freed with it (conn_put).  loops_stop
+ * drains the pool before it tears connections down. */
 #ifndef SMBKIT_SERVER_IO_POOL_H
 #define SMBKIT_SERVER_IO_POOL_H
 

@@ -228,7 +228,8 @@ static void delete_file_of(struct smbd_open *o)
 	free(file);
 }
 
-void open_close_file(struct smbd_open *o)
+/* The close itself (open_close_file), once no I/O pool job holds o. */
+static void close_file_now(struct smbd_open *o)
 {
 	if (o->pipe) {
 		pipe_close(o->pipe);
@@ -281,6 +282,50 @@ void open_close_file(struct smbd_open *o)
 	}
 	dir_enum_free(o->dir);
 	o->dir = NULL;
+}
+
+/* The close and the pins meet like this (all sequentially consistent):
+ * the close sets close_requested, then reads io_jobs; a pin adds to
+ * io_jobs, then reads close_requested.  At least one of the two sees the
+ * other, so either the close sees the job and leaves the close to it, or
+ * the job sees the close and backs out, or both (the job's unpin then
+ * finds the count at zero and closes).  file_closed makes sure exactly one
+ * of them runs the close.
+ *
+ * Why wait at all: a job's pwrite goes through a dup of the open's fd and
+ * would land whenever it runs.  Once the open has left its inode another
+ * client may open the file, with a share mode this open would have
+ * refused or with OVERWRITE, and the late data would land on top of that
+ * client's.  Windows and Samba likewise complete (or cancel) a handle's
+ * outstanding I/O before its close takes effect. */
+static void close_claimed(struct smbd_open *o)
+{
+	if (atomic_exchange(&o->file_closed, true)) return;
+	close_file_now(o);
+}
+
+void open_close_file(struct smbd_open *o)
+{
+	atomic_store(&o->close_requested, true);
+	unsigned jobs = atomic_load(&o->io_jobs);
+	if (jobs) {
+		log_debug("close of %s waits for %u I/O request(s) in flight", o->path ? o->path : "?", jobs);
+		return;
+	}
+	close_claimed(o);
+}
+
+bool open_io_pin(struct smbd_open *o)
+{
+	atomic_fetch_add(&o->io_jobs, 1);
+	if (!atomic_load(&o->close_requested)) return true;
+	open_io_unpin(o);
+	return false;
+}
+
+void open_io_unpin(struct smbd_open *o)
+{
+	if (atomic_fetch_sub(&o->io_jobs, 1) == 1 && atomic_load(&o->close_requested)) close_claimed(o);
 }
 
 void open_table_close_tree(struct smbd_tree *t)

@@ -385,6 +385,16 @@ struct smbd_open {
 	uint64_t durable_expire_ms;   /* CLOCK_MONOTONIC ms at which the scavenger closes it */
 	uint64_t durable_id_saved;    /* its persistent id, kept while unpublished (ids are cleared) */
 	struct list_head durable_link;/* the durable table, guarded by its lock */
+
+	/* I/O pool jobs on this open (io_pool.h) and its close, which waits
+	 * for them (open_io_pin, open_close_file): a pwrite of a connection
+	 * that is gone must not land after another client has opened the
+	 * file (say with OVERWRITE) because the close let it in.  Atomics,
+	 * no lock: pins are taken on the loop that dispatches the job and
+	 * dropped on the loop that ends it; the close may run anywhere. */
+	atomic_uint io_jobs;          /* jobs holding a pin */
+	atomic_bool close_requested;  /* open_close_file was called */
+	atomic_bool file_closed;      /* the close ran (claimed exactly once) */
 };
 
 /* Client-visible ids (open volatile/persistent ids, session ids) are written
@@ -410,9 +420,19 @@ bool open_table_remove(struct smbd_open *o);
  * persistent id, a new volatile id; takes its own table reference.
  * Returns 0, or -1 when the per-connection limit is reached. */
 int open_table_reinsert(struct smbd_open *o, uint64_t persistent_id);
-/* Closes the open's file: delete-on-close, fd close.  Called once, after
- * removal, outside every lock. */
+/* Closes the open's file: byte-range locks, oplock or lease, its place
+ * in the inode (share modes), delete-on-close, fd close.  Called once,
+ * after removal, outside every lock.  When I/O pool jobs still hold the
+ * open (open_io_pin) the close runs when the last of them ends, on that
+ * job's loop thread, so that no data of the open lands after it; the
+ * callers' references stay valid either way (each job holds one). */
 void open_close_file(struct smbd_open *o);
+/* An I/O pool job starts on o (dispatch.c): false when its close was
+ * already requested (the request then fails as on a closed FileId). */
+bool open_io_pin(struct smbd_open *o);
+/* The job ended (conn.c, loop thread): runs the close if it waited for
+ * this job.  The caller still holds its reference on o. */
+void open_io_unpin(struct smbd_open *o);
 /* Unpublishes and closes every open of a tree (tree disconnect, logoff,
  * connection teardown).  Takes open_lock only to unpublish. */
 void open_table_close_tree(struct smbd_tree *t);

@@ -6,6 +6,8 @@
  * the part of the data that is there, write_end moves the file position,
  * honours write-through and builds the response. */
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -59,9 +61,28 @@ static uint32_t write_begin(struct smb2_request *req, struct smbd_open *o, int f
 	return STATUS_SUCCESS;
 }
 
+/* Test hook, debug builds only: SMBKIT_TEST_WRITE_PAUSE="OFFSET:MS" makes
+ * a WRITE at file offset OFFSET wait MS milliseconds before its first byte
+ * is written: the window in which its connection is dropped and another
+ * client opens the file (tests/stress/stress.py io-close checks that the
+ * close waits for the write, open.c open_close_file). */
+static void test_pause_before_write(uint64_t offset)
+{
+#ifndef NDEBUG
+	/* Read each time, as SMBKIT_TEST_RECONNECT_PAUSE_MS (durable.c). */
+	const char *e = getenv("SMBKIT_TEST_WRITE_PAUSE");
+	unsigned long long at;
+	unsigned ms;
+	if (e && sscanf(e, "%llu:%u", &at, &ms) == 2 && at == offset && ms <= 10000) usleep(ms * 1000u);
+#else
+	(void)offset;
+#endif
+}
+
 /* Writes the request's data up to upto bytes of it (plan->done onwards). */
 static uint32_t write_data(int fd, const uint8_t *msg, struct io_write_plan *plan, size_t upto)
 {
+	if (plan->done == 0 && upto > 0) test_pause_before_write(plan->offset);
 	while (plan->done < upto) {
 		ssize_t n = pwrite(fd, msg + plan->data_off + plan->done, upto - plan->done,
 				   (off_t)(plan->offset + plan->done));
@@ -150,12 +171,11 @@ bool smb2_write_stream_step(struct io_job *job, struct smb2_request *req)
 			if (st->status == STATUS_SUCCESS) st->status = write_begin(req, job->open, job->fd, &wr, &st->plan);
 			st->writing = st->status == STATUS_SUCCESS;
 		}
-		/* A connection that died mid-body: nothing more is written.  Its
-		 * open is closed by then and another client may be writing the
-		 * file; data of a WRITE nobody will see answered must not land
-		 * on top.  (A pwrite already running when the connection died
-		 * still lands: closing an open does not wait for the I/O pool's
-		 * jobs on it, for streamed and whole WRITEs alike.) */
+		/* A connection that died mid-body: nothing more is written.  No
+		 * one will see the WRITE answered, and its open's close (which
+		 * waits for this job, open_close_file) should not wait for a
+		 * body that may never come.  A pwrite already running when the
+		 * connection died ends first; the close runs after it. */
 		if (st->status == STATUS_SUCCESS && !aborted && have > st->plan.data_off) {
 			size_t avail = have - st->plan.data_off;
 			if (avail > st->plan.length) avail = st->plan.length;

@@ -137,6 +137,10 @@ T0=$(date +%s)
 # re-attaching the open and publishing it (server/durable.c test hook): the
 # durable scenario's races and reconnect-break land in that window.
 export SMBKIT_TEST_RECONNECT_PAUSE_MS=${SMBKIT_TEST_RECONNECT_PAUSE_MS:-300}
+# And hold a WRITE at file offset 1 GiB for 1.5 s before writing it
+# (server/smb2_write.c test hook): the io-close scenario drops the writer's
+# connection in that window.
+export SMBKIT_TEST_WRITE_PAUSE=${SMBKIT_TEST_WRITE_PAUSE:-$((1 << 30)):1500}
 smbkit_start || { notok "smbkitd starts"; echo "$npass passed, $((nfail)) failed"; exit 1; }
 
 fresh_client warm-up
@@ -152,6 +156,9 @@ scenario app-instance 2
 # Streamed WRITEs (server/io_pool.h): bodies that trickle, refused ones,
 # connections dropped mid-body, and stalled bodies holding no I/O thread.
 scenario stream 4
+# An open's close waits for its I/O in flight (server/open.c): a dropped
+# client's late WRITE cannot land after another client's open.
+scenario io-close 1
 objects_drained "after the storms" && heap1=$HEAP
 fresh_client "after the storms"
 

@@ -34,6 +34,12 @@ SCENARIO:
   app-instance
               AppInstanceId: a second client's open replaces the first
               client's (disconnected durable, then live) open at once.
+  stream      streamed WRITEs: bodies that trickle, refused ones,
+              connections dropped mid-body, stalled bodies.
+  io-close    a dropped client's WRITE still running (held by a debug
+              smbkitd with SMBKIT_TEST_WRITE_PAUSE): its open's close waits
+              for it; another client's exclusive open is refused meanwhile
+              and its data is not overwritten afterwards.  Two rounds.
 
 Connection parameters come from SMBKIT_HOST/PORT/USER/PASS/SHARE_NAME
 (tests/interop/lib.sh).  Prints "ok - ..." / "not ok - ..." / "ok - ... # skip"
@@ -746,9 +752,7 @@ def stream_round(idx, rnd, errors):
             return
     c, tid = connect()
     # A file per round: the previous round dropped its connection in the
-    # middle of a WRITE to its file, and a pwrite the server had running
-    # then may still land (a race older than streaming: an open's close
-    # does not wait for its I/O in flight).
+    # middle of a WRITE to its file (its open may still be closing).
     name = "stream-%d-%d.bin" % (idx, rnd)
     st, fid, _, _ = c.create(tid, name, disposition=s.FILE_OVERWRITE_IF)
     if st:
@@ -815,12 +819,86 @@ def stream_round(idx, rnd, errors):
         c2.abort()
 
 
+# ====================================================================== close waits for I/O
+# An open's close waits for the I/O pool's jobs on it (src/server/open.c,
+# open_close_file).  A debug smbkitd started with
+# SMBKIT_TEST_WRITE_PAUSE="OFFSET:MS" holds a WRITE at that file offset for
+# MS before writing it.  The writer's connection is dropped meanwhile (its
+# open held the file exclusively), and a second client opens the file with
+# no sharing and OVERWRITE_IF.  That open must be refused
+# (SHARING_VIOLATION) until the WRITE has ended, and the late data must not
+# land on top of what the second client wrote after its open.  Round 1
+# sends a 128 KiB WRITE (received whole, then written); round 2 a 1 MiB
+# one (above BIG_FRAME_MIN: may be streamed) and drops with FIN instead
+# of RST.
+
+def test_write_pause():
+    try:
+        at, ms = os.environ["SMBKIT_TEST_WRITE_PAUSE"].split(":")
+        return int(at), int(ms) / 1000.0
+    except (KeyError, ValueError):
+        return None
+
+
+def io_close_round(idx, rnd, errors):
+    at, pause = test_write_pause()
+    name = "io-close-%d-%d.bin" % (idx, rnd)
+    a, atid = connect()
+    st, afid, _, _ = a.create(atid, name, share=0, disposition=s.FILE_OVERWRITE_IF)
+    if st:
+        errors.append("round %d: first open %s" % (rnd, hx(st)))
+        return
+    size = (128 << 10) if rnd == 1 else (1 << 20)
+    hdr, _ = a.header(s.WRITE, atid, 0, credit_charge=(size - 1) // 65536 + 1)
+    a.send_raw(hdr + s.Conn.write_body(afid, at, b"\xaa" * size))
+    sent = time.monotonic()
+    time.sleep(min(0.3, pause / 4))   # the server has the body and sits in the pause
+    if rnd == 1:
+        a.abort()
+    else:
+        a.close_fin()
+
+    b, btid = connect()
+    refused = 0
+    while True:
+        st, bfid, _, _ = b.create(btid, name, share=0, disposition=s.FILE_OVERWRITE_IF)
+        if st != s.STATUS_SHARING_VIOLATION or time.monotonic() - sent > pause + 10:
+            break
+        refused += 1
+        time.sleep(0.05)
+    waited = time.monotonic() - sent
+    if st:
+        errors.append("round %d: second open %s after %.1f s" % (rnd, hx(st), waited))
+        return
+    if refused == 0 or waited < pause * 0.9:
+        errors.append("round %d: the second open got the file %.2f s after the WRITE was sent, while the "
+                      "WRITE was held for %.2f s (%d refusals)" % (rnd, waited, pause, refused))
+    mine = os.urandom(4096)
+    if b.write(btid, bfid, 0, mine):
+        errors.append("round %d: second client's write failed" % rnd)
+    b.close(btid, bfid)
+    time.sleep(max(0.0, sent + pause + 0.5 - time.monotonic()))
+    st, bfid, _, _ = b.create(btid, name, disposition=s.FILE_OPEN)
+    st1, head = b.read(btid, bfid, 0, 8192)
+    st2, late = b.read(btid, bfid, at, 4096)
+    b.close(btid, bfid)
+    b.logoff()
+    b.abort()
+    if st or st1 or head != mine:
+        errors.append("round %d: the second client's data: open %s read %s, %s" %
+                      (rnd, hx(st), hx(st1), "equal" if head == mine else "%d bytes, differ" % len(head)))
+    if st2 != 0xC0000011:   # STATUS_END_OF_FILE: nothing at the held WRITE's offset
+        errors.append("round %d: the dropped client's WRITE landed after the second open (read at its "
+                      "offset: %s, %d bytes)" % (rnd, hx(st2), len(late)))
+
+
 # ====================================================================== driver
 WORKERS = {"disconnect": storm_worker, "trees": trees_worker, "durable": durable_worker,
            "reconnect-break": fixed_rounds_worker(reconnect_break_round, 3),
            "resilient": fixed_rounds_worker(resilient_round, 1),
            "app-instance": fixed_rounds_worker(app_instance_round, 2),
-           "stream": fixed_rounds_worker(stream_round, 1000)}
+           "stream": fixed_rounds_worker(stream_round, 1000),
+           "io-close": fixed_rounds_worker(io_close_round, 2)}
 
 
 def main():
@@ -843,6 +921,10 @@ def main():
         if not granted:
             print("ok - durable # skip: durable handles not granted")
             return 0
+
+    if a.scenario == "io-close" and test_write_pause() is None:
+        print("ok - io-close # skip: SMBKIT_TEST_WRITE_PAUSE not set (debug smbkitd test hook)")
+        return 0
 
     ctx = mp.get_context("fork")
     out = ctx.Queue()
