@@ -40,8 +40,15 @@
 #define IO_TRIM_AFTER_BYTES (32u * 1024 * 1024)
 #define IO_TRIM_IDLE_MS 300
 
+/* A descriptor for a worker to close (io_pool_close_fd). */
+struct fd_close {
+	struct fd_close *next;
+	int fd;
+};
+
 static struct {
 	struct smb_mutex lock;        /* rank io_pool: queue, counters, stop flag */
+	struct fd_close *closes;      /* guarded by lock: descriptors to close, any order */
 	pthread_cond_t work;          /* a job was queued, or stop */
 	pthread_cond_t idle;          /* a job finished (for io_pool_stop) */
 	struct io_job *head, *tail;   /* guarded by lock */
@@ -153,7 +160,7 @@ static bool job_run(struct io_job *job)
  * IO_TRIM_AFTER_BYTES). */
 static void wait_for_work(void)
 {
-	while (!pool.head && !pool.stop) {
+	while (!pool.head && !pool.closes && !pool.stop) {
 		if (pool.bytes_since_trim < IO_TRIM_AFTER_BYTES || pool.running) {
 			pthread_cond_wait(&pool.work, &pool.lock.m);
 			continue;
@@ -164,7 +171,7 @@ static void wait_for_work(void)
 		until.tv_sec += until.tv_nsec / 1000000000L;
 		until.tv_nsec %= 1000000000L;
 		int r = pthread_cond_timedwait(&pool.work, &pool.lock.m, &until);
-		if (r == ETIMEDOUT && !pool.head && !pool.running && !pool.stop &&
+		if (r == ETIMEDOUT && !pool.head && !pool.closes && !pool.running && !pool.stop &&
 		    pool.bytes_since_trim >= IO_TRIM_AFTER_BYTES) {
 			/* One worker trims; the others see the counter reset. */
 			pool.bytes_since_trim = 0;
@@ -185,6 +192,18 @@ static void *worker_main(void *arg)
 	smb_mutex_lock(&pool.lock);
 	for (;;) {
 		wait_for_work();
+		if (pool.closes) {
+			struct fd_close *fc = pool.closes;
+			pool.closes = fc->next;
+			pool.running++;
+			smb_mutex_unlock(&pool.lock);
+			close(fc->fd);
+			free(fc);
+			smb_mutex_lock(&pool.lock);
+			pool.running--;
+			if (!pool.head && !pool.closes && !pool.running) pthread_cond_broadcast(&pool.idle);
+			continue;
+		}
 		if (!pool.head) break;   /* stop, and nothing left */
 		struct io_job *job = pool.head;
 		pool.head = job->next;
@@ -200,7 +219,7 @@ static void *worker_main(void *arg)
 		smb_mutex_lock(&pool.lock);
 		pool.running--;
 		pool.bytes_since_trim += moved;
-		if (!pool.head && !pool.running) pthread_cond_broadcast(&pool.idle);
+		if (!pool.head && !pool.closes && !pool.running) pthread_cond_broadcast(&pool.idle);
 	}
 	smb_mutex_unlock(&pool.lock);
 	return NULL;
@@ -256,7 +275,7 @@ void io_pool_stop(void)
 	if (!pool.nthreads) return;
 	atomic_store(&pool.enabled, false);
 	smb_mutex_lock(&pool.lock);
-	while (pool.head || pool.running) pthread_cond_wait(&pool.idle, &pool.lock.m);
+	while (pool.head || pool.closes || pool.running) pthread_cond_wait(&pool.idle, &pool.lock.m);
 	pool.stop = true;
 	pthread_cond_broadcast(&pool.work);
 	smb_mutex_unlock(&pool.lock);
@@ -289,6 +308,25 @@ bool io_pool_submit(struct io_job *job)
 {
 	if (!io_pool_enabled()) return false;
 	return pool_enqueue(job);
+}
+
+void io_pool_close_fd(int fd)
+{
+	struct fd_close *fc = io_pool_enabled() ? malloc(sizeof(*fc)) : NULL;
+	if (fc) {
+		fc->fd = fd;
+		smb_mutex_lock(&pool.lock);
+		if (!pool.stop) {
+			fc->next = pool.closes;
+			pool.closes = fc;
+			pthread_cond_signal(&pool.work);
+			fc = NULL;
+			fd = -1;
+		}
+		smb_mutex_unlock(&pool.lock);
+		free(fc);
+	}
+	if (fd >= 0) close(fd);
 }
 
 /* ---- streamed WRITE (io_pool.h) ---- */

@@ -149,6 +149,11 @@ struct io_job {
 /* Queues the job (taking it).  Returns false when the pool is off or
  * full; the caller then keeps the synchronous path and still owns it. */
 bool io_pool_submit(struct io_job *job);
+/* Closes fd on a worker (takes it; closes it here when the pool is off
+ * or stopping).  For a close that frees a large deleted file: on tmpfs
+ * that is about 170 ms per GiB of freeing pages, which must not stall a
+ * loop and all its connections (open.c, close_file_now). */
+void io_pool_close_fd(int fd);
 
 /* Streamed WRITE (see above).  Worker: parks the job if its word is still
  * `seen` (what this run read); returns false when bytes arrived or the
