@@ -13,4 +13,6 @@ static inline uint64_t clock_monotonic_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+static inline uint64_t clock_monotonic_ms(void) { return clock_monotonic_ns() / 1000000u; }
+
 #endif

@@ -1,5 +1,6 @@
 /* Access policy building blocks: host lists, user lists with Unix groups,
  * and the failed-login back-off table.  See access.h. */
+#include "common/clock.h"
 #include "common/lock.h"
 #include "server/access.h"
 
@@ -329,12 +330,7 @@ struct backoff_slot {
 static struct smb_mutex backoff_lock = { PTHREAD_MUTEX_INITIALIZER, LOCK_RANK_LOGIN_BACKOFF, "login_backoff" };
 static struct backoff_slot backoff_table[BACKOFF_SLOTS];
 
-static time_t now_mono(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec;
-}
+static time_t now_mono(void) { return (time_t)(clock_monotonic_ns() / 1000000000u); }
 
 static struct backoff_slot *slot_find(int fam, const uint8_t a[16], bool create, time_t now)
 {

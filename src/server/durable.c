@@ -66,6 +66,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/utf16.h"
 #include "server/durable.h"
 #include "server/loop.h"
@@ -93,13 +94,6 @@ static void durable_init(void)
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&scav_cond, &ca);
 	pthread_condattr_destroy(&ca);
-}
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
 /* Takes the locks that guard o->durable_disconnected and o's (tree,
@@ -343,7 +337,7 @@ static void *scavenger_main(void *arg)
 	(void)arg;
 	smb_mutex_lock(&durable_lock);
 	while (!scav_stop) {
-		uint64_t now = now_ms(), next = UINT64_MAX;
+		uint64_t now = clock_monotonic_ms(), next = UINT64_MAX;
 		struct smbd_open *due = NULL;
 		struct list_head *pos;
 		list_for_each(pos, &durable_list) {
@@ -563,7 +557,7 @@ bool durable_disconnect(struct smbd_open *o)
 	if (resilient_ms) o->durable_timeout_ms = resilient_ms;
 	log_debug("durable: %s (id %#" PRIx64 ") disconnected, kept %u ms", o->path ? o->path : "?",
 		  o->durable_id_saved, o->durable_timeout_ms);
-	table_add(o, now_ms() + o->durable_timeout_ms);
+	table_add(o, clock_monotonic_ms() + o->durable_timeout_ms);
 	return true;
 }
 
@@ -741,7 +735,7 @@ uint32_t durable_reconnect(struct smb2_request *req, const struct smb2_create_re
 		o->durable_disconnected = true;
 		o->conn = NULL;
 		unlock_open_inodes(o);
-		table_add(o, now_ms() + o->durable_timeout_ms);
+		table_add(o, clock_monotonic_ms() + o->durable_timeout_ms);
 		return STATUS_INSUFFICIENT_RESOURCES;
 	}
 	open_put(o);   /* the durable table's reference; the open table has its own */
@@ -1014,7 +1008,7 @@ static int restore_one(struct smbd_config *cfg, struct record *r)
 	lease_restore(o, (uint8_t)r->oplock, &r->lease);
 	if (brl_restore_state(o, r->locks, r->nlocks, r->seq_valid, r->seq) < 0)
 		log_warn("durable: persistent open %s lost some of its byte-range locks (out of memory)", r->path);
-	table_add(o, now_ms() + o->durable_timeout_ms);
+	table_add(o, clock_monotonic_ms() + o->durable_timeout_ms);
 	log_info("durable: restored persistent open %s on [%s] (id %#" PRIx64 "), reclaimable for %u ms", o->path,
 		 r->share, r->id, o->durable_timeout_ms);
 	return 0;

@@ -102,13 +102,6 @@ void lease_init(void)
 	else log_error("lease: cannot start the break timer thread; unacknowledged breaks never time out");
 }
 
-uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 /* The inode that carries o's oplock/lease state: a stream is its own file
  * for caching purposes (MS-FSA Stream.Oplock). */
 struct smbd_inode *lease_inode(const struct smbd_open *o)
@@ -396,7 +389,7 @@ static void *timer_main(void *arg)
 	(void)arg;
 	smb_mutex_lock(&timer_lock);
 	for (;;) {
-		uint64_t now = now_ms(), next = UINT64_MAX;
+		uint64_t now = clock_monotonic_ms(), next = UINT64_MAX;
 		struct break_timer *due = NULL;
 		if (!list_empty(&timers)) {
 			struct break_timer *head = list_entry(timers.next, struct break_timer, link);
@@ -653,7 +646,7 @@ bool lease_break_locked(struct smbd_inode *in, struct smbd_lease *l, uint32_t ta
 	if (ack) {
 		l->breaking = true;
 		l->breaking_to = target;
-		l->deadline_ms = now_ms() + (uint64_t)break_wait_seconds * 1000u;
+		l->deadline_ms = clock_monotonic_ms() + (uint64_t)break_wait_seconds * 1000u;
 	} else {
 		l->state = target;
 	}
@@ -680,7 +673,7 @@ static bool oplock_break_locked(struct lease_grant *g, uint8_t to, struct break_
 	if (ack) {
 		g->breaking = true;
 		g->breaking_to = to;
-		g->deadline_ms = now_ms() + (uint64_t)break_wait_seconds * 1000u;
+		g->deadline_ms = clock_monotonic_ms() + (uint64_t)break_wait_seconds * 1000u;
 	} else {
 		/* Level II -> none needs no acknowledgement (3.3.4.6). */
 		g->level = to;
@@ -823,7 +816,7 @@ uint32_t lease_create_wait_close(struct smb2_request *req, struct smbd_open *o, 
 	start_close(arg);
 	/* Should the close never come, the CREATE runs again after the break
 	 * time, as after any unanswered break. */
-	timer_add(in, now_ms() + (uint64_t)break_wait_seconds * 1000u + 10);
+	timer_add(in, clock_monotonic_ms() + (uint64_t)break_wait_seconds * 1000u + 10);
 	return create_waits(req, o, in, w, "the close of an open it replaces");
 }
 
@@ -913,7 +906,7 @@ uint32_t lease_create_breaks(struct smb2_request *req, struct smbd_open *o, cons
 	smb_mutex_unlock(&in->lock);
 	inode_put(old_inode);
 	send_notes(notes);
-	if (arm) timer_add(in, now_ms() + (uint64_t)break_wait_seconds * 1000u + 10);
+	if (arm) timer_add(in, clock_monotonic_ms() + (uint64_t)break_wait_seconds * 1000u + 10);
 
 	if (!must_wait || !w) {
 		if (w && w != resuming_waiter) waiter_put(w);
@@ -1202,7 +1195,7 @@ void lease_break_on_write(struct smbd_open *o)
 	}
 	smb_mutex_unlock(&in->lock);
 	send_notes(notes);
-	if (arm) timer_add(in, now_ms() + (uint64_t)break_wait_seconds * 1000u + 10);
+	if (arm) timer_add(in, clock_monotonic_ms() + (uint64_t)break_wait_seconds * 1000u + 10);
 }
 
 /* Under in->lock: breaks the handle caching of every open of in but o (and
@@ -1249,7 +1242,7 @@ void lease_break_handle(struct smbd_open *o)
 	(void)handle_breaks_locked(in, o, &notes, &arm);
 	smb_mutex_unlock(&in->lock);
 	send_notes(notes);
-	if (arm) timer_add(in, now_ms() + (uint64_t)break_wait_seconds * 1000u + 10);
+	if (arm) timer_add(in, clock_monotonic_ms() + (uint64_t)break_wait_seconds * 1000u + 10);
 }
 
 
@@ -1303,7 +1296,7 @@ uint32_t lease_rename_breaks(struct smb2_request *req, struct smbd_open *o, uint
 	notes_inline = true;
 	send_notes(notes);
 	notes_inline = false;
-	if (must_wait) timer_add(in, now_ms() + (uint64_t)break_wait_seconds * 1000u + 10);
+	if (must_wait) timer_add(in, clock_monotonic_ms() + (uint64_t)break_wait_seconds * 1000u + 10);
 
 	if (!must_wait || !w) {
 		if (w && w != resuming_waiter) waiter_put(w);
@@ -1349,7 +1342,7 @@ void lease_break_dir(dev_t dev, ino_t ino, const uint8_t *guid, const uint8_t *k
 	}
 	smb_mutex_unlock(&in->lock);
 	send_notes(notes);
-	if (arm) timer_add(in, now_ms() + (uint64_t)break_wait_seconds * 1000u + 10);
+	if (arm) timer_add(in, clock_monotonic_ms() + (uint64_t)break_wait_seconds * 1000u + 10);
 	inode_put(in);
 }
 

@@ -98,7 +98,7 @@ uint32_t lease_ack_lease(struct smbd_conn *c, const uint8_t key[16], uint32_t st
 	}
 	smb_mutex_unlock(&in->lock);
 	send_notes(notes);
-	if (arm) timer_add(in, now_ms() + (uint64_t)break_wait_seconds * 1000u + 10);
+	if (arm) timer_add(in, clock_monotonic_ms() + (uint64_t)break_wait_seconds * 1000u + 10);
 	post_woken(woken);
 	lease_put(l);
 	return status;

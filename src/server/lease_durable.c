@@ -127,12 +127,12 @@ void lease_open_reconnected(struct smbd_open *o)
 			l->break_undelivered = false;
 			/* 3.3.2.5: the client gets the whole acknowledgement
 			 * time from now on. */
-			l->deadline_ms = deadline = now_ms() + (uint64_t)break_wait_seconds * 1000u;
+			l->deadline_ms = deadline = clock_monotonic_ms() + (uint64_t)break_wait_seconds * 1000u;
 		}
 	} else if (g && g->breaking && g->break_undelivered &&
 		   note_add(&notes, o, false, g->breaking_to, NULL, 0, 0)) {
 		g->break_undelivered = false;
-		g->deadline_ms = deadline = now_ms() + (uint64_t)break_wait_seconds * 1000u;
+		g->deadline_ms = deadline = clock_monotonic_ms() + (uint64_t)break_wait_seconds * 1000u;
 	}
 	smb_mutex_unlock(&in->lock);
 	if (!notes) return;

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "common/clock.h"
 #include "common/list.h"
 #include "common/lock.h"
 #include "server/lease.h"
@@ -91,7 +92,6 @@ uint32_t normalize_lease_state(uint32_t s);
 
 /* ------------------------------------------------ grants, inodes */
 
-uint64_t now_ms(void);
 /* The inode that carries o's oplock/lease state (the stream's for a
  * stream open). */
 struct smbd_inode *lease_inode(const struct smbd_open *o);
@@ -109,7 +109,7 @@ bool note_add(struct break_note **notes, const struct smbd_open *o, bool lease, 
 	      const struct smbd_lease *l, uint32_t flags, uint32_t new_state);
 /* Holding no lock: sends (and frees) what note_add and the breaks queued. */
 void send_notes(struct break_note *notes);
-/* Holding no lock: arms a check of in's breaks at deadline (ms, now_ms). */
+/* Holding no lock: arms a check of in's breaks at deadline (ms, clock_monotonic_ms). */
 void timer_add(struct smbd_inode *in, uint64_t deadline);
 /* Under in->lock: starts breaking lease l to target.  Returns true when the
  * holder must acknowledge (the break is then in progress). */

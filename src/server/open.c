@@ -214,16 +214,18 @@ static void delete_file_of(struct smbd_open *o)
 	    sb.st_ino != o->inode->ino) {
 		log_debug("delete-on-close of %s: name no longer names the file", path);
 	} else {
-		/* Keep an O_PATH handle on the file to remove its streams after
-		 * its last name is gone. */
-		int keep = openat(pfd, base, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		/* A handle on the file, to remove its streams after its last
+		 * name is gone: the open's own fd (the name was just checked to
+		 * be its inode), or for a stream open, whose fd is the stream's
+		 * data file, an O_PATH one on the base file. */
+		int keep = o->stream_inode || o->fd < 0 ? openat(pfd, base, O_PATH | O_NOFOLLOW | O_CLOEXEC) : o->fd;
 		bool is_dir = S_ISDIR(sb.st_mode);
 		if (unlinkat(pfd, base, is_dir ? AT_REMOVEDIR : 0) < 0) {
 			log_debug("delete-on-close of %s failed: errno %d", path, errno);
 		} else if (keep >= 0 && (is_dir || sb.st_nlink <= 1)) {
 			vfs_streams_remove_all(sh, keep);
 		}
-		if (keep >= 0) close(keep);
+		if (keep >= 0 && keep != o->fd) close(keep);
 	}
 	close(pfd);
 	free(file);

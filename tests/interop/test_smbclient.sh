@@ -178,6 +178,22 @@ t_case_large_dir() {
 }
 check "case-insensitive names in a large directory (name cache)" t_case_large_dir
 
+# Deleting a file deletes its named streams, whose data lives
+# in a store directory keyed by an id on the file (server/vfs_posix.c).
+t_streams_go_with_delete() {
+	[[ -n "$SHARE_DIR" ]] || return 0
+	local before after
+	before=$(find "$SHARE_DIR/.smbkit-streams" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l)
+	smbc_ok -c "put \"$WORK/small.txt\" sfile; put \"$WORK/small.txt\" sfile:alt1; put \"$WORK/small.txt\" sfile:alt2; allinfo sfile" || return 1
+	grep -q ':alt2:' "$OUT" || return 1
+	after=$(find "$SHARE_DIR/.smbkit-streams" -mindepth 1 -maxdepth 1 | wc -l)
+	[[ $after -eq $((before + 1)) ]] || { echo "# stream stores: $before before, $after with the streams"; return 1; }
+	smbc_ok -c "del sfile" || return 1
+	after=$(find "$SHARE_DIR/.smbkit-streams" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l)
+	[[ $after -eq $before ]] || { echo "# stream stores left after delete: $before before, $after after"; return 1; }
+}
+check "named streams are deleted with their file" t_streams_go_with_delete
+
 t_wrong_password() {
 	timeout 60 smbclient -s /dev/null "//$HOST/$SHARE" -p "$PORT" -U "$USER_NAME%wrong-$PASS" -c ls >"$OUT" 2>&1
 	local rc=$?
