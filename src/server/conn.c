@@ -369,7 +369,10 @@ static void io_done_task(void *arg)
 	}
 	if (job->encrypt_with) session_put(job->encrypt_with);
 	close(job->fd);
-	/* The open's close may have waited for this job: it runs now, here. */
+	/* The open's close may have waited for this job: it runs now, here,
+	 * as root like any close outside a request (the frames processed
+	 * above may have left a user in effect; session.c, identity). */
+	smbd_become_root();
 	open_io_unpin(job->open);
 	open_put(job->open);
 	tree_put(job->tree);
