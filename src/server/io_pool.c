@@ -155,12 +155,17 @@ static bool job_run(struct io_job *job)
 	return true;
 }
 
-/* Waits (lock held) until a job is queued or stop; after a large
+/* Lock held: is anything queued (jobs or descriptors to close)?  Idle:
+ * nothing queued and nothing running (io_pool_stop waits for that). */
+static bool pool_has_queued(void) { return pool.head || pool.closes; }
+static bool pool_idle(void) { return !pool_has_queued() && !pool.running; }
+
+/* Waits (lock held) until work is queued or stop; after a large
  * transfer, trims the heap once the pool has been idle a while (see
  * IO_TRIM_AFTER_BYTES). */
 static void wait_for_work(void)
 {
-	while (!pool.head && !pool.closes && !pool.stop) {
+	while (!pool_has_queued() && !pool.stop) {
 		if (pool.bytes_since_trim < IO_TRIM_AFTER_BYTES || pool.running) {
 			pthread_cond_wait(&pool.work, &pool.lock.m);
 			continue;
@@ -171,7 +176,7 @@ static void wait_for_work(void)
 		until.tv_sec += until.tv_nsec / 1000000000L;
 		until.tv_nsec %= 1000000000L;
 		int r = pthread_cond_timedwait(&pool.work, &pool.lock.m, &until);
-		if (r == ETIMEDOUT && !pool.head && !pool.closes && !pool.running && !pool.stop &&
+		if (r == ETIMEDOUT && pool_idle() && !pool.stop &&
 		    pool.bytes_since_trim >= IO_TRIM_AFTER_BYTES) {
 			/* One worker trims; the others see the counter reset. */
 			pool.bytes_since_trim = 0;
@@ -192,34 +197,35 @@ static void *worker_main(void *arg)
 	smb_mutex_lock(&pool.lock);
 	for (;;) {
 		wait_for_work();
-		if (pool.closes) {
-			struct fd_close *fc = pool.closes;
+		/* A descriptor to close first (a few µs to queue, maybe 100 ms
+		 * to run), then a job. */
+		struct fd_close *fc = pool.closes;
+		struct io_job *job = fc ? NULL : pool.head;
+		if (!fc && !job) break;   /* stop, and nothing left */
+		if (fc) {
 			pool.closes = fc->next;
-			pool.running++;
-			smb_mutex_unlock(&pool.lock);
-			close(fc->fd);
-			free(fc);
-			smb_mutex_lock(&pool.lock);
-			pool.running--;
-			if (!pool.head && !pool.closes && !pool.running) pthread_cond_broadcast(&pool.idle);
-			continue;
+		} else {
+			pool.head = job->next;
+			if (!pool.head) pool.tail = NULL;
+			pool.queued--;
 		}
-		if (!pool.head) break;   /* stop, and nothing left */
-		struct io_job *job = pool.head;
-		pool.head = job->next;
-		if (!pool.head) pool.tail = NULL;
-		pool.queued--;
 		pool.running++;
 		smb_mutex_unlock(&pool.lock);
-		/* The job is gone once it ran (its completion frees it). */
-		size_t moved = job->msg_len;
-		if (job->rsp_hdr.command == SMB2_READ && job->msg_len >= SMB2_HDR_SIZE + 8)
-			moved += get_le32(job->msg + SMB2_HDR_SIZE + 4);
-		if (!job_run(job)) moved = 0;   /* parked: counted when it finishes */
+		size_t moved = 0;
+		if (fc) {
+			close(fc->fd);
+			free(fc);
+		} else {
+			/* The job is gone once it ran (its completion frees it). */
+			moved = job->msg_len;
+			if (job->rsp_hdr.command == SMB2_READ && job->msg_len >= SMB2_HDR_SIZE + 8)
+				moved += get_le32(job->msg + SMB2_HDR_SIZE + 4);
+			if (!job_run(job)) moved = 0;   /* parked: counted when it finishes */
+		}
 		smb_mutex_lock(&pool.lock);
 		pool.running--;
 		pool.bytes_since_trim += moved;
-		if (!pool.head && !pool.closes && !pool.running) pthread_cond_broadcast(&pool.idle);
+		if (pool_idle()) pthread_cond_broadcast(&pool.idle);
 	}
 	smb_mutex_unlock(&pool.lock);
 	return NULL;
@@ -253,6 +259,7 @@ int io_pool_start(int nthreads)
 	pthread_condattr_destroy(&ca);
 	pthread_cond_init(&pool.idle, NULL);
 	pool.head = pool.tail = NULL;
+	pool.closes = NULL;
 	pool.queued = pool.running = 0;
 	pool.stop = false;
 	pool.bytes_since_trim = 0;
@@ -275,7 +282,7 @@ void io_pool_stop(void)
 	if (!pool.nthreads) return;
 	atomic_store(&pool.enabled, false);
 	smb_mutex_lock(&pool.lock);
-	while (pool.head || pool.closes || pool.running) pthread_cond_wait(&pool.idle, &pool.lock.m);
+	while (!pool_idle()) pthread_cond_wait(&pool.idle, &pool.lock.m);
 	pool.stop = true;
 	pthread_cond_broadcast(&pool.work);
 	smb_mutex_unlock(&pool.lock);
