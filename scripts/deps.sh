@@ -13,6 +13,7 @@ set -euo pipefail
 # fuzz:  clang with its libFuzzer/sanitizer runtimes.
 # kernel: qemu (TCG) to boot Debian's stock kernel, busybox/cpio/kmod for its
 #        initramfs, cifs-utils for mount.cifs, e2fsprogs for the scratch disk.
+# stress: gdb, to dump smbkitd's threads when a stress client finds it wedged.
 # bench: iperf3 for the loopback TCP ceiling (bench/run.sh); samba,
 #        smbclient, samba-testsuite and python3-impacket above cover the rest.
 PACKAGES=(
@@ -22,7 +23,7 @@ PACKAGES=(
 	krb5-kdc krb5-admin-server krb5-user
 	clang libclang-rt-14-dev
 	qemu-system-x86 busybox-static cpio kmod cifs-utils e2fsprogs iproute2
-	iperf3
+	iperf3 gdb
 )
 
 if ! command -v dpkg-query >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then

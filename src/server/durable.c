@@ -570,7 +570,7 @@ static uint32_t answer_with_open(struct smb2_request *req, struct smbd_open *o, 
 				 const struct smb2_lease_ctx *lease, uint32_t create_action, bool dh2q)
 {
 	struct smb_file_stat st;
-	int r = vfs_fstat(o->fd, &st);
+	int r = open_fstat(o, &st);
 	if (r < 0) return ntstatus_from_errno(-r);
 	struct smb2_create_rsp rsp = { 0 };
 	rsp.oplock_level = oplock_level;

@@ -429,3 +429,17 @@ int open_base_fd(const struct smbd_open *o)
 	free(base);
 	return fd;
 }
+
+int open_fstat(const struct smbd_open *o, struct smb_file_stat *st)
+{
+	if (!open_stream_name(o)) return vfs_fstat(o->fd, st);
+	struct smb_file_stat sst;
+	int r = vfs_fstat(o->fd, &sst);
+	if (r < 0) return r;
+	int bfd = open_base_fd(o);
+	if (bfd < 0) return bfd;
+	r = vfs_fstat(bfd, st);
+	close(bfd);
+	if (r == 0) smb_file_stat_as_stream(st, &sst);
+	return r;
+}

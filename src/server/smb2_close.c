@@ -16,7 +16,7 @@ uint32_t smb2_close(struct smb2_request *req)
 	 * file still reports what it was (Windows does the same). */
 	if ((cr.flags & SMB2_CLOSE_FLAG_POSTQUERY_ATTRIB) && o->fd >= 0) {
 		struct smb_file_stat st;
-		if (vfs_fstat(o->fd, &st) == 0) {
+		if (open_fstat(o, &st) == 0) {
 			rsp.flags = SMB2_CLOSE_FLAG_POSTQUERY_ATTRIB;
 			rsp.basics = smb_file_basics(&st);
 		}

@@ -424,10 +424,10 @@ static uint32_t create_stream(struct smb2_request *req, const struct smb2_create
 	struct smb2_create_rsp rsp = { 0 };
 	rsp.oplock_level = lrsp.oplock_level;
 	rsp.create_action = action;
-	/* A stream reports the base file's times and attributes but its own sizes. */
+	/* A stream reports the base file's times and attributes but its own
+	 * sizes, and is never a directory. */
+	smb_file_stat_as_stream(&bst, &sst);
 	rsp.basics = smb_file_basics(&bst);
-	rsp.basics.allocation_size = sst.allocation_size;
-	rsp.basics.end_of_file = sst.end_of_file;
 
 	struct smb2_create_context out_ctx[3];
 	uint8_t mxac[8], qfid[32];

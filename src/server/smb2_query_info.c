@@ -119,8 +119,7 @@ static uint32_t query_file(struct smb2_request *req, struct smbd_open *o,
 	if (r == 0 && is_stream) {
 		struct smb_file_stat sst;
 		r = vfs_fstat(o->fd, &sst);
-		st.end_of_file = sst.end_of_file;
-		st.allocation_size = sst.allocation_size;
+		if (r == 0) smb_file_stat_as_stream(&st, &sst);
 	}
 	if (r < 0) {
 		if (is_stream) close(bfd);
@@ -155,17 +154,18 @@ static uint32_t query_streams(struct smbd_open *o, struct wbuf *w, const struct 
 		status = STATUS_NO_MEMORY;
 		goto out;
 	}
-	if (!fs->is_dir) {
-		/* fs holds the base file's sizes unless this is a stream open. */
-		uint64_t eof = fs->end_of_file, alloc = fs->allocation_size;
-		if (open_stream_name(o)) {
-			struct smb_file_stat bst;
-			if (vfs_fstat(bfd, &bst) < 0) bst.end_of_file = bst.allocation_size = 0;
-			eof = bst.end_of_file;
-			alloc = bst.allocation_size;
-		}
-		e[k++] = (struct fileinfo_stream){ "::$DATA", eof, alloc };
+	/* fs holds the base file's sizes and type unless this is a stream
+	 * open (which reports its own sizes, and never a directory). */
+	bool has_default_stream = !fs->is_dir;
+	uint64_t eof = fs->end_of_file, alloc = fs->allocation_size;
+	if (open_stream_name(o)) {
+		struct smb_file_stat bst;
+		if (vfs_fstat(bfd, &bst) < 0) bst = (struct smb_file_stat){ 0 };
+		has_default_stream = !bst.is_dir;
+		eof = bst.end_of_file;
+		alloc = bst.allocation_size;
 	}
+	if (has_default_stream) e[k++] = (struct fileinfo_stream){ "::$DATA", eof, alloc };
 	for (size_t i = 0; i < n; i++) {
 		size_t len = strlen(si[i].name) + 8;
 		names[i] = malloc(len);
@@ -291,8 +291,13 @@ static uint32_t query_file_class(struct smb2_request *req, struct smbd_open *o,
 		if (!o->path[0]) return STATUS_OBJECT_NAME_NOT_FOUND;
 		const char *base = strrchr(o->path, '/');
 		base = base ? base + 1 : o->path;
+		/* A stream open names the file's short name ("d1", not "d1:s"). */
+		const char *stream = open_stream_name(o);
+		char *file = strndup(base, stream ? (size_t)(stream - 1 - base) : strlen(base));
+		if (!file) return STATUS_NO_MEMORY;
 		char shortname[13];
-		fileinfo_short_name(base, shortname);
+		fileinfo_short_name(file, shortname);
+		free(file);
 		fileinfo_name_encode(w, shortname);
 		break;
 	}

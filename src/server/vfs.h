@@ -85,6 +85,22 @@ static inline struct smb2_file_basics smb_file_basics(const struct smb_file_stat
 	return b;
 }
 
+/* What a named stream reports: the file's times and attributes, the
+ * stream's own sizes, and never FILE_ATTRIBUTE_DIRECTORY: a named stream
+ * of a directory is a data stream (MS-FSA 2.1.5.12.21, FileNetworkOpen-
+ * Information: only a DirectoryStream sets it).  Clients go by that bit:
+ * smbclient refuses to write "dir:stream" when the CREATE reports it. */
+static inline void smb_file_stat_as_stream(struct smb_file_stat *file, const struct smb_file_stat *stream)
+{
+	file->end_of_file = stream->end_of_file;
+	file->allocation_size = stream->allocation_size;
+	if (file->is_dir) {
+		file->is_dir = false;
+		file->attributes &= ~(uint32_t)FILE_ATTRIBUTE_DIRECTORY;
+		if (!file->attributes) file->attributes = FILE_ATTRIBUTE_NORMAL;
+	}
+}
+
 /* Converts a client path (UTF-8, '\' or '/' separators, leading ones
  * dropped; the stream already split off by vfs_split_stream) to a
  * share-relative path with '/' separators.  ".." collapses lexically (it
@@ -232,5 +248,9 @@ const char *open_stream_name(const struct smbd_open *o);
 /* Opens (O_PATH) the base file of a stream open, or dups o->fd for other
  * opens.  Returns an fd or -errno. */
 int open_base_fd(const struct smbd_open *o);
+/* The open's file as a client sees it through this open: a plain open's
+ * fstat, or for a stream open the base file's with the stream's sizes
+ * (smb_file_stat_as_stream).  Returns 0 or -errno. */
+int open_fstat(const struct smbd_open *o, struct smb_file_stat *st);
 
 #endif

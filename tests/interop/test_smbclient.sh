@@ -194,6 +194,21 @@ t_streams_go_with_delete() {
 }
 check "named streams are deleted with their file" t_streams_go_with_delete
 
+# A directory's named stream is a data stream (MS-FSA 2.1.5.12.21): the
+# CREATE must not report FILE_ATTRIBUTE_DIRECTORY for it, or smbclient
+# refuses the put with NT_STATUS_FILE_IS_A_DIRECTORY.  Its stream list
+# has no ::$DATA (a directory has no default stream).
+t_directory_stream() {
+	smbc_ok -c "mkdir sdir; put \"$WORK/small.txt\" sdir:note; get sdir:note \"$WORK/sdir-note.out\"; allinfo sdir:note" || return 1
+	cmp -s "$WORK/sdir-note.out" "$WORK/small.txt" || { echo "# sdir:note read back differs"; return 1; }
+	grep -q '^attributes: .*(80)' "$OUT" || { echo "# attributes of sdir:note: $(grep '^attributes' "$OUT")"; return 1; }
+	grep -q '::\$DATA' "$OUT" && { echo "# a directory listed a default stream"; return 1; }
+	smbc_ok -c "allinfo sdir" || return 1
+	grep -q '^attributes: D' "$OUT" || { echo "# sdir no longer a directory: $(grep '^attributes' "$OUT")"; return 1; }
+	smbc_ok -c "rmdir sdir"
+}
+check "a directory's named stream is written and read as data" t_directory_stream
+
 t_wrong_password() {
 	timeout 60 smbclient -s /dev/null "//$HOST/$SHARE" -p "$PORT" -U "$USER_NAME%wrong-$PASS" -c ls >"$OUT" 2>&1
 	local rc=$?

@@ -100,7 +100,10 @@ objects_drained() {
 scenario() { # scenario NAME [PROCESSES]
 	local t0 rc
 	t0=$(date +%s)
-	/usr/bin/python3 tests/stress/stress.py "$1" --seconds "$SECONDS_PER" --procs "${2:-$PROCS}" >"$SMBKIT_TMP/$1.out" 2>&1
+	# A worker that gets no answer for 20 s has gdb dump smbkitd's threads
+	# here (stress.py, wedged) while the server is still stuck.
+	SMBKIT_STRESS_DUMP="$SMBKIT_TMP/$1.stacks" SMBKIT_STRESS_SERVER_PID="$SMBKIT_PID" \
+		/usr/bin/python3 tests/stress/stress.py "$1" --seconds "$SECONDS_PER" --procs "${2:-$PROCS}" >"$SMBKIT_TMP/$1.out" 2>&1
 	rc=$?
 	grep '^#' "$SMBKIT_TMP/$1.out" | head -40
 	if [[ $rc -eq 0 ]]; then
@@ -108,6 +111,12 @@ scenario() { # scenario NAME [PROCESSES]
 	else
 		notok "$(grep -E '^(not )?ok' "$SMBKIT_TMP/$1.out" | tail -1 | sed 's/^not ok - //') [$(($(date +%s) - t0))s]"
 		tail -n 5 "$SMBKIT_TMP/$1.out" | grep -v '^#' | sed 's/^/#   /'
+		if [[ -s "$SMBKIT_TMP/$1.stacks" ]]; then
+			# The top frames of every thread, so a rare wedge in CI
+			# leaves its explanation in CI's output.
+			echo "#   smbkitd's threads when a worker found it wedged ($SMBKIT_TMP/$1.stacks):"
+			grep -E '^(# smbkitd|Thread |#([0-9]|1[0-4]) )' "$SMBKIT_TMP/$1.stacks" | cut -c1-220 | head -n 200 | sed 's/^/#   /'
+		fi
 	fi
 	if ! kill -0 "$SMBKIT_PID" 2>/dev/null; then
 		notok "smbkitd died during '$1'"

@@ -44,7 +44,8 @@ SCENARIO:
 Connection parameters come from SMBKIT_HOST/PORT/USER/PASS/SHARE_NAME
 (tests/interop/lib.sh).  Prints "ok - ..." / "not ok - ..." / "ok - ... # skip"
 lines; exits 1 on failure.  A Timeout (no answer in 20 s) is a failure: the
-server is wedged.
+server is wedged, and the first worker to see it has gdb dump the server's
+threads (SMBKIT_STRESS_DUMP, SMBKIT_STRESS_SERVER_PID; run.sh prints them).
 """
 import argparse
 import multiprocessing as mp
@@ -78,6 +79,30 @@ def connect(client_guid=None):
 
 def hx(st):
     return "0x%08x" % st
+
+
+def wedged(rounds):
+    """The error line for a request with no answer in 20 s, after leaving
+    the evidence: the first worker to see a wedge in this run has gdb write
+    every smbkitd thread's stack (SMBKIT_STRESS_DUMP, from run.sh) while
+    the server is still stuck (it may move on once this client hangs up)."""
+    dump, pid = os.environ.get("SMBKIT_STRESS_DUMP"), os.environ.get("SMBKIT_STRESS_SERVER_PID")
+    if dump and pid:
+        try:
+            fd = os.open(dump, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            fd = None   # another worker is writing it
+        if fd is not None:
+            import subprocess
+            with os.fdopen(fd, "w") as f:
+                f.write("# smbkitd %s at %s, seen by worker pid %d\n" % (pid, time.strftime("%H:%M:%S"), os.getpid()))
+                f.flush()
+                try:
+                    subprocess.run(["gdb", "-p", pid, "-batch", "-nx", "-ex", "thread apply all bt 25"],
+                                   stdout=f, stderr=subprocess.STDOUT, timeout=120)
+                except (OSError, subprocess.TimeoutExpired) as e:
+                    f.write("# gdb failed: %r\n" % e)
+    return "round %d: no answer within 20s (server wedged?)" % rounds
 
 
 # ====================================================================== disconnect storm
@@ -228,7 +253,7 @@ def storm_worker(idx, deadline, seed, out):
                     errors.append("logoff failed")
                 c.abort()
         except Timeout:
-            errors.append("round %d: no answer within %.0fs (server wedged?)" % (rounds, 20))
+            errors.append(wedged(rounds))
         except Dropped:
             errors.append("round %d: the server dropped the connection" % rounds)
         except Exception as e:   # noqa: BLE001 - any surprise is a finding
@@ -320,7 +345,7 @@ def trees_worker(idx, deadline, seed, out):
         try:
             trees_round(rng, idx, rounds, errors)
         except Timeout:
-            errors.append("round %d: no answer within 20s (server wedged?)" % rounds)
+            errors.append(wedged(rounds))
         except Dropped:
             errors.append("round %d: the server dropped the connection" % rounds)
         except Exception as e:   # noqa: BLE001
@@ -449,7 +474,7 @@ def durable_worker(idx, deadline, seed, out):
         try:
             durable_round(rng, idx, rounds, errors)
         except Timeout:
-            errors.append("round %d: no answer within 20s (server wedged?)" % rounds)
+            errors.append(wedged(rounds))
         except Exception as e:   # noqa: BLE001
             errors.append("round %d: %r" % (rounds, e))
     out.put((idx, rounds, errors, None, None))
@@ -666,7 +691,7 @@ def fixed_rounds_worker(round_fn, most):
             try:
                 round_fn(idx, rounds, errors)
             except Timeout:
-                errors.append("round %d: no answer within 20s (server wedged?)" % rounds)
+                errors.append(wedged(rounds))
             except Exception as e:   # noqa: BLE001
                 errors.append("round %d: %r" % (rounds, e))
         out.put((idx, rounds, errors, None, None))
