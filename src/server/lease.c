@@ -30,6 +30,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -168,6 +169,8 @@ struct break_note {
 	 * necessarily the one of the open (send_notes picks it). */
 	struct smbd_conn *cand[8];    /* owner: note (1 each); connections of the lease's client */
 	unsigned ncand;
+	char what[40];                /* for the debug log: "oplock 0x8->0x1", "lease 0x7->0x5" */
+	char path[96];
 };
 
 /* Runs on the connection's own loop thread. */
@@ -175,6 +178,9 @@ static void note_send(void *arg)
 {
 	struct break_note *n = arg;
 	struct smbd_conn *c = n->conn;
+	/* Debug logs name every break and its fate: a CREATE left waiting
+	 * (tests/stress "wedged") is explained by the break no one answered. */
+	log_debug("%s: %s break to %s%s", c->peer_str, n->what, conn_is_dead(c) ? "(dead) " : "", n->path);
 	if (!conn_is_dead(c) && c->state != CONN_DEAD) {
 		struct smbd_session *s = n->session;
 		/* 3.3.4.6 / 3.3.4.7: a session that encrypts gets its breaks
@@ -219,6 +225,9 @@ bool note_add(struct break_note **notes, const struct smbd_open *o, bool lease, 
 		return false;
 	}
 	smb2_hdr_encode(w.p, &h);
+	if (lease) snprintf(n->what, sizeof(n->what), "lease 0x%x->0x%x", l->state, new_state);
+	else snprintf(n->what, sizeof(n->what), "oplock 0x%x->0x%x", o->oplock_level, level);
+	snprintf(n->path, sizeof(n->path), "%s", o->path ? o->path : "?");
 	n->msg = wbuf_steal(&w, &n->len);
 	wbuf_free(&w);
 	n->conn = s->conn;
