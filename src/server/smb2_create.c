@@ -828,6 +828,9 @@ uint32_t smb2_create(struct smb2_request *req)
 	bool want_w = ((desired & (FILE_WRITE_DATA | FILE_APPEND_DATA)) || truncate) && !tree->read_only;
 	bool want_rd = desired & (FILE_READ_DATA | FILE_EXECUTE);
 	bool dir_hint = cr->create_options & FILE_DIRECTORY_FILE;
+	/* How many times the name was looked up: see the EEXIST below. */
+	unsigned lookups = 0;
+lookup:;
 	struct existing_open ex;
 	int r = open_existing(sh->root_fd, rel, want_w, want_rd, dir_hint, &ex);
 	if (r == -ENOENT) {
@@ -950,17 +953,33 @@ uint32_t smb2_create(struct smb2_request *req)
 		/* pfd is an O_PATH directory fd, which the *at calls accept. */
 		if (is_dir) {
 			if (mkdirat(pfd, base, 0777) < 0) {
-				status = ntstatus_from_errno(errno);
-				goto out;
+				/* EEXIST goes through the same retry as a file's
+				 * O_EXCL below. */
+				fd = -1;
+			} else {
+				fd = openat(pfd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			}
-			fd = openat(pfd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		} else {
 			attrs |= FILE_ATTRIBUTE_ARCHIVE;
 			/* O_EXCL never follows a symlink in the last component. */
 			fd = openat(pfd, base, O_RDWR | O_CREAT | O_EXCL | O_NOCTTY | O_CLOEXEC, 0666);
 		}
 		if (fd < 0) {
-			status = errno == EEXIST ? STATUS_OBJECT_NAME_COLLISION : ntstatus_from_errno(errno);
+			int e = errno;
+			/* Another client created the name since the lookup.
+			 * Only FILE_CREATE fails then (MS-FSA 2.1.5.1.1);
+			 * OPEN_IF, OVERWRITE_IF and SUPERSEDE open what is
+			 * there now, as if it had been there all along: look
+			 * again (it could go again just as fast, hence the
+			 * bound). */
+			if (e == EEXIST && disp != FILE_CREATE && ++lookups < 4) {
+				close(pfd);
+				pfd = -1;
+				free(actual);
+				actual = NULL;
+				goto lookup;
+			}
+			status = e == EEXIST ? STATUS_OBJECT_NAME_COLLISION : ntstatus_from_errno(e);
 			goto out;
 		}
 		vfs_note_created_at(pfd, base);
