@@ -225,9 +225,11 @@ bool note_add(struct break_note **notes, const struct smbd_open *o, bool lease, 
 		return false;
 	}
 	smb2_hdr_encode(w.p, &h);
-	if (lease) snprintf(n->what, sizeof(n->what), "lease 0x%x->0x%x", l->state, new_state);
-	else snprintf(n->what, sizeof(n->what), "oplock 0x%x->0x%x", o->oplock_level, level);
-	snprintf(n->path, sizeof(n->path), "%s", o->path ? o->path : "?");
+	if (log_current_level >= LOG_LVL_DEBUG) {   /* only note_send's debug line reads these */
+		if (lease) snprintf(n->what, sizeof(n->what), "lease 0x%x->0x%x", l->state, new_state);
+		else snprintf(n->what, sizeof(n->what), "oplock 0x%x->0x%x", o->oplock_level, level);
+		snprintf(n->path, sizeof(n->path), "%s", o->path ? o->path : "?");
+	}
 	n->msg = wbuf_steal(&w, &n->len);
 	wbuf_free(&w);
 	n->conn = s->conn;

@@ -296,7 +296,10 @@ static void close_file_now(struct smbd_open *o)
 	/* A name left its directory: the directory's leases break. */
 	if (delete_file && o->path) lease_break_parent(o, o->path);
 	if (o->fd >= 0) {
-		if (!o->is_dir && close_frees_large_file(o->fd)) io_pool_close_fd(o->fd);
+		/* Only the close after this open's delete can free the data
+		 * (the last close of a delete-pending file does the unlink):
+		 * no fstat on every other close. */
+		if (delete_file && !o->is_dir && close_frees_large_file(o->fd)) io_pool_close_fd(o->fd);
 		else close(o->fd);
 		o->fd = -1;
 	}
@@ -430,16 +433,22 @@ int open_base_fd(const struct smbd_open *o)
 	return fd;
 }
 
+int open_fstat_at(const struct smbd_open *o, int bfd, struct smb_file_stat *st)
+{
+	int r = vfs_fstat(bfd, st);
+	if (r < 0 || !open_stream_name(o)) return r;
+	struct smb_file_stat sst;
+	r = vfs_fstat(o->fd, &sst);
+	if (r == 0) smb_file_stat_as_stream(st, &sst);
+	return r;
+}
+
 int open_fstat(const struct smbd_open *o, struct smb_file_stat *st)
 {
 	if (!open_stream_name(o)) return vfs_fstat(o->fd, st);
-	struct smb_file_stat sst;
-	int r = vfs_fstat(o->fd, &sst);
-	if (r < 0) return r;
 	int bfd = open_base_fd(o);
 	if (bfd < 0) return bfd;
-	r = vfs_fstat(bfd, st);
+	int r = open_fstat_at(o, bfd, st);
 	close(bfd);
-	if (r == 0) smb_file_stat_as_stream(st, &sst);
 	return r;
 }

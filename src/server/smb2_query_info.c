@@ -115,12 +115,7 @@ static uint32_t query_file(struct smb2_request *req, struct smbd_open *o,
 	int bfd = is_stream ? open_base_fd(o) : o->fd;
 	if (bfd < 0) return ntstatus_from_errno(-bfd);
 	struct smb_file_stat st;
-	int r = vfs_fstat(bfd, &st);
-	if (r == 0 && is_stream) {
-		struct smb_file_stat sst;
-		r = vfs_fstat(o->fd, &sst);
-		if (r == 0) smb_file_stat_as_stream(&st, &sst);
-	}
+	int r = open_fstat_at(o, bfd, &st);
 	if (r < 0) {
 		if (is_stream) close(bfd);
 		return ntstatus_from_errno(-r);

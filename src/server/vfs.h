@@ -252,5 +252,8 @@ int open_base_fd(const struct smbd_open *o);
  * fstat, or for a stream open the base file's with the stream's sizes
  * (smb_file_stat_as_stream).  Returns 0 or -errno. */
 int open_fstat(const struct smbd_open *o, struct smb_file_stat *st);
+/* The same, given the open's base fd (open_base_fd, or o->fd for a plain
+ * open), for a caller that goes on using it. */
+int open_fstat_at(const struct smbd_open *o, int bfd, struct smb_file_stat *st);
 
 #endif
