@@ -658,7 +658,7 @@ static char *request_name(const struct smb2_create_req *cr)
 /* Test hook, debug builds only: SMBKIT_TEST_RECONNECT_PAUSE_MS makes a
  * reconnect wait between re-attaching the open and publishing it, the
  * window in which a break finds the open connected but unreachable
- * (tests/stress/stress.py reconnect-break checks lease_open_reconnected). */
+ * (tests/stress/stress.py reconnect-break checks lease_open_published). */
 static void test_pause_before_publish(void)
 {
 #ifndef NDEBUG
@@ -745,7 +745,7 @@ uint32_t durable_reconnect(struct smb2_request *req, const struct smb2_create_re
 	 * was (a break in progress shows as SMB2_LEASE_FLAG_BREAK_IN_PROGRESS). */
 	uint32_t st = answer_reconnect(req, o);
 	/* Now that it is published, a break that began in between reaches it. */
-	lease_open_reconnected(o);
+	lease_open_published(o, true);
 	return st;
 }
 

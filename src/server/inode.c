@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "server/lease.h"
 #include "server/server.h"
 #include "server/vfs.h"
 
@@ -85,6 +86,29 @@ struct smbd_inode *inode_lookup(dev_t dev, ino_t ino, struct smbd_inode *base)
 void inode_get(struct smbd_inode *in)
 {
 	atomic_fetch_add(&in->refcount, 1);
+}
+
+/* Debug aid, called from a debugger (gdb "call smbd_debug_dump_waits()")
+ * when a test finds the server stuck: logs, at error level, every file with
+ * CREATEs waiting for a break, with its oplock/lease state.  Takes the
+ * table lock, then each such inode's lock (rank order); a debugger runs it
+ * while the server's threads are stopped, which is safe as long as none of
+ * them holds these locks at that moment. */
+void smbd_debug_dump_waits(void)
+{
+	pthread_once(&table_once, table_init);
+	smb_mutex_lock(&table_lock);
+	unsigned files = 0;
+	for (unsigned b = 0; b < INODE_BUCKETS; b++) {
+		struct list_head *pos;
+		list_for_each(pos, &buckets[b]) {
+			struct smbd_inode *in = list_entry(pos, struct smbd_inode, hash_link);
+			files++;
+			lease_debug_dump_inode(in);
+		}
+	}
+	smb_mutex_unlock(&table_lock);
+	log_error("debug dump: %u files in the inode table", files);
 }
 
 void inode_put(struct smbd_inode *in)

@@ -199,7 +199,7 @@ static void note_send(void *arg)
  * and queues it on *notes; sent by send_notes after the lock is released. */
 /* Returns whether a notification was queued. */
 bool note_add(struct break_note **notes, const struct smbd_open *o, bool lease, uint8_t level,
-	      const struct smbd_lease *l, uint32_t flags, uint32_t new_state)
+	      const struct smbd_lease *l, uint32_t flags, uint32_t cur_state, uint32_t new_state)
 {
 	struct smbd_session *s = o->session;
 	if (!s || !s->conn) return false;
@@ -209,7 +209,7 @@ bool note_add(struct break_note **notes, const struct smbd_open *o, bool lease, 
 	wbuf_init(&w, SMB2_HDR_SIZE + 48);
 	wbuf_zero(&w, SMB2_HDR_SIZE);
 	if (lease)
-		smb2_lease_break_notify_encode(&w, l->version == 2 ? l->epoch : 0, flags, l->key, l->state, new_state);
+		smb2_lease_break_notify_encode(&w, l->version == 2 ? l->epoch : 0, flags, l->key, cur_state, new_state);
 	else
 		smb2_oplock_break_notify_encode(&w, level, smb_id_load(&o->persistent_id), smb_id_load(&o->volatile_id));
 	/* 3.3.4.6 / 3.3.4.7: MessageId all ones, unsolicited, no credits. */
@@ -226,7 +226,7 @@ bool note_add(struct break_note **notes, const struct smbd_open *o, bool lease, 
 	}
 	smb2_hdr_encode(w.p, &h);
 	if (log_current_level >= LOG_LVL_DEBUG) {   /* only note_send's debug line reads these */
-		if (lease) snprintf(n->what, sizeof(n->what), "lease 0x%x->0x%x", l->state, new_state);
+		if (lease) snprintf(n->what, sizeof(n->what), "lease 0x%x->0x%x", cur_state, new_state);
 		else snprintf(n->what, sizeof(n->what), "oplock 0x%x->0x%x", o->oplock_level, level);
 		snprintf(n->path, sizeof(n->path), "%s", o->path ? o->path : "?");
 	}
@@ -383,11 +383,13 @@ static bool expire_breaks_locked(struct smbd_inode *in, uint64_t now)
 				 * (smbtorture smb2.lease.timeout). */
 				l->state = SMB2_LEASE_NONE;
 				l->breaking = false;
+				l->break_undelivered = false;
 				any = true;
 			}
 		} else if (g->breaking && g->deadline_ms <= now) {
 			g->level = g->breaking_to;
 			g->breaking = false;
+			g->break_undelivered = false;
 			g->open->oplock_level = g->level;
 			any = true;
 		}
@@ -642,7 +644,8 @@ bool lease_break_locked(struct smbd_inode *in, struct smbd_lease *l, uint32_t ta
 	list_for_each(pos, &in->oplock_grants) {
 		struct lease_grant *g = list_entry(pos, struct lease_grant, link);
 		if (g->lease != l || !smb_id_load(&g->open->volatile_id)) continue;
-		if (!note_add(notes, g->open, true, 0, l, ack ? SMB2_NOTIFY_BREAK_LEASE_FLAG_ACK_REQUIRED : 0, target))
+		if (!note_add(notes, g->open, true, 0, l, ack ? SMB2_NOTIFY_BREAK_LEASE_FLAG_ACK_REQUIRED : 0, l->state,
+			      target))
 			continue;
 		sent = true;
 		if (l->is_dir)
@@ -650,9 +653,13 @@ bool lease_break_locked(struct smbd_inode *in, struct smbd_lease *l, uint32_t ta
 				  g->open->path ? g->open->path : "?");
 		break;
 	}
-	/* No open could carry it: the only open is being reconnected (it is
-	 * connected again but not yet published).  The reconnect sends it
-	 * (lease_open_reconnected); until then nobody can acknowledge. */
+	/* No open could carry it: the only open is not published yet (its
+	 * CREATE has granted the lease but not answered; or a durable
+	 * reconnect has re-attached it but not published it).  Its
+	 * publication sends it (lease_open_published); until then nobody can
+	 * acknowledge.  An undelivered break that needs no ack is sent then
+	 * too, from the state the client last heard of. */
+	if (!sent && !l->break_undelivered) l->undelivered_from = l->state;
 	l->break_undelivered = !sent;
 	if (ack) {
 		l->breaking = true;
@@ -678,9 +685,10 @@ static bool oplock_break_locked(struct lease_grant *g, uint8_t to, struct break_
 		return close;
 	}
 	bool ack = g->level == SMB2_OPLOCK_LEVEL_EXCLUSIVE || g->level == SMB2_OPLOCK_LEVEL_BATCH;
-	/* Unpublished (a durable reconnect in progress): lease_open_reconnected
-	 * sends it. */
-	g->break_undelivered = !(smb_id_load(&g->open->volatile_id) && note_add(notes, g->open, false, to, NULL, 0, 0));
+	/* Unpublished (its CREATE has not answered yet, or a durable reconnect
+	 * is in progress): lease_open_published sends it. */
+	g->break_undelivered =
+		!(smb_id_load(&g->open->volatile_id) && note_add(notes, g->open, false, to, NULL, 0, 0, 0));
 	if (ack) {
 		g->breaking = true;
 		g->breaking_to = to;
@@ -1173,6 +1181,49 @@ struct lease_waiter *lease_open_closed_deferred(struct smbd_open *o)
 	lease_put(unpublished);
 	if (wrote && o->path) break_parent_of(o, o->path, have_parent ? guid : NULL, have_parent ? parent_key : NULL);
 	return woken;
+}
+
+void lease_debug_dump_inode(struct smbd_inode *in)
+{
+	smb_mutex_lock(&in->lock);
+	if (!in->break_waiters.next || list_empty(&in->break_waiters)) {
+		smb_mutex_unlock(&in->lock);
+		return;
+	}
+	uint64_t now = clock_monotonic_ms();
+	unsigned nwait = 0;
+	struct list_head *pos;
+	list_for_each(pos, &in->break_waiters) nwait++;
+	log_error("debug dump: inode %llu: %u opens, %u CREATEs waiting", (unsigned long long)in->ino, in->nopens,
+		  nwait);
+	list_for_each(pos, &in->oplock_grants) {
+		struct lease_grant *g = list_entry(pos, struct lease_grant, link);
+		struct smbd_open *o = g->open;
+		struct smbd_conn *c = o->session ? o->session->conn : o->conn;
+		if (g->lease) {
+			struct smbd_lease *l = g->lease;
+			log_error("debug dump:   open %s vid %llu conn %s%s: lease %02x%02x.. state 0x%x%s to 0x%x "
+				  "requested 0x%x undelivered %d deadline in %lld ms, %u grants",
+				  o->path ? o->path : "?", (unsigned long long)smb_id_load(&o->volatile_id),
+				  c ? c->peer_str : "(none)", o->durable_disconnected ? " (durable, disconnected)" : "",
+				  l->key[0], l->key[1], l->state, l->breaking ? " breaking" : "", l->breaking_to,
+				  l->requested, l->break_undelivered, (long long)l->deadline_ms - (long long)now,
+				  l->ngrants);
+		} else {
+			log_error("debug dump:   open %s vid %llu conn %s%s: oplock %u%s to %u undelivered %d "
+				  "deadline in %lld ms",
+				  o->path ? o->path : "?", (unsigned long long)smb_id_load(&o->volatile_id),
+				  c ? c->peer_str : "(none)", o->durable_disconnected ? " (durable, disconnected)" : "",
+				  g->level, g->breaking ? " breaking" : "", g->breaking_to, g->break_undelivered,
+				  (long long)g->deadline_ms - (long long)now);
+		}
+	}
+	list_for_each(pos, &in->break_waiters) {
+		struct lease_waiter *w = list_entry(pos, struct lease_waiter, link);
+		log_error("debug dump:   waiting: mid %llu conn %s async %s", (unsigned long long)w->hdr.message_id,
+			  w->conn ? w->conn->peer_str : "?", w->async ? "live" : "done");
+	}
+	smb_mutex_unlock(&in->lock);
 }
 
 /* ------------------------------------------------- other break triggers */

@@ -72,6 +72,9 @@ uint32_t lease_grant(struct smbd_open *o, const struct lease_request *lr, struct
 /* o is closing: drops its grant (and its lease when it was the last open
  * using it), ending a break in progress.  Call before inode_detach_open. */
 void lease_open_closed(struct smbd_open *o);
+/* Debug aid (smbd_debug_dump_waits): logs in's grants and waiting CREATEs
+ * when any CREATE waits on it.  Takes in->lock. */
+void lease_debug_dump_inode(struct smbd_inode *in);
 /* The same, but the CREATEs waiting on the file are returned rather than
  * resumed: the caller resumes them with lease_post_wakeups once o has left
  * the inode (inode_detach_open), or a resumed CREATE could still find o in
@@ -132,9 +135,12 @@ void lease_restore(struct smbd_open *o, uint8_t oplock_level, const struct smb2_
  * The caller holds the lock of o's lease inode (o->stream_inode, else
  * o->inode), so the answer holds until it lets go. */
 bool lease_open_breaking_locked(struct smbd_open *o);
-/* A durable reconnect published o again (durable.c): a break that began
- * while o was connected but not yet published reached no connection; it is
- * sent now, and the acknowledgement time starts again. */
-void lease_open_reconnected(struct smbd_open *o);
+/* o was published (smb2_create.c finish, or a durable reconnect in
+ * durable.c): a break that began between granting o its oplock or lease and
+ * publishing it reached no connection; it is sent now (after the CREATE
+ * response), and the acknowledgement time starts again.  A break that
+ * needed no ack is sent too, unless answer_is_current: the CREATE's answer
+ * was built after it (a reconnect reports the state as it is now). */
+void lease_open_published(struct smbd_open *o, bool answer_is_current);
 
 #endif

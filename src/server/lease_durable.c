@@ -109,7 +109,7 @@ bool lease_open_breaking_locked(struct smbd_open *o)
 	return g->lease ? g->lease->breaking : g->breaking;
 }
 
-void lease_open_reconnected(struct smbd_open *o)
+void lease_open_published(struct smbd_open *o, bool answer_is_current)
 {
 	struct smbd_inode *in = lease_inode(o);
 	if (!in) return;
@@ -118,25 +118,42 @@ void lease_open_reconnected(struct smbd_open *o)
 	smb_mutex_lock(&in->lock);
 	lists_ready(in);
 	struct lease_grant *g = grant_of(in, o);
-	if (g && g->lease) {
+	/* Only a break that reached nobody: one that reached another
+	 * connection of this client is already being answered. */
+	if (g && g->lease && g->lease->break_undelivered) {
 		struct smbd_lease *l = g->lease;
-		/* Only a break that reached nobody: one that reached another
-		 * connection of this client is already being answered. */
-		if (l->breaking && l->break_undelivered &&
-		    note_add(&notes, o, true, 0, l, SMB2_NOTIFY_BREAK_LEASE_FLAG_ACK_REQUIRED, l->breaking_to)) {
+		if (l->breaking) {
+			if (note_add(&notes, o, true, 0, l, SMB2_NOTIFY_BREAK_LEASE_FLAG_ACK_REQUIRED, l->state,
+				     l->breaking_to)) {
+				l->break_undelivered = false;
+				/* 3.3.2.5: the client gets the whole
+				 * acknowledgement time from now on. */
+				l->deadline_ms = deadline = clock_monotonic_ms() + (uint64_t)break_wait_seconds * 1000u;
+			}
+		} else if (answer_is_current || l->undelivered_from == l->state ||
+			   note_add(&notes, o, true, 0, l, 0, l->undelivered_from, l->state)) {
+			/* A break that needed no ack (read caching only):
+			 * the client still hears that its cache went, unless
+			 * the answer it gets already says so. */
 			l->break_undelivered = false;
-			/* 3.3.2.5: the client gets the whole acknowledgement
-			 * time from now on. */
-			l->deadline_ms = deadline = clock_monotonic_ms() + (uint64_t)break_wait_seconds * 1000u;
 		}
-	} else if (g && g->breaking && g->break_undelivered &&
-		   note_add(&notes, o, false, g->breaking_to, NULL, 0, 0)) {
-		g->break_undelivered = false;
-		g->deadline_ms = deadline = clock_monotonic_ms() + (uint64_t)break_wait_seconds * 1000u;
+	} else if (g && !g->lease && g->break_undelivered) {
+		if (g->breaking) {
+			if (note_add(&notes, o, false, g->breaking_to, NULL, 0, 0, 0)) {
+				g->break_undelivered = false;
+				g->deadline_ms = deadline = clock_monotonic_ms() + (uint64_t)break_wait_seconds * 1000u;
+			}
+		} else if (answer_is_current || note_add(&notes, o, false, g->level, NULL, 0, 0, 0)) {
+			/* Level II to none: told, no ack (3.3.4.6). */
+			g->break_undelivered = false;
+		}
 	}
 	smb_mutex_unlock(&in->lock);
 	if (!notes) return;
-	log_debug("lease: break that reached no connection resent to reconnected %s", o->path ? o->path : "?");
+	/* send_notes posts the note to o's connection's loop: it leaves after
+	 * the CREATE response this publication belongs to, which the loop
+	 * sends first, so the client knows the handle before its break. */
+	log_debug("lease: break that reached no connection sent on publication of %s", o->path ? o->path : "?");
 	send_notes(notes);
-	timer_add(in, deadline + 10);
+	if (deadline) timer_add(in, deadline + 10);
 }

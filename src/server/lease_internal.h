@@ -41,10 +41,14 @@ struct smbd_lease {
 	 * it is broken again right after the ack. */
 	uint32_t requested;
 	bool breaking;                /* Lease.Breaking: an ack is awaited */
-	/* The break in progress reached no connection: the lease's only open
-	 * was between a durable reconnect's release of the disconnected
-	 * state and its publication.  lease_open_reconnected sends it. */
+	/* The last break reached no connection: the lease's only open was
+	 * not published yet (a CREATE between granting the lease and
+	 * answering, or a durable reconnect between re-attaching the open
+	 * and publishing it).  lease_open_published sends it. */
 	bool break_undelivered;
+	/* While break_undelivered and no ack is awaited: the state the
+	 * client was last told of (the break it did not get went from it). */
+	uint32_t undelivered_from;
 	uint64_t deadline_ms;         /* when a break not acknowledged ends by itself */
 	uint16_t epoch;               /* Lease.Epoch (v2) */
 	unsigned ngrants;             /* grants (opens) using it */
@@ -103,10 +107,10 @@ struct lease_grant *grant_of(struct smbd_inode *in, const struct smbd_open *o);
 /* ------------------------------------------------------- breaking */
 
 /* Under the inode lock: queues on *notes a break notification for o (a
- * lease break of l to new_state, or an oplock break to level).  Returns
- * whether one was queued. */
+ * lease break of l from cur_state to new_state, or an oplock break to
+ * level).  Returns whether one was queued. */
 bool note_add(struct break_note **notes, const struct smbd_open *o, bool lease, uint8_t level,
-	      const struct smbd_lease *l, uint32_t flags, uint32_t new_state);
+	      const struct smbd_lease *l, uint32_t flags, uint32_t cur_state, uint32_t new_state);
 /* Holding no lock: sends (and frees) what note_add and the breaks queued. */
 void send_notes(struct break_note *notes);
 /* Holding no lock: arms a check of in's breaks at deadline (ms, clock_monotonic_ms). */

@@ -505,6 +505,9 @@ void inode_get(struct smbd_inode *in);
 /* Drops a reference.  The final one (from any thread, holding no inode
  * lock) removes the entry from the table and frees memory only. */
 void inode_put(struct smbd_inode *in);
+/* Debug aid for a stuck server, run from a debugger: logs every file with
+ * CREATEs waiting on a break (lease_debug_dump_inode). */
+void smbd_debug_dump_waits(void);
 /* Access bits that take part in share-mode checks (MS-FSA 2.1.5.1.2.2). */
 #define INODE_SHARING_ACCESS (FILE_READ_DATA | FILE_EXECUTE | FILE_WRITE_DATA | FILE_APPEND_DATA | DELETE)
 /* Checks delete-pending and share modes of o (access, share_access,

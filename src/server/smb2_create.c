@@ -104,6 +104,25 @@ static struct smbd_open *open_alloc(struct smb2_request *req)
 	return o;
 }
 
+/* Test hook, debug builds only: SMBKIT_TEST_GRANT_PAUSE_MS makes a CREATE
+ * of a name beginning "grantpause" that was granted an oplock or lease wait
+ * between the grant and publishing the open, the window in which another client's
+ * CREATE breaks a grant that no connection can carry yet
+ * (tests/stress/stress.py grant-break checks lease_open_published). */
+static void test_pause_after_grant(const struct smbd_open *o, uint8_t granted_level)
+{
+#ifndef NDEBUG
+	const char *e = getenv("SMBKIT_TEST_GRANT_PAUSE_MS");
+	int pause_ms = e ? atoi(e) : 0;
+	if (pause_ms > 0 && pause_ms <= 10000 && granted_level != SMB2_OPLOCK_LEVEL_NONE && o->path &&
+	    !strncmp(o->path, "grantpause", 10))
+		usleep((useconds_t)pause_ms * 1000u);
+#else
+	(void)o;
+	(void)granted_level;
+#endif
+}
+
 /* Publishes o, answers the request, and drops the creator's reference. */
 static uint32_t finish(struct smb2_request *req, struct smbd_open *o, struct smb2_create_rsp *rsp)
 {
@@ -117,6 +136,10 @@ static uint32_t finish(struct smb2_request *req, struct smbd_open *o, struct smb
 		return STATUS_INSUFFICIENT_RESOURCES;
 	}
 	durable_published(o);
+	/* A break that found o granted but unpublished (a CREATE of another
+	 * client between lease_grant and here) reached nobody: it follows
+	 * this answer, which still reports the level granted before it. */
+	lease_open_published(o, false);
 	rsp->persistent_id = o->persistent_id;
 	rsp->volatile_id = o->volatile_id;
 	smb2_req_set_related_fid(req, o->persistent_id, o->volatile_id);
@@ -1077,6 +1100,7 @@ lookup:;
 	struct lease_response lrsp;
 	status = lease_grant(o, &lreq, &lrsp);
 	if (status) goto out;
+	test_pause_after_grant(o, lrsp.oplock_level);
 	rsp.oplock_level = lrsp.oplock_level;
 	rsp.create_action = action;
 	rsp.basics = smb_file_basics(&st);

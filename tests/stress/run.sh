@@ -146,6 +146,9 @@ T0=$(date +%s)
 # re-attaching the open and publishing it (server/durable.c test hook): the
 # durable scenario's races and reconnect-break land in that window.
 export SMBKIT_TEST_RECONNECT_PAUSE_MS=${SMBKIT_TEST_RECONNECT_PAUSE_MS:-300}
+# And every CREATE of a "grantpause*" name between granting its oplock and
+# answering (server/smb2_create.c test hook; the grant-break scenario).
+export SMBKIT_TEST_GRANT_PAUSE_MS=${SMBKIT_TEST_GRANT_PAUSE_MS:-300}
 # And hold a WRITE at file offset 1 GiB for 1.5 s before writing it
 # (server/smb2_write.c test hook): the io-close scenario drops the writer's
 # connection in that window.
@@ -158,6 +161,9 @@ for sc in disconnect trees durable; do scenario "$sc"; done
 # Deterministic: a break that lands while a durable reconnect is half done
 # (the pause below holds that window open on debug builds).
 scenario reconnect-break 4
+# A break of an oplock granted by a CREATE that has not answered yet (the
+# pause below holds that window open on debug builds).
+scenario grant-break 1
 # Resilient handles (FSCTL_LMR_REQUEST_RESILIENCY) outlive their connection.
 scenario resilient 2
 # AppInstanceId: a new client's open replaces the old client's at once.

@@ -28,6 +28,11 @@ SCENARIO:
               debug smbkitd with SMBKIT_TEST_RECONNECT_PAUSE_MS holds the
               window open): the lease break must reach the reconnected
               client rather than time out.  Three rounds per process.
+  grant-break another client's CREATE breaks an oplock whose CREATE has
+              granted it but not answered yet (a debug smbkitd with
+              SMBKIT_TEST_GRANT_PAUSE_MS holds that window open): the break
+              must follow the answer rather than time out.  Six rounds per
+              process, oplocks and leases in turn.
   resilient   FSCTL_LMR_REQUEST_RESILIENCY: the open outlives its
               connection for its timeout (share mode kept, DHnC reclaims it
               with its data) and is closed after it.  One round per process.
@@ -98,7 +103,10 @@ def wedged(rounds):
                 f.write("# smbkitd %s at %s, seen by worker pid %d\n" % (pid, time.strftime("%H:%M:%S"), os.getpid()))
                 f.flush()
                 try:
-                    subprocess.run(["gdb", "-p", pid, "-batch", "-nx", "-ex", "thread apply all bt 25"],
+                    subprocess.run(["gdb", "-p", pid, "-batch", "-nx",
+                                    # smbkitd logs the files with waiting CREATEs
+                                    "-ex", "call (void)smbd_debug_dump_waits()",
+                                    "-ex", "thread apply all bt 25"],
                                    stdout=f, stderr=subprocess.STDOUT, timeout=120)
                 except (OSError, subprocess.TimeoutExpired) as e:
                     f.write("# gdb failed: %r\n" % e)
@@ -480,6 +488,40 @@ def durable_worker(idx, deadline, seed, out):
     out.put((idx, rounds, errors, None, None))
 
 
+def conflicting_opens(name, openers, access, share, disposition):
+    """Starts one thread per opener (conn, tid) that opens name and closes
+    it again; returns (threads, result), result[i] = (status, seconds)."""
+    result = {}
+
+    def conflicting(i, cc, ctid):
+        t = time.monotonic()
+        st, cfid, _, _ = cc.create(ctid, name, access=access, share=share, disposition=disposition, timeout=60)
+        result[i] = (st, time.monotonic() - t)
+        if st == 0:
+            cc.close(ctid, cfid)
+
+    th = [threading.Thread(target=conflicting, args=(i, cc, ctid)) for i, (cc, ctid) in enumerate(openers)]
+    for t in th:
+        t.start()
+    return th, result
+
+
+def check_conflicting_opens(rnd, th, result, n, ok, holder, breaks, errors):
+    """Joins conflicting_opens' threads: each open must have been answered
+    within 5 s (not after the break timeout) with a status in ok."""
+    for t in th:
+        t.join(60)
+    for i in range(n):
+        st, took = result.get(i, (None, None))
+        if st is None:
+            errors.append("round %d: conflicting open %d got no answer" % (rnd, i))
+        elif took > 5:
+            errors.append("round %d: conflicting open %d waited %.1f s (%s); the %s saw %d breaks: "
+                          "the break did not reach it" % (rnd, i, took, hx(st), holder, breaks))
+        elif st not in ok:
+            errors.append("round %d: conflicting open %d: %s" % (rnd, i, hx(st)))
+
+
 def reconnect_break_round(idx, rnd, errors):
     """A conflicting open lands while a durable reconnect is between
     re-attaching the open and publishing it (smbkitd debug builds widen that
@@ -511,19 +553,7 @@ def reconnect_break_round(idx, rnd, errors):
                                          oplock=s.OPLOCK_LEASE,
                                          contexts=(s.lease_v2_ctx(key, 7), s.dh2c_ctx(fid, cguid))), btid)
     time.sleep(0.15)  # inside the server's pause
-    result = {}
-
-    def conflicting(i, cc, ctid):
-        t = time.monotonic()
-        st, cfid, _, _ = cc.create(ctid, name, access=s.FILE_READ_DATA | s.FILE_WRITE_DATA, share=0,
-                                   disposition=s.FILE_OPEN, timeout=60)
-        result[i] = (st, time.monotonic() - t)
-        if st == 0:
-            cc.close(ctid, cfid)
-
-    th = [threading.Thread(target=conflicting, args=(i, cc, ctid)) for i, (cc, ctid) in enumerate(openers)]
-    for t in th:
-        t.start()
+    th, result = conflicting_opens(name, openers, s.FILE_READ_DATA | s.FILE_WRITE_DATA, 0, s.FILE_OPEN)
     r = b.wait(mid)
     if r.status == s.STATUS_OBJECT_NAME_NOT_FOUND:
         pass   # a conflicting open got there first and closed the handle
@@ -535,17 +565,8 @@ def reconnect_break_round(idx, rnd, errors):
     end = time.monotonic() + 15
     while len(result) < len(openers) and time.monotonic() < end:
         b.poll(0.05)
-    for t in th:
-        t.join(60)
-    for i in range(len(openers)):
-        st, took = result.get(i, (None, None))
-        if st is None:
-            errors.append("round %d: conflicting open %d got no answer" % (rnd, i))
-        elif took > 5:
-            errors.append("round %d: conflicting open %d waited %.1f s (%s); the reconnected client saw %d breaks: "
-                          "the break did not reach it" % (rnd, i, took, hx(st), len(b.breaks)))
-        elif st not in (0, s.STATUS_SHARING_VIOLATION):
-            errors.append("round %d: conflicting open %d: %s" % (rnd, i, hx(st)))
+    check_conflicting_opens(rnd, th, result, len(openers), (0, s.STATUS_SHARING_VIOLATION), "reconnected client",
+                            len(b.breaks), errors)
     if r.status == 0 and not b.breaks:
         errors.append("round %d: the reconnected client saw no lease break" % rnd)
     b.abort()
@@ -554,6 +575,59 @@ def reconnect_break_round(idx, rnd, errors):
     time.sleep(0.3)
 
 
+
+
+def grant_break_round(idx, rnd, errors):
+    """Another client's CREATE breaks an oplock that a CREATE has granted
+    but not yet answered (smbkitd debug builds widen that window with
+    SMBKIT_TEST_GRANT_PAUSE_MS for names beginning "grantpause").  No
+    connection can carry the break then; it must follow the CREATE's answer
+    (server/lease_durable.c lease_open_published), so that the holder's
+    acknowledgement lets the conflicting opens finish at once instead of
+    waiting out the break timeout."""
+    name = "grantpause%02d-%d.dat" % (idx, rnd)
+    a, atid = connect()
+    a.auto_ack = False   # acknowledged below, once the handle is known
+    # Of three conflicting openers, one is almost surely served by a loop
+    # other than the holder's (which the pause blocks); see reconnect-break.
+    openers = [connect() for _ in range(3)]
+    # Odd rounds a batch oplock, even rounds an RWH lease (both break on
+    # the conflicting opens below: batch to level II, RWH to RH).
+    key = os.urandom(16)
+    ctxs = () if rnd % 2 else (s.lease_v2_ctx(key, 7),)
+    mid = a.send(s.CREATE, a.create_body(name, s.FILE_READ_DATA | s.FILE_WRITE_DATA, 7, s.FILE_OVERWRITE_IF,
+                                         oplock=s.OPLOCK_BATCH if rnd % 2 else s.OPLOCK_LEASE,
+                                         contexts=ctxs), atid)
+    time.sleep(0.15)  # inside the server's pause
+    # OPEN_IF: under load the holder's CREATE may not have made the file
+    # yet (then nothing is broken and nothing waits).
+    th, result = conflicting_opens(name, openers, s.FILE_READ_DATA, 7, s.FILE_OPEN_IF)
+    r = a.wait(mid)
+    if r.status:
+        errors.append("round %d: the holder's create: %s" % (rnd, hx(r.status)))
+    else:
+        fid, _, _ = a.parse_create(r)
+        seen = 0
+        end = time.monotonic() + 15
+        while len(result) < len(openers) and time.monotonic() < end:
+            a.poll(0.05)
+            for b in a.breaks[seen:]:
+                if b[0] == "oplock" and b[1] == fid and b[2] != s.OPLOCK_NONE:
+                    a.send(s.OPLOCK_BREAK, struct.pack("<HBBI16s", 24, b[2], 0, 0, fid), atid)
+                elif b[0] == "lease" and b[1] == key:
+                    a.send(s.OPLOCK_BREAK, struct.pack("<HHI16sIQ", 36, 0, 0, key, b[3], 0), atid)
+            seen = len(a.breaks)
+    check_conflicting_opens(rnd, th, result, len(openers), (0,), "holder", len(a.breaks), errors)
+    a.abort()
+    for cc, _ in openers:
+        cc.abort()
+
+
+def test_grant_pause():
+    try:
+        return int(os.environ["SMBKIT_TEST_GRANT_PAUSE_MS"]) > 0
+    except (KeyError, ValueError):
+        return False
 
 
 FSCTL_LMR_REQUEST_RESILIENCY = 0x001401D4
@@ -920,6 +994,7 @@ def io_close_round(idx, rnd, errors):
 # ====================================================================== driver
 WORKERS = {"disconnect": storm_worker, "trees": trees_worker, "durable": durable_worker,
            "reconnect-break": fixed_rounds_worker(reconnect_break_round, 3),
+           "grant-break": fixed_rounds_worker(grant_break_round, 6),
            "resilient": fixed_rounds_worker(resilient_round, 1),
            "app-instance": fixed_rounds_worker(app_instance_round, 2),
            "stream": fixed_rounds_worker(stream_round, 1000),
@@ -946,6 +1021,10 @@ def main():
         if not granted:
             print("ok - durable # skip: durable handles not granted")
             return 0
+
+    if a.scenario == "grant-break" and not test_grant_pause():
+        print("ok - grant-break # skip: SMBKIT_TEST_GRANT_PAUSE_MS not set (debug smbkitd test hook)")
+        return 0
 
     if a.scenario == "io-close" and test_write_pause() is None:
         print("ok - io-close # skip: SMBKIT_TEST_WRITE_PAUSE not set (debug smbkitd test hook)")
