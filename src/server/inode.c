@@ -17,6 +17,7 @@
  * and creates a fresh one: a dying entry is never revived.
  */
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -91,23 +92,34 @@ void inode_get(struct smbd_inode *in)
 /* Debug aid, called from a debugger (gdb "call smbd_debug_dump_waits()")
  * when a test finds the server stuck: logs, at error level, every file with
  * CREATEs waiting for a break, with its oplock/lease state.  Takes the
- * table lock, then each such inode's lock (rank order); a debugger runs it
- * while the server's threads are stopped, which is safe as long as none of
- * them holds these locks at that moment. */
+ * table lock, then each such inode's lock (rank order), and writes only to
+ * memory under them; the log is written after.  A debugger runs it while
+ * the server's threads are stopped, which is safe as long as none of them
+ * holds these locks at that moment. */
 void smbd_debug_dump_waits(void)
 {
 	pthread_once(&table_once, table_init);
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&text, &len);
+	if (!out) return;
 	smb_mutex_lock(&table_lock);
 	unsigned files = 0;
 	for (unsigned b = 0; b < INODE_BUCKETS; b++) {
 		struct list_head *pos;
 		list_for_each(pos, &buckets[b]) {
-			struct smbd_inode *in = list_entry(pos, struct smbd_inode, hash_link);
+			lease_debug_dump_inode(list_entry(pos, struct smbd_inode, hash_link), out);
 			files++;
-			lease_debug_dump_inode(in);
 		}
 	}
 	smb_mutex_unlock(&table_lock);
+	fclose(out);
+	for (char *line = text, *next; line && *line; line = next) {
+		next = strchr(line, '\n');
+		if (next) *next++ = 0;
+		log_error("debug dump: %s", line);
+	}
+	free(text);
 	log_error("debug dump: %u files in the inode table", files);
 }
 

@@ -1183,7 +1183,7 @@ struct lease_waiter *lease_open_closed_deferred(struct smbd_open *o)
 	return woken;
 }
 
-void lease_debug_dump_inode(struct smbd_inode *in)
+void lease_debug_dump_inode(struct smbd_inode *in, FILE *out)
 {
 	smb_mutex_lock(&in->lock);
 	if (!in->break_waiters.next || list_empty(&in->break_waiters)) {
@@ -1194,34 +1194,30 @@ void lease_debug_dump_inode(struct smbd_inode *in)
 	unsigned nwait = 0;
 	struct list_head *pos;
 	list_for_each(pos, &in->break_waiters) nwait++;
-	log_error("debug dump: inode %llu: %u opens, %u CREATEs waiting", (unsigned long long)in->ino, in->nopens,
-		  nwait);
+	fprintf(out, "inode %llu: %u opens, %u CREATEs waiting\n", (unsigned long long)in->ino, in->nopens, nwait);
 	list_for_each(pos, &in->oplock_grants) {
 		struct lease_grant *g = list_entry(pos, struct lease_grant, link);
 		struct smbd_open *o = g->open;
 		struct smbd_conn *c = o->session ? o->session->conn : o->conn;
+		fprintf(out, "  open %s vid %llu conn %s%s: ", o->path ? o->path : "?",
+			(unsigned long long)smb_id_load(&o->volatile_id), c ? c->peer_str : "(none)",
+			o->durable_disconnected ? " (durable, disconnected)" : "");
 		if (g->lease) {
 			struct smbd_lease *l = g->lease;
-			log_error("debug dump:   open %s vid %llu conn %s%s: lease %02x%02x.. state 0x%x%s to 0x%x "
-				  "requested 0x%x undelivered %d deadline in %lld ms, %u grants",
-				  o->path ? o->path : "?", (unsigned long long)smb_id_load(&o->volatile_id),
-				  c ? c->peer_str : "(none)", o->durable_disconnected ? " (durable, disconnected)" : "",
-				  l->key[0], l->key[1], l->state, l->breaking ? " breaking" : "", l->breaking_to,
-				  l->requested, l->break_undelivered, (long long)l->deadline_ms - (long long)now,
-				  l->ngrants);
+			fprintf(out, "lease %02x%02x.. state 0x%x%s to 0x%x requested 0x%x undelivered %d deadline in %lld ms, "
+				"%u grants\n",
+				l->key[0], l->key[1], l->state, l->breaking ? " breaking" : "", l->breaking_to, l->requested,
+				l->break_undelivered, (long long)l->deadline_ms - (long long)now, l->ngrants);
 		} else {
-			log_error("debug dump:   open %s vid %llu conn %s%s: oplock %u%s to %u undelivered %d "
-				  "deadline in %lld ms",
-				  o->path ? o->path : "?", (unsigned long long)smb_id_load(&o->volatile_id),
-				  c ? c->peer_str : "(none)", o->durable_disconnected ? " (durable, disconnected)" : "",
-				  g->level, g->breaking ? " breaking" : "", g->breaking_to, g->break_undelivered,
-				  (long long)g->deadline_ms - (long long)now);
+			fprintf(out, "oplock %u%s to %u undelivered %d deadline in %lld ms\n", g->level,
+				g->breaking ? " breaking" : "", g->breaking_to, g->break_undelivered,
+				(long long)g->deadline_ms - (long long)now);
 		}
 	}
 	list_for_each(pos, &in->break_waiters) {
 		struct lease_waiter *w = list_entry(pos, struct lease_waiter, link);
-		log_error("debug dump:   waiting: mid %llu conn %s async %s", (unsigned long long)w->hdr.message_id,
-			  w->conn ? w->conn->peer_str : "?", w->async ? "live" : "done");
+		fprintf(out, "  waiting: mid %llu conn %s async %s\n", (unsigned long long)w->hdr.message_id,
+			w->conn ? w->conn->peer_str : "?", w->async ? "live" : "done");
 	}
 	smb_mutex_unlock(&in->lock);
 }

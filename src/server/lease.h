@@ -23,6 +23,7 @@
 #define SMBKIT_SERVER_LEASE_H
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #include "server/server.h"
@@ -72,9 +73,10 @@ uint32_t lease_grant(struct smbd_open *o, const struct lease_request *lr, struct
 /* o is closing: drops its grant (and its lease when it was the last open
  * using it), ending a break in progress.  Call before inode_detach_open. */
 void lease_open_closed(struct smbd_open *o);
-/* Debug aid (smbd_debug_dump_waits): logs in's grants and waiting CREATEs
- * when any CREATE waits on it.  Takes in->lock. */
-void lease_debug_dump_inode(struct smbd_inode *in);
+/* Debug aid (smbd_debug_dump_waits): writes in's grants and waiting
+ * CREATEs to out (a memory stream: no I/O under the lock) when any CREATE
+ * waits on it.  Takes in->lock. */
+void lease_debug_dump_inode(struct smbd_inode *in, FILE *out);
 /* The same, but the CREATEs waiting on the file are returned rather than
  * resumed: the caller resumes them with lease_post_wakeups once o has left
  * the inode (inode_detach_open), or a resumed CREATE could still find o in

@@ -105,9 +105,9 @@ static struct smbd_open *open_alloc(struct smb2_request *req)
 }
 
 /* Test hook, debug builds only: SMBKIT_TEST_GRANT_PAUSE_MS makes a CREATE
- * of a name beginning "grantpause" that was granted an oplock or lease wait
- * between the grant and publishing the open, the window in which another client's
- * CREATE breaks a grant that no connection can carry yet
+ * of a name beginning "grantpause" that was granted an oplock or lease
+ * wait between the grant and publishing the open, the window in which
+ * another client's CREATE breaks a grant that no connection can carry yet
  * (tests/stress/stress.py grant-break checks lease_open_published). */
 static void test_pause_after_grant(const struct smbd_open *o, uint8_t granted_level)
 {
@@ -138,8 +138,9 @@ static uint32_t finish(struct smb2_request *req, struct smbd_open *o, struct smb
 	durable_published(o);
 	/* A break that found o granted but unpublished (a CREATE of another
 	 * client between lease_grant and here) reached nobody: it follows
-	 * this answer, which still reports the level granted before it. */
-	lease_open_published(o, false);
+	 * this answer, which still reports the level granted before it.  An
+	 * open granted no caching has nothing to break (and skips the lock). */
+	if (rsp->oplock_level != SMB2_OPLOCK_LEVEL_NONE) lease_open_published(o, false);
 	rsp->persistent_id = o->persistent_id;
 	rsp->volatile_id = o->volatile_id;
 	smb2_req_set_related_fid(req, o->persistent_id, o->volatile_id);
