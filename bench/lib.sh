@@ -316,6 +316,10 @@ write_configs() { # write_configs MODE   (off | sign | encrypt)
 		smbd_io=$(printf '\tsmb2 max read = %s\n\tsmb2 max write = %s\n\tsmb2 max trans = %s' \
 			"$BENCH_MAX_IO" "$BENCH_MAX_IO" "$BENCH_MAX_IO")
 	fi
+	# BENCH_KIT_GLOBAL="LINE; LINE": more [global] lines for smbkitd only,
+	# to compare its own settings (e.g. "busy poll = 0") on one binary.
+	local kit_extra=
+	[[ -n "${BENCH_KIT_GLOBAL:-}" ]] && kit_extra=$'\t'"${BENCH_KIT_GLOBAL//; /$'\n\t'}"
 	cat >"$WORK/kit/smbkitd.conf" <<EOF
 [global]
 	users file = $WORK/kit/users
@@ -323,6 +327,7 @@ write_configs() { # write_configs MODE   (off | sign | encrypt)
 	log level = warn
 	max connections = 0
 $kit_io
+$kit_extra
 $both
 	path = ${SHAREDIR[kit]}
 EOF

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/seq.sh [--size SIZE] [--reps N] [--modes "off sign encrypt"] [--ops "put get"] [--perf DIR]
+# bench/seq.sh [--size SIZE] [--reps N] [--modes "off sign encrypt"] [--ops "put get"] [--par N] [--perf DIR]
 #
 # Only the sequential rows of bench/run.sh: smbclient put / get of one large
 # file against smbkitd and Samba's smbd, interleaved (kit, smbd, kit, ...),
@@ -15,6 +15,9 @@
 # rebuilt here).  --perf DIR records `perf record -g` of smbkitd during one
 # extra get and one extra put per mode into DIR/{get,put}-MODE.data.
 # --ops get measures only get (the file is placed in both shares first).
+# --par N splits SIZE over N smbclients at once, each with its own
+# connection and file (run.sh's "clients at once" rows); MiB/s is then
+# over the wall time of the whole, and smbclient busy is their sum.
 # The environment reaches smbkitd: SMBKITD_IO_THREADS=0 compares its
 # paths on one binary.  BENCH_MAX_IO=BYTES sets both servers' largest
 # READ/WRITE (lib.sh).
@@ -28,7 +31,7 @@ BUILD=${SMBKIT_BUILD:-$ROOT/build-release}
 # shellcheck source=bench/lib.sh
 source "$ROOT/bench/lib.sh"
 SMBC_TIMEOUT=0   # a large --size on a sanitizer build may take long
-SIZE=512M REPS=3 MODES="off sign encrypt" OPS="put get" PERFDIR=
+SIZE=512M REPS=3 MODES="off sign encrypt" OPS="put get" PERFDIR= PAR=1
 while [[ $# -gt 0 ]]; do
 	case "$1" in
 	--size) SIZE=$2; shift ;;
@@ -36,6 +39,7 @@ while [[ $# -gt 0 ]]; do
 	--modes) MODES=$2; shift ;;
 	--ops) OPS=$2; shift ;;
 	--perf) PERFDIR=$2; shift ;;
+	--par) PAR=$2; shift ;;
 	-h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "seq.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
@@ -49,6 +53,9 @@ bench_workdir /dev/shm smbkit-seq
 LOGDIR="$WORK/logs"
 mkdir -p "$LOGDIR"
 head -c "$SIZE_BYTES" /dev/urandom >"$WORK/big.bin"
+[[ $PAR =~ ^[1-9][0-9]*$ ]] || { echo "seq.sh: --par wants a positive count" >&2; exit 2; }
+PART_BYTES=$((SIZE_BYTES / PAR))
+(( PAR == 1 )) || head -c "$PART_BYTES" "$WORK/big.bin" >"$WORK/part.bin"
 bench_cleanup_hook() {
 	local mode
 	[[ -n "${SEQ_KEEP_LOG:-}" ]] || return 0
@@ -63,11 +70,41 @@ xfer() {
 	local w=$1 op=$2 cmd="get big.bin /dev/null" c0 c1 t
 	[[ $op == put ]] && cmd="put $WORK/big.bin big.bin"
 	c0=$(cpu_s "$w")
-	t=$(smbc_s "$w" "$cmd") || exit 1
+	if (( PAR > 1 )); then
+		t=$(par_xfer "$w" "$op") || exit 1
+		SIZE_MIB_DONE=$(awk -v b="$((PART_BYTES * PAR))" 'BEGIN{printf "%.1f", b/1048576}')
+	else
+		t=$(smbc_s "$w" "$cmd") || exit 1
+		SIZE_MIB_DONE=$SIZE_MIB
+	fi
 	c1=$(cpu_s "$w")
-	V[$op-$w]+=" $(rate "$SIZE_MIB" "$t" 0)"
-	C[$op-$w]+=" $(cpu_us_per "$c0" "$c1" "$SIZE_MIB")"
+	V[$op-$w]+=" $(rate "$SIZE_MIB_DONE" "$t" 0)"
+	C[$op-$w]+=" $(cpu_us_per "$c0" "$c1" "$SIZE_MIB_DONE")"
 	B[$op-$w]+=" $(client_busy_pct "$t")"
+}
+# par_xfer WHICH OP: PAR smbclients at once, each putting part.bin to (or
+# getting) its own part-I.bin; prints the wall seconds from the first start
+# to the last end and leaves their summed CPU in $WORK/client-cpu.
+par_xfer() {
+	local w=$1 op=$2 i t0 t1 rc=0 pids=()
+	times >"$WORK/client-times0"
+	t0=$(now)
+	for ((i = 0; i < PAR; i++)); do
+		if [[ $op == put ]]; then
+			( OUT="$WORK/par-$i.out"; smbc "$w" "put $WORK/part.bin part-$i.bin" ) &
+		else
+			( OUT="$WORK/par-$i.out"; smbc "$w" "get part-$i.bin /dev/null" ) &
+		fi
+		pids+=($!)
+	done
+	for i in "${pids[@]}"; do wait "$i" || rc=1; done
+	t1=$(now)
+	times >"$WORK/client-times1"
+	awk 'function s(f, a) { split(f, a, /[ms]/); return a[1] * 60 + a[2] }
+	     FNR == 2 { v = s($1) + s($2); if (NR == FNR) c0 = v; else c1 = v }
+	     END { printf "%.3f\n", c1 - c0 }' "$WORK/client-times0" "$WORK/client-times1" >"$WORK/client-cpu"
+	[[ $rc -eq 0 ]] || { echo "seq.sh: a parallel $op to $w failed" >&2; return 1; }
+	elapsed "$t0" "$t1"
 }
 MEMROWS=
 
@@ -79,7 +116,13 @@ for mode in $MODES; do
 	declare -A V=() C=() B=()
 	load0=$(loadavg)
 	if [[ " $OPS " != *" put "* ]]; then
-		cp "$WORK/big.bin" "${SHAREDIR[kit]}/big.bin"; cp "$WORK/big.bin" "${SHAREDIR[smbd]}/big.bin"
+		for w in kit smbd; do
+			if (( PAR > 1 )); then
+				for ((i = 0; i < PAR; i++)); do cp "$WORK/part.bin" "${SHAREDIR[$w]}/part-$i.bin"; done
+			else
+				cp "$WORK/big.bin" "${SHAREDIR[$w]}/big.bin"
+			fi
+		done
 	fi
 	mem_watch_start
 	for ((r = 0; r < REPS; r++)); do
@@ -93,11 +136,17 @@ for mode in $MODES; do
 	MEMROWS+="| $mode | ${MEM_PEAK_RSS[kit]} | ${MEM_PEAK_RSS[smbd]} | $(ratio "${MEM_PEAK_RSS[kit]}" "${MEM_PEAK_RSS[smbd]}")"
 	MEMROWS+=" | ${MEM_PEAK_PSS[kit]} | ${MEM_PEAK_PSS[smbd]} | $(ratio "${MEM_PEAK_PSS[kit]}" "${MEM_PEAK_PSS[smbd]}")"
 	MEMROWS+=" | ${MEM_RSS[kit]} / ${MEM_RSS[smbd]} | ${MEM_PSS[kit]} / ${MEM_PSS[smbd]} | ${MEM_PEAK_PROCS[smbd]} / ${MEM_PROCS[smbd]} | $MEM_SAMPLES |"$'\n'
-	[[ $(stat -c %s "${SHAREDIR[kit]}/big.bin") -eq $SIZE_BYTES ]] || { echo "seq.sh: wrong size on smbkitd" >&2; exit 1; }
-	cmp -s "${SHAREDIR[kit]}/big.bin" "$WORK/big.bin" || { echo "seq.sh: smbkitd stored different data" >&2; exit 1; }
-	smbc kit "get big.bin $WORK/back.bin" || exit 1
-	cmp -s "$WORK/back.bin" "$WORK/big.bin" || { echo "seq.sh: smbkitd returned different data" >&2; exit 1; }
-	rm -f "$WORK/back.bin"
+	if (( PAR > 1 )); then
+		for ((i = 0; i < PAR; i++)); do
+			cmp -s "${SHAREDIR[kit]}/part-$i.bin" "$WORK/part.bin" || { echo "seq.sh: smbkitd stored different data in part-$i.bin" >&2; exit 1; }
+		done
+	else
+		[[ $(stat -c %s "${SHAREDIR[kit]}/big.bin") -eq $SIZE_BYTES ]] || { echo "seq.sh: wrong size on smbkitd" >&2; exit 1; }
+		cmp -s "${SHAREDIR[kit]}/big.bin" "$WORK/big.bin" || { echo "seq.sh: smbkitd stored different data" >&2; exit 1; }
+		smbc kit "get big.bin $WORK/back.bin" || exit 1
+		cmp -s "$WORK/back.bin" "$WORK/big.bin" || { echo "seq.sh: smbkitd returned different data" >&2; exit 1; }
+		rm -f "$WORK/back.bin"
+	fi
 	load1=$(loadavg)
 	for op in $OPS; do
 		# shellcheck disable=SC2086
@@ -114,7 +163,8 @@ for mode in $MODES; do
 			perf record -q -g -o "$PERFDIR/$op-$mode.data" -p "${PID[kit]}" 2>/dev/null &
 			ppid=$!
 			sleep 0.3
-			if [[ $op == get ]]; then smbc kit "get big.bin /dev/null" || exit 1
+			if (( PAR > 1 )); then par_xfer kit "$op" >/dev/null || exit 1
+			elif [[ $op == get ]]; then smbc kit "get big.bin /dev/null" || exit 1
 			else smbc kit "put $WORK/big.bin big.bin" || exit 1; fi
 			kill -INT "$ppid"; wait "$ppid" 2>/dev/null
 		done

@@ -123,6 +123,24 @@ static void test_pause_after_grant(const struct smbd_open *o, uint8_t granted_le
 #endif
 }
 
+/* Test hook, debug builds only: SMBKIT_TEST_CREATE_PAUSE_MS makes the
+ * first attempt of a CREATE of a name whose last component begins
+ * "createrace" wait after its lookup found nothing and before it creates
+ * the name, so that a test can create the name meanwhile
+ * (tests/stress/stress.py create-race checks the second lookup). */
+static void test_pause_before_create(const char *base, unsigned lookups)
+{
+#ifndef NDEBUG
+	const char *e = getenv("SMBKIT_TEST_CREATE_PAUSE_MS");
+	int pause_ms = e ? atoi(e) : 0;
+	if (pause_ms > 0 && pause_ms <= 10000 && lookups == 0 && !strncmp(base, "createrace", 10))
+		usleep((useconds_t)pause_ms * 1000u);
+#else
+	(void)base;
+	(void)lookups;
+#endif
+}
+
 /* Publishes o, answers the request, and drops the creator's reference. */
 static uint32_t finish(struct smb2_request *req, struct smbd_open *o, struct smb2_create_rsp *rsp)
 {
@@ -974,6 +992,7 @@ lookup:;
 		}
 		status = smbd_sd_check_create(req->session, pfd, is_dir);
 		if (status) goto out;
+		test_pause_before_create(base, lookups);
 		/* pfd is an O_PATH directory fd, which the *at calls accept. */
 		if (is_dir) {
 			if (mkdirat(pfd, base, 0777) < 0) {

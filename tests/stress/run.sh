@@ -149,6 +149,9 @@ export SMBKIT_TEST_RECONNECT_PAUSE_MS=${SMBKIT_TEST_RECONNECT_PAUSE_MS:-300}
 # And every CREATE of a "grantpause*" name between granting its oplock and
 # answering (server/smb2_create.c test hook; the grant-break scenario).
 export SMBKIT_TEST_GRANT_PAUSE_MS=${SMBKIT_TEST_GRANT_PAUSE_MS:-300}
+# And every first attempt to create a "createrace*" name between its lookup
+# and the create (server/smb2_create.c test hook; the create-race scenario).
+export SMBKIT_TEST_CREATE_PAUSE_MS=${SMBKIT_TEST_CREATE_PAUSE_MS:-500}
 # And hold a WRITE at file offset 1 GiB for 1.5 s before writing it
 # (server/smb2_write.c test hook): the io-close scenario drops the writer's
 # connection in that window.
@@ -164,6 +167,9 @@ scenario reconnect-break 4
 # A break of an oplock granted by a CREATE that has not answered yet (the
 # pause below holds that window open on debug builds).
 scenario grant-break 1
+# A name that appears between a CREATE's lookup and its create (the pause
+# above holds that window open on debug builds).
+scenario create-race 1
 # Resilient handles (FSCTL_LMR_REQUEST_RESILIENCY) outlive their connection.
 scenario resilient 2
 # AppInstanceId: a new client's open replaces the old client's at once.

@@ -33,6 +33,12 @@ SCENARIO:
               SMBKIT_TEST_GRANT_PAUSE_MS holds that window open): the break
               must follow the answer rather than time out.  Six rounds per
               process, oplocks and leases in turn.
+  create-race a name appears between a CREATE's lookup and its create (a
+              debug smbkitd with SMBKIT_TEST_CREATE_PAUSE_MS holds that
+              window open; the test makes the name in the share directory):
+              OPEN_IF, OVERWRITE_IF and SUPERSEDE must open what is there
+              now, FILE_CREATE must fail with OBJECT_NAME_COLLISION.  Five
+              rounds per process, one per disposition.
   resilient   FSCTL_LMR_REQUEST_RESILIENCY: the open outlives its
               connection for its timeout (share mode kept, DHnC reclaims it
               with its data) and is closed after it.  One round per process.
@@ -630,6 +636,85 @@ def test_grant_pause():
         return False
 
 
+# ====================================================================== create race
+FILE_SUPERSEDED, FILE_OPENED, FILE_CREATED, FILE_OVERWRITTEN = 0, 1, 2, 3
+STATUS_OBJECT_NAME_COLLISION = 0xC0000035
+# (disposition, create options, what the test makes meanwhile, the answer
+# MS-FSA 2.1.5.1 gives for a name that exists: status, CreateAction, and
+# whether the file keeps its data)
+CREATE_RACE_CASES = [
+    (s.FILE_OPEN_IF, s.FILE_NON_DIRECTORY_FILE, "file", 0, FILE_OPENED, True),
+    (s.FILE_OVERWRITE_IF, s.FILE_NON_DIRECTORY_FILE, "file", 0, FILE_OVERWRITTEN, False),
+    (s.FILE_SUPERSEDE, s.FILE_NON_DIRECTORY_FILE, "file", 0, FILE_SUPERSEDED, False),
+    (s.FILE_OPEN_IF, s.FILE_DIRECTORY_FILE, "dir", 0, FILE_OPENED, True),
+    (s.FILE_CREATE, s.FILE_NON_DIRECTORY_FILE, "file", STATUS_OBJECT_NAME_COLLISION, None, True),
+]
+
+
+def create_race_round(idx, rnd, errors):
+    """A CREATE whose lookup found no such name, and the name appears before
+    it creates one (smbkitd debug builds hold that window for names
+    beginning "createrace" with SMBKIT_TEST_CREATE_PAUSE_MS; here the name
+    is made in the share directory, as a local process or another loop's
+    client would).  Only FILE_CREATE may fail on an existing name (MS-FSA
+    2.1.5.1); the other dispositions must look again and open it
+    (server/smb2_create.c, the EEXIST retry)."""
+    disp, options, kind, want_status, want_action, keeps = CREATE_RACE_CASES[(rnd - 1) % len(CREATE_RACE_CASES)]
+    name = "createrace%02d-%d%s" % (idx, rnd, ".d" if kind == "dir" else ".dat")
+    local = os.path.join(os.environ["SMBKIT_SHARE_DIR"], name)
+    content = b"made meanwhile %d\n" % rnd
+    c, tid = connect()
+    access = s.FILE_READ_DATA | s.FILE_READ_ATTRIBUTES | (0 if kind == "dir" else s.FILE_WRITE_DATA)
+    mid = c.send(s.CREATE, c.create_body(name, access, 7, disp, options=options), tid)
+    time.sleep(0.15)  # inside the server's pause
+    c.poll(0)
+    if mid in c.pending:
+        errors.append("round %d: the CREATE was answered before the name was made: the server's pause "
+                      "(SMBKIT_TEST_CREATE_PAUSE_MS) did not hold it" % rnd)
+        c.abort()
+        return
+    if kind == "dir":
+        os.mkdir(local, 0o777)
+    else:
+        fd = os.open(local, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        os.write(fd, content)
+        os.close(fd)
+    r = c.wait(mid)
+    what = "round %d (disposition %d, %s)" % (rnd, disp, kind)
+    if r.status != want_status:
+        errors.append("%s: %s, expected %s" % (what, hx(r.status), hx(want_status)))
+    elif r.status == 0:
+        action, = struct.unpack_from("<I", r.body, 4)
+        eof, = struct.unpack_from("<Q", r.body, 48)
+        attrs, = struct.unpack_from("<I", r.body, 56)
+        fid = bytes(r.body[64:80])
+        want_eof = len(content) if keeps and kind == "file" else 0
+        if action != want_action:
+            errors.append("%s: CreateAction %d, expected %d" % (what, action, want_action))
+        if kind == "dir" and not attrs & 0x10:
+            errors.append("%s: attributes %#x lack DIRECTORY" % (what, attrs))
+        if kind == "file" and eof != want_eof:
+            errors.append("%s: EndOfFile %d, expected %d" % (what, eof, want_eof))
+        if kind == "file" and keeps:
+            st, data = c.read(tid, fid, 0, 4096)
+            if st or data != content:
+                errors.append("%s: read %s, %r instead of what the test wrote" % (what, hx(st), data[:40]))
+        c.close(tid, fid)
+    if kind == "file":
+        with open(local, "rb") as f:
+            left = f.read()
+        if left != (content if keeps else b""):
+            errors.append("%s: the file holds %r afterwards" % (what, left[:40]))
+    c.abort()
+
+
+def test_create_pause():
+    try:
+        return int(os.environ["SMBKIT_TEST_CREATE_PAUSE_MS"]) > 0 and "SMBKIT_SHARE_DIR" in os.environ
+    except (KeyError, ValueError):
+        return False
+
+
 FSCTL_LMR_REQUEST_RESILIENCY = 0x001401D4
 IOCTL = 0x000B
 
@@ -995,6 +1080,7 @@ def io_close_round(idx, rnd, errors):
 WORKERS = {"disconnect": storm_worker, "trees": trees_worker, "durable": durable_worker,
            "reconnect-break": fixed_rounds_worker(reconnect_break_round, 3),
            "grant-break": fixed_rounds_worker(grant_break_round, 6),
+           "create-race": fixed_rounds_worker(create_race_round, len(CREATE_RACE_CASES)),
            "resilient": fixed_rounds_worker(resilient_round, 1),
            "app-instance": fixed_rounds_worker(app_instance_round, 2),
            "stream": fixed_rounds_worker(stream_round, 1000),
@@ -1024,6 +1110,11 @@ def main():
 
     if a.scenario == "grant-break" and not test_grant_pause():
         print("ok - grant-break # skip: SMBKIT_TEST_GRANT_PAUSE_MS not set (debug smbkitd test hook)")
+        return 0
+
+    if a.scenario == "create-race" and not test_create_pause():
+        print("ok - create-race # skip: SMBKIT_TEST_CREATE_PAUSE_MS or SMBKIT_SHARE_DIR not set (debug smbkitd "
+              "test hook)")
         return 0
 
     if a.scenario == "io-close" and test_write_pause() is None:
