@@ -54,7 +54,8 @@ end=$(date +%s)
 declare -A LISTED
 while IFS= read -r line; do
 	line=${line%%#*}
-	line=${line//[[:space:]]/}
+	line=${line#"${line%%[![:space:]]*}"}
+	line=${line%"${line##*[![:space:]]}"}
 	[[ -n "$line" && "$line" != \?* ]] && LISTED[$line]=1
 done <"$HERE/expected-pass.txt"
 
