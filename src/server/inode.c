@@ -56,7 +56,14 @@ struct smbd_inode *inode_lookup(dev_t dev, ino_t ino, struct smbd_inode *base)
 	struct list_head *pos;
 	list_for_each(pos, &buckets[b]) {
 		struct smbd_inode *in = list_entry(pos, struct smbd_inode, hash_link);
-		if (in->dev == dev && in->ino == ino) {
+		/* The kind must match too: a file's entry can outlive the
+		 * file (a reference held by a break timer, a lease, a
+		 * disconnected durable open) and its inode number can be
+		 * reused at once, by a stream's data file as much as by a
+		 * file.  A stream taken for a file, or for another file's
+		 * stream, would carry the wrong base and lock rank (inode
+		 * inside inode: the debug lock check aborts). */
+		if (in->dev == dev && in->ino == ino && in->base == base) {
 			/* Nonzero: zero is reached only under this lock, together
 			 * with the removal from the bucket. */
 			atomic_fetch_add(&in->refcount, 1);

@@ -468,7 +468,7 @@ struct smbd_inode {
 	                              inode_lookup/inode_get and inode_put (1).  Drops to 0 only under
 	                              the inode_table lock (inode_put), so lookups never revive a dying entry. */
 	struct list_head hash_link; /* inode table bucket, guarded by the inode_table lock */
-	dev_t dev; ino_t ino;      /* key; immutable */
+	dev_t dev; ino_t ino;      /* key, with base; immutable */
 	struct smbd_inode *base;   /* owner: this inode (1 reference) for a stream's data file; else NULL */
 
 	struct smb_mutex lock;     /* rank inode (inode_stream for stream inodes): guards all below */
