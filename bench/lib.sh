@@ -450,17 +450,41 @@ smbc() { # smbc WHICH COMMANDS...: one smbclient run, output in $OUT
 # uses a whole CPU is the bottleneck whatever the server does.
 smbc_s() {
 	local t0 t1
-	# `times` is a builtin: with only a redirection it runs in this shell
-	# and reports the CPU of its finished children (the second line).
-	times >"$WORK/client-times0"
+	client_cpu_mark
 	t0=$(now)
 	smbc "$@" || return 1
 	t1=$(now)
+	client_cpu_since_mark
+	elapsed "$t0" "$t1"
+}
+
+# smbc_par_s N WHICH COMMANDS: N smbclient runs at once, COMMANDS with %i
+# replaced by each one's number (0..N-1); prints the wall seconds from the
+# first start to the last end, and leaves their summed CPU in
+# $WORK/client-cpu as smbc_s does.  Fails if any run failed.
+smbc_par_s() {
+	local n=$1 which=$2 cmds=$3 i t0 t1 rc=0 pids=()
+	client_cpu_mark
+	t0=$(now)
+	for ((i = 0; i < n; i++)); do
+		( OUT="$WORK/par-$i.out"; smbc "$which" "${cmds//%i/$i}" ) &
+		pids+=($!)
+	done
+	for i in "${pids[@]}"; do wait "$i" || rc=1; done
+	t1=$(now)
+	client_cpu_since_mark
+	[[ $rc -eq 0 ]] || return 1
+	elapsed "$t0" "$t1"
+}
+
+# `times` is a builtin: with only a redirection it runs in this shell and
+# reports the CPU of its finished children (the second line).
+client_cpu_mark() { times >"$WORK/client-times0"; }
+client_cpu_since_mark() {
 	times >"$WORK/client-times1"
 	awk 'function s(f, a) { split(f, a, /[ms]/); return a[1] * 60 + a[2] }
 	     FNR == 2 { v = s($1) + s($2); if (NR == FNR) c0 = v; else c1 = v }
 	     END { printf "%.3f\n", c1 - c0 }' "$WORK/client-times0" "$WORK/client-times1" >"$WORK/client-cpu"
-	elapsed "$t0" "$t1"
 }
 # client_busy_pct SECONDS: the last smbc_s run's smbclient CPU over its
 # wall time SECONDS, in % of one CPU

@@ -171,18 +171,11 @@ wl_seq() {
 # MIB per second over the wall time of the whole (first start to last
 # end) and of the server's CPU µs per MiB.
 par_s() {
-	local w=$1 mib=$2 row=$3 cmds=$4 i t0 t1 c0 c1 rc=0 pids=()
+	local w=$1 mib=$2 row=$3 cmds=$4 t c0 c1
 	c0=$(cpu_s "$w")
-	t0=$(now)
-	for ((i = 0; i < PAR_CLIENTS; i++)); do
-		( OUT="$WORK/par-$i.out"; smbc "$w" "${cmds//%i/$i}" ) &
-		pids+=($!)
-	done
-	for i in "${pids[@]}"; do wait "$i" || rc=1; done
-	t1=$(now)
+	t=$(smbc_par_s "$PAR_CLIENTS" "$w" "$cmds") || return 1
 	c1=$(cpu_s "$w")
-	[[ $rc -eq 0 ]] || return 1
-	echo "$row|higher|$(rate "$mib" "$(elapsed "$t0" "$t1")" 0)"
+	echo "$row|higher|$(rate "$mib" "$t" 0)"
 	echo "${row%%|*}: server CPU|µs/MiB|lower|$(cpu_us_per "$c0" "$c1" "$mib")"
 }
 

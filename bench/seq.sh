@@ -63,6 +63,11 @@ bench_cleanup_hook() {
 }
 bench_user
 
+# par_cmd OP: one of the --par clients' smbclient command (%i: its number).
+par_cmd() {
+	if [[ $1 == put ]]; then echo "put $WORK/part.bin part-%i.bin"; else echo "get part-%i.bin /dev/null"; fi
+}
+
 # xfer WHICH OP: one put or get of the file; its MiB/s goes into
 # V[OP-WHICH] and the server's CPU µs per MiB into C[OP-WHICH].  A failure
 # ends the script.
@@ -71,7 +76,7 @@ xfer() {
 	[[ $op == put ]] && cmd="put $WORK/big.bin big.bin"
 	c0=$(cpu_s "$w")
 	if (( PAR > 1 )); then
-		t=$(par_xfer "$w" "$op") || exit 1
+		t=$(smbc_par_s "$PAR" "$w" "$(par_cmd "$op")") || exit 1
 		SIZE_MIB_DONE=$(awk -v b="$((PART_BYTES * PAR))" 'BEGIN{printf "%.1f", b/1048576}')
 	else
 		t=$(smbc_s "$w" "$cmd") || exit 1
@@ -81,30 +86,6 @@ xfer() {
 	V[$op-$w]+=" $(rate "$SIZE_MIB_DONE" "$t" 0)"
 	C[$op-$w]+=" $(cpu_us_per "$c0" "$c1" "$SIZE_MIB_DONE")"
 	B[$op-$w]+=" $(client_busy_pct "$t")"
-}
-# par_xfer WHICH OP: PAR smbclients at once, each putting part.bin to (or
-# getting) its own part-I.bin; prints the wall seconds from the first start
-# to the last end and leaves their summed CPU in $WORK/client-cpu.
-par_xfer() {
-	local w=$1 op=$2 i t0 t1 rc=0 pids=()
-	times >"$WORK/client-times0"
-	t0=$(now)
-	for ((i = 0; i < PAR; i++)); do
-		if [[ $op == put ]]; then
-			( OUT="$WORK/par-$i.out"; smbc "$w" "put $WORK/part.bin part-$i.bin" ) &
-		else
-			( OUT="$WORK/par-$i.out"; smbc "$w" "get part-$i.bin /dev/null" ) &
-		fi
-		pids+=($!)
-	done
-	for i in "${pids[@]}"; do wait "$i" || rc=1; done
-	t1=$(now)
-	times >"$WORK/client-times1"
-	awk 'function s(f, a) { split(f, a, /[ms]/); return a[1] * 60 + a[2] }
-	     FNR == 2 { v = s($1) + s($2); if (NR == FNR) c0 = v; else c1 = v }
-	     END { printf "%.3f\n", c1 - c0 }' "$WORK/client-times0" "$WORK/client-times1" >"$WORK/client-cpu"
-	[[ $rc -eq 0 ]] || { echo "seq.sh: a parallel $op to $w failed" >&2; return 1; }
-	elapsed "$t0" "$t1"
 }
 MEMROWS=
 
@@ -163,7 +144,7 @@ for mode in $MODES; do
 			perf record -q -g -o "$PERFDIR/$op-$mode.data" -p "${PID[kit]}" 2>/dev/null &
 			ppid=$!
 			sleep 0.3
-			if (( PAR > 1 )); then par_xfer kit "$op" >/dev/null || exit 1
+			if (( PAR > 1 )); then smbc_par_s "$PAR" kit "$(par_cmd "$op")" >/dev/null || exit 1
 			elif [[ $op == get ]]; then smbc kit "get big.bin /dev/null" || exit 1
 			else smbc kit "put $WORK/big.bin big.bin" || exit 1; fi
 			kill -INT "$ppid"; wait "$ppid" 2>/dev/null

@@ -70,6 +70,7 @@
 #include "common/utf16.h"
 #include "server/durable.h"
 #include "server/loop.h"
+#include "server/test_hook.h"
 #include "server/vfs.h"
 #include "wire/lease.h"
 
@@ -661,13 +662,7 @@ static char *request_name(const struct smb2_create_req *cr)
  * (tests/stress/stress.py reconnect-break checks lease_open_published). */
 static void test_pause_before_publish(void)
 {
-#ifndef NDEBUG
-	/* Read each time: nothing sets the environment after start-up, and a
-	 * cached value would be one more thing shared between loop threads. */
-	const char *e = getenv("SMBKIT_TEST_RECONNECT_PAUSE_MS");
-	int pause_ms = e ? atoi(e) : 0;
-	if (pause_ms > 0 && pause_ms <= 10000) usleep((useconds_t)pause_ms * 1000u);
-#endif
+	test_hook_pause("SMBKIT_TEST_RECONNECT_PAUSE_MS");
 }
 
 uint32_t durable_reconnect(struct smb2_request *req, const struct smb2_create_req *cr,

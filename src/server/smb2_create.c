@@ -15,6 +15,7 @@
 #include "server/lease.h"
 #include "server/security_desc.h"
 #include "server/server.h"
+#include "server/test_hook.h"
 #include "server/vfs.h"
 #include "wire/create.h"
 #include "wire/fileinfo.h"
@@ -112,11 +113,8 @@ static struct smbd_open *open_alloc(struct smb2_request *req)
 static void test_pause_after_grant(const struct smbd_open *o, uint8_t granted_level)
 {
 #ifndef NDEBUG
-	const char *e = getenv("SMBKIT_TEST_GRANT_PAUSE_MS");
-	int pause_ms = e ? atoi(e) : 0;
-	if (pause_ms > 0 && pause_ms <= 10000 && granted_level != SMB2_OPLOCK_LEVEL_NONE && o->path &&
-	    !strncmp(o->path, "grantpause", 10))
-		usleep((useconds_t)pause_ms * 1000u);
+	if (granted_level != SMB2_OPLOCK_LEVEL_NONE && o->path && !strncmp(o->path, "grantpause", 10))
+		test_hook_pause("SMBKIT_TEST_GRANT_PAUSE_MS");
 #else
 	(void)o;
 	(void)granted_level;
@@ -131,10 +129,7 @@ static void test_pause_after_grant(const struct smbd_open *o, uint8_t granted_le
 static void test_pause_before_create(const char *base, unsigned lookups)
 {
 #ifndef NDEBUG
-	const char *e = getenv("SMBKIT_TEST_CREATE_PAUSE_MS");
-	int pause_ms = e ? atoi(e) : 0;
-	if (pause_ms > 0 && pause_ms <= 10000 && lookups == 0 && !strncmp(base, "createrace", 10))
-		usleep((useconds_t)pause_ms * 1000u);
+	if (lookups == 0 && !strncmp(base, "createrace", 10)) test_hook_pause("SMBKIT_TEST_CREATE_PAUSE_MS");
 #else
 	(void)base;
 	(void)lookups;

@@ -69,7 +69,7 @@ static uint32_t write_begin(struct smb2_request *req, struct smbd_open *o, int f
 static void test_pause_before_write(uint64_t offset)
 {
 #ifndef NDEBUG
-	/* Read each time, as SMBKIT_TEST_RECONNECT_PAUSE_MS (durable.c). */
+	/* Read each time, as test_hook_pause (test_hook.h). */
 	const char *e = getenv("SMBKIT_TEST_WRITE_PAUSE");
 	unsigned long long at;
 	unsigned ms;
