@@ -381,15 +381,25 @@ start_servers() {
 		write_configs "$mode"
 		"$BUILD/smbkitd" --foreground -c "$WORK/kit/smbkitd.conf" </dev/null >>"$(server_log kit "$mode")" 2>&1 &
 		PID[kit]=$!
-		if [[ ! -s "$WORK/samba/private/passdb.tdb" ]]; then
-			printf '%s\n%s\n' "$PASS" "$PASS" | smbpasswd -c "$WORK/samba/smb.conf" -s -a "$USER_NAME" >"$LOGDIR/smbpasswd.log" 2>&1 \
-				|| { cat "$LOGDIR/smbpasswd.log" >&2; err "smbpasswd failed"; return 1; }
+		if [[ -n "${BENCH_AB_BUILD:-}" ]]; then
+			# A/B of two smbkitd builds (seq.sh --ab): the "smbd" slot runs
+			# the other build with smbkitd's own configuration, on its own
+			# port and share.
+			sed -e "s|^\tlisten = .*|\tlisten = 127.0.0.1:${PORT[smbd]}|" \
+				-e "s|^\tpath = .*|\tpath = ${SHAREDIR[smbd]}|" "$WORK/kit/smbkitd.conf" >"$WORK/kit/smbkitd-b.conf"
+			"$BENCH_AB_BUILD/smbkitd" --foreground -c "$WORK/kit/smbkitd-b.conf" </dev/null >>"$(server_log smbd "$mode")" 2>&1 &
+			PID[smbd]=$!
+		else
+			if [[ ! -s "$WORK/samba/private/passdb.tdb" ]]; then
+				printf '%s\n%s\n' "$PASS" "$PASS" | smbpasswd -c "$WORK/samba/smb.conf" -s -a "$USER_NAME" >"$LOGDIR/smbpasswd.log" 2>&1 \
+					|| { cat "$LOGDIR/smbpasswd.log" >&2; err "smbpasswd failed"; return 1; }
+			fi
+			# smbd's parent signals its whole process group (kill(0, SIGTERM))
+			# when it exits; with --no-process-group that would be ours, so it
+			# gets a session of its own (setsid execs it: same pid).
+			setsid smbd -F --no-process-group -s "$WORK/samba/smb.conf" </dev/null >>"$(server_log smbd "$mode")" 2>&1 &
+			PID[smbd]=$!
 		fi
-		# smbd's parent signals its whole process group (kill(0, SIGTERM))
-		# when it exits; with --no-process-group that would be ours, so it
-		# gets a session of its own (setsid execs it: same pid).
-		setsid smbd -F --no-process-group -s "$WORK/samba/smb.conf" </dev/null >>"$(server_log smbd "$mode")" 2>&1 &
-		PID[smbd]=$!
 		if wait_port kit "${PORT[kit]}" && wait_port smbd "${PORT[smbd]}"; then
 			say "mode $mode: smbkitd pid ${PID[kit]} port ${PORT[kit]}; smbd pid ${PID[smbd]} port ${PORT[smbd]}"
 			return 0

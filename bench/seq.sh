@@ -21,6 +21,10 @@
 # The environment reaches smbkitd: SMBKITD_IO_THREADS=0 compares its
 # paths on one binary.  BENCH_MAX_IO=BYTES sets both servers' largest
 # READ/WRITE (lib.sh).
+# --ab DIR puts smbkitd built in DIR where smbd would be (same smbkitd
+# configuration, own port and share): an A/B of two builds, interleaved
+# round by round like the comparison with Samba; the "smbd" columns are
+# then DIR's smbkitd.
 # SEQ_KEEP_LOG=FILE keeps the smbkitd log (e.g. of a sanitizer build).
 # Must run as root (smbd).  Scratch on /dev/shm (tmpfs).
 set -uo pipefail
@@ -40,7 +44,8 @@ while [[ $# -gt 0 ]]; do
 	--ops) OPS=$2; shift ;;
 	--perf) PERFDIR=$2; shift ;;
 	--par) PAR=$2; shift ;;
-	-h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	--ab) BENCH_AB_BUILD=$(cd "$2" && pwd) || exit 2; shift ;;
+	-h|--help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "seq.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 	shift
@@ -90,6 +95,7 @@ xfer() {
 MEMROWS=
 
 echo "# $(date -u +%FT%TZ) size $SIZE_MIB MiB, $REPS rounds, build $BUILD, load $(cut -d' ' -f1-3 /proc/loadavg)"
+[[ -n "${BENCH_AB_BUILD:-}" ]] && echo "# --ab: the smbd columns are smbkitd from $BENCH_AB_BUILD"
 printf '| mode | op | smbkitd MiB/s | smbd MiB/s | ratio | rounds kit / smbd | server CPU µs/MiB kit / smbd | smbclient busy %% kit / smbd | load |\n|---|---|---:|---:|---:|---|---|---|---|\n'
 for mode in $MODES; do
 	set_prot "$mode"

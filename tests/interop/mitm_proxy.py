@@ -30,6 +30,9 @@ Modes:
                          client's list, fixing DialectCount and everything
                          after it (at least one dialect is always kept)
     rsp-dialect=D        change the server's chosen DialectRevision to D
+    req-flip-encrypted=N flip one byte in the middle of the first encrypted
+                         (TRANSFORM_HEADER) client message of at least N
+                         bytes: its AEAD tag must then fail on the server
 
 Wire layouts (MS-SMB2):
   2.1       Direct TCP transport: 4-byte header, a zero byte and a 24-bit
@@ -267,6 +270,7 @@ class Connection(threading.Thread):
         self.mode, self.arg = mode, arg
         self.req_done = not mode.startswith("req-")
         self.rsp_done = not mode.startswith("rsp-")
+        self.flip_done = mode != "req-flip-encrypted"
 
     def run(self):
         cid = self.conn_id
@@ -313,6 +317,14 @@ class Connection(threading.Thread):
                     pass
 
     def maybe_rewrite(self, msg, direction):
+        if (not self.flip_done and direction == "C->S" and msg[:4] == b"\xfdSMB"
+                and len(msg) >= self.arg):
+            self.flip_done = True
+            pos = len(msg) // 2
+            b = bytearray(msg)
+            b[pos] ^= 0x01
+            log("conn %d: flipped byte %d of a %d-byte encrypted request" % (self.conn_id, pos, len(msg)))
+            return bytes(b)
         if len(msg) < SMB2_HDR + 8 or msg[:4] != SMB2_MAGIC:
             return msg
         cmd = struct.unpack_from("<H", msg, 12)[0]
@@ -353,13 +365,13 @@ def main():
     log_file = open(a.log, "a")
     mode, _, raw = a.mode.partition("=")
     if mode not in ("pass", "req-salt", "req-drop-ctx", "req-ciphers",
-                    "req-strip-dialect", "rsp-dialect"):
+                    "req-strip-dialect", "rsp-dialect", "req-flip-encrypted"):
         ap.error("unknown mode %s" % a.mode)
     if mode == "req-strip-dialect" and raw:
         arg = [int(x, 0) for x in raw.split(",")]
     else:
         arg = int(raw, 0) if raw else None
-    if mode in ("req-drop-ctx", "req-strip-dialect", "rsp-dialect") and arg is None:
+    if mode in ("req-drop-ctx", "req-strip-dialect", "rsp-dialect", "req-flip-encrypted") and arg is None:
         ap.error("mode %s needs =VALUE" % mode)
     host, _, port = a.target.rpartition(":")
     target = (host, int(port))

@@ -4,7 +4,8 @@
 # Covers: put/get (checksummed, 3 MB) over an encrypted session for each
 # dialect 3.0, 3.0.2, 3.1.1 and for each 3.1.1 cipher (AES-128-CCM,
 # AES-128-GCM, AES-256-CCM, AES-256-GCM); the cipher the server picked, as
-# its log reports it; a share with "smb encrypt = required" serving an
+# its log reports it; a 3 MB encrypted WRITE with one byte flipped on the
+# way (mitm_proxy.py) dropping the connection without writing anything; a share with "smb encrypt = required" serving an
 # encrypting client and refusing one that cannot encrypt (SMB 2.1) with
 # NT_STATUS_ACCESS_DENIED; "server smb encrypt = required" refusing the
 # login of a client that cannot encrypt; impacket (AES-128-CCM) on the
@@ -30,6 +31,10 @@ OUT="$WORK/out"
 POLICY_PID=
 npass=0 nfail=0
 cleanup_work() {
+	if [[ -n "${PROXY_PID:-}" ]]; then
+		kill "$PROXY_PID" 2>/dev/null
+		wait "$PROXY_PID" 2>/dev/null
+	fi
 	if [[ -n "$POLICY_PID" ]]; then
 		kill "$POLICY_PID" 2>/dev/null
 		wait "$POLICY_PID" 2>/dev/null
@@ -87,6 +92,37 @@ for c in AES-128-CCM AES-128-GCM AES-256-CCM AES-256-GCM; do
 			--option="client smb3 encryption algorithms=$1" && last_cipher_is "$SMBKIT_LOG" "$1"
 	}
 	check "3.1.1 encrypted put/get with $c" t_cipher "$c"
+done
+# A large encrypted WRITE altered on the way (mitm_proxy.py flips one byte
+# in its middle; such a message is received into a buffer of its own and
+# decrypted in place, conn.c).  With either cipher mode the tag must fail,
+# the connection drop, and none of the data reach the file: no plaintext is
+# acted on before the whole message is authenticated (MS-SMB2 3.3.5.2.1.1).
+PROXY_PID=
+t_tampered() { # CIPHER NAME
+	local cipher=$1 name=$2 port_file="$WORK/proxy-$2.port" plog="$WORK/proxy-$2.log" i port before
+	before=$(grep -c 'failed decryption' "$SMBKIT_LOG")
+	/usr/bin/python3 "$HERE/mitm_proxy.py" --target "127.0.0.1:$SMBKIT_PORT" --port-file "$port_file" \
+		--log "$plog" --mode req-flip-encrypted=1000000 --lifetime 120 </dev/null >"$WORK/proxy.stderr" 2>&1 &
+	PROXY_PID=$!
+	for ((i = 0; i < 100; i++)); do
+		[[ -s "$port_file" ]] && break
+		sleep 0.1
+	done
+	port=$(cat "$port_file" 2>/dev/null)
+	[[ -n "$port" ]] && smbc "$port" "$SMBKIT_SHARE_NAME" --client-protection=encrypt -m SMB3_11 \
+		--option="client smb3 encryption algorithms=$cipher" -c "put $WORK/big.bin $name"
+	kill "$PROXY_PID" 2>/dev/null
+	wait "$PROXY_PID" 2>/dev/null
+	PROXY_PID=
+	cat "$plog" >>"$OUT" 2>/dev/null
+	grep -q 'flipped byte' "$plog" || return 1
+	[[ $(grep -c 'failed decryption' "$SMBKIT_LOG") -gt $before ]] || return 1
+	# The CREATE before it went through: the file exists, empty.
+	[[ -e "$SMBKIT_SHARE_DIR/$name" && ! -s "$SMBKIT_SHARE_DIR/$name" ]]
+}
+for c in AES-128-GCM AES-256-GCM AES-128-CCM; do
+	check "a tampered 3 MB encrypted WRITE ($c) drops the connection and writes nothing" t_tampered "$c" "tamper-$c.bin"
 done
 t_pref() { # the server's preference wins over the client's order
 	roundtrip "$SMBKIT_PORT" "$SMBKIT_SHARE_NAME" pref.bin -m SMB3_11 \
