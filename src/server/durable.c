@@ -994,7 +994,7 @@ static int restore_one(struct smbd_config *cfg, struct record *r)
 	memcpy(o->client_guid, r->client_guid, 16);
 	o->durable_timeout_ms = r->timeout_ms;
 	o->durable_id_saved = r->id;
-	o->inode = inode_lookup(o->dev, o->ino, NULL);
+	o->inode = inode_lookup(o->dev, o->ino, vfs_file_generation(fd), NULL);
 	if (!o->inode || inode_attach_open(o) != STATUS_SUCCESS) {
 		o->is_persistent = false;   /* keep the record: another start may do better */
 		open_put(o);

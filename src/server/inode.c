@@ -43,7 +43,7 @@ static unsigned bucket_of(dev_t dev, ino_t ino)
 	return (unsigned)(h >> 32) & (INODE_BUCKETS - 1);
 }
 
-struct smbd_inode *inode_lookup(dev_t dev, ino_t ino, struct smbd_inode *base)
+struct smbd_inode *inode_lookup(dev_t dev, ino_t ino, uint64_t generation, struct smbd_inode *base)
 {
 	pthread_once(&table_once, table_init);
 	/* Allocate before taking the table lock: nothing that may block runs
@@ -62,8 +62,12 @@ struct smbd_inode *inode_lookup(dev_t dev, ino_t ino, struct smbd_inode *base)
 		 * reused at once, by a stream's data file as much as by a
 		 * file.  A stream taken for a file, or for another file's
 		 * stream, would carry the wrong base and lock rank (inode
-		 * inside inode: the debug lock check aborts). */
-		if (in->dev == dev && in->ino == ino && in->base == base) {
+		 * inside inode: the debug lock check aborts).  And the
+		 * generation must match: a new file that got a lingering
+		 * entry's inode number would otherwise inherit the old file's
+		 * opens, share modes, delete-pending and leases (ext4 reuses a
+		 * free inode number at once). */
+		if (in->dev == dev && in->ino == ino && in->generation == generation && in->base == base) {
 			/* Nonzero: zero is reached only under this lock, together
 			 * with the removal from the bucket. */
 			atomic_fetch_add(&in->refcount, 1);
@@ -77,6 +81,7 @@ struct smbd_inode *inode_lookup(dev_t dev, ino_t ino, struct smbd_inode *base)
 		atomic_init(&found->refcount, 1);   /* the caller's */
 		found->dev = dev;
 		found->ino = ino;
+		found->generation = generation;
 		if (base) {
 			inode_get(base);            /* the stream inode's reference on its base */
 			found->base = base;

@@ -416,8 +416,8 @@ static uint32_t create_stream(struct smb2_request *req, const struct smb2_create
 			status = ntstatus_from_errno(errno);
 			goto out;
 		}
-		o->inode = inode_lookup(o->dev, o->ino, NULL);
-		if (o->inode) o->stream_inode = inode_lookup(sfst.st_dev, sfst.st_ino, o->inode);
+		o->inode = inode_lookup(o->dev, o->ino, vfs_file_generation(bfd), NULL);
+		if (o->inode) o->stream_inode = inode_lookup(sfst.st_dev, sfst.st_ino, 0, o->inode);
 		if (!o->inode || !o->stream_inode) {
 			status = STATUS_NO_MEMORY;
 			goto out;
@@ -1066,7 +1066,7 @@ lookup:;
 	 * its inode's list, or the create fails without having changed the
 	 * file.  A file created here can still meet another open (a racing
 	 * CREATE that found the new name), so it is checked too. */
-	o->inode = inode_lookup(o->dev, o->ino, NULL);
+	o->inode = inode_lookup(o->dev, o->ino, vfs_file_generation(o->fd), NULL);
 	if (!o->inode) {
 		status = STATUS_NO_MEMORY;
 		goto out;

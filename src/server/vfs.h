@@ -158,6 +158,12 @@ int vfs_fd_setxattr(int fd, const char *attr, const void *val, size_t len);
 
 /* Stats an open fd and fills st from stat + xattrs. Returns 0 or -errno. */
 int vfs_fstat(int fd, struct smb_file_stat *st);
+/* A number that tells the file open at fd from a later file given the same
+ * inode number after it is gone (ext4 reuses a free inode number at once,
+ * with the same coarse birth time): a hash of the kernel's file handle
+ * (name_to_handle_at, which holds the inode's generation), else the birth
+ * time, else 0.  The inode table keys on it with (dev, ino). */
+uint64_t vfs_file_generation(int fd);
 /* vfs_fstat that also says whether fd carries xattrs vfs_fstat does not
  * interpret (DOS attributes, times and EAs are its own): a stored security
  * descriptor is one, so false proves the file has none.  true when the

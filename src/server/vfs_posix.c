@@ -10,6 +10,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -609,6 +610,28 @@ static void fill_stat(const struct statx *sx, const uint8_t *dos, ssize_t doslen
 	st->nlink = sx->stx_nlink;
 	st->file_id = sx->stx_ino;
 	st->dev = makedev(sx->stx_dev_major, sx->stx_dev_minor);
+}
+
+uint64_t vfs_file_generation(int fd)
+{
+	union {
+		struct file_handle fh;
+		unsigned char raw[sizeof(struct file_handle) + MAX_HANDLE_SZ];
+	} h;
+	h.fh.handle_bytes = MAX_HANDLE_SZ;
+	int mount_id;
+	if (name_to_handle_at(fd, "", &h.fh, &mount_id, AT_EMPTY_PATH) == 0 && h.fh.handle_bytes <= MAX_HANDLE_SZ) {
+		/* FNV-1a over the handle's type and bytes. */
+		const unsigned char *hb = h.raw + offsetof(struct file_handle, f_handle);
+		uint64_t x = 0xcbf29ce484222325ull;
+		for (int i = 0; i < 4; i++) x = (x ^ (uint8_t)((unsigned)h.fh.handle_type >> (8 * i))) * 0x100000001b3ull;
+		for (unsigned i = 0; i < h.fh.handle_bytes; i++) x = (x ^ hb[i]) * 0x100000001b3ull;
+		return x;
+	}
+	struct statx sx;
+	if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_SYNC_AS_STAT, STATX_BTIME, &sx) == 0 && (sx.stx_mask & STATX_BTIME))
+		return (uint64_t)sx.stx_btime.tv_sec * 1000000000u + sx.stx_btime.tv_nsec;
+	return 0;
 }
 
 int vfs_fstat(int fd, struct smb_file_stat *st)

@@ -157,7 +157,7 @@ static void locks_on_inode(void **state)
 	struct fixture *f = calloc(1, sizeof(*f));
 	assert_non_null(f);
 	f->conn.dialect = SMB2_DIALECT_311;
-	f->in = inode_lookup(1234, 5678, NULL);
+	f->in = inode_lookup(1234, 5678, 0, NULL);
 	assert_non_null(f->in);
 	f->o1.inode = f->in;
 	f->o2.inode = f->in;
@@ -220,7 +220,7 @@ static void lock_sequence_replay(void **state)
 	assert_non_null(f);
 	f->conn.dialect = SMB2_DIALECT_311;
 	f->conn.server_capabilities = SMB2_GLOBAL_CAP_MULTI_CHANNEL;   /* makes every open eligible */
-	f->in = inode_lookup(1234, 5679, NULL);
+	f->in = inode_lookup(1234, 5679, 0, NULL);
 	assert_non_null(f->in);
 	f->o1.inode = f->in;
 	f->o1.conn = &f->conn;
@@ -256,7 +256,7 @@ static void resiliency(void **state)
 	struct fixture *f = calloc(1, sizeof(*f));
 	assert_non_null(f);
 	f->conn.dialect = SMB2_DIALECT_311;
-	f->in = inode_lookup(1234, 5680, NULL);
+	f->in = inode_lookup(1234, 5680, 0, NULL);
 	assert_non_null(f->in);
 	f->o1.inode = f->in;
 	f->o1.conn = &f->conn;
