@@ -469,7 +469,7 @@ struct smbd_inode {
 	                              the inode_table lock (inode_put), so lookups never revive a dying entry. */
 	struct list_head hash_link; /* inode table bucket, guarded by the inode_table lock */
 	dev_t dev; ino_t ino;      /* key, with generation and base; immutable */
-	uint64_t generation;       /* vfs_file_generation of the file (0: unknown, and for streams) */
+	uint64_t generation;       /* vfs_file_generation of the file or stream data file (0: unknown) */
 	struct smbd_inode *base;   /* owner: this inode (1 reference) for a stream's data file; else NULL */
 
 	struct smb_mutex lock;     /* rank inode (inode_stream for stream inodes): guards all below */
@@ -499,10 +499,9 @@ struct smbd_inode {
 
 /* inode.c */
 /* Finds or creates the inode for (dev, ino, generation, base); returns it
- * with a reference.  generation is vfs_file_generation of the file (0 when
- * unknown; streams pass 0 and are told apart by their base); base (a
- * stream's base file, or NULL) is recorded on a new entry.  NULL on
- * allocation failure. */
+ * with a reference.  generation is vfs_file_generation of the file (a
+ * stream: of its data file); base (a stream's base file, or NULL) is
+ * recorded on a new entry.  NULL on allocation failure. */
 struct smbd_inode *inode_lookup(dev_t dev, ino_t ino, uint64_t generation, struct smbd_inode *base);
 void inode_get(struct smbd_inode *in);
 /* Drops a reference.  The final one (from any thread, holding no inode

@@ -417,7 +417,7 @@ static uint32_t create_stream(struct smb2_request *req, const struct smb2_create
 			goto out;
 		}
 		o->inode = inode_lookup(o->dev, o->ino, vfs_file_generation(bfd), NULL);
-		if (o->inode) o->stream_inode = inode_lookup(sfst.st_dev, sfst.st_ino, 0, o->inode);
+		if (o->inode) o->stream_inode = inode_lookup(sfst.st_dev, sfst.st_ino, vfs_file_generation(o->fd), o->inode);
 		if (!o->inode || !o->stream_inode) {
 			status = STATUS_NO_MEMORY;
 			goto out;

@@ -370,7 +370,7 @@ static uint32_t set_stream_rename(struct smbd_open *o, const struct fileinfo_ren
 			 * file's stream inode, then switch name and fd. */
 			struct stat dst_st;
 			struct smbd_inode *nsin = fstat(dst, &dst_st) == 0 && o->inode
-							  ? inode_lookup(dst_st.st_dev, dst_st.st_ino, 0, o->inode)
+							  ? inode_lookup(dst_st.st_dev, dst_st.st_ino, vfs_file_generation(dst), o->inode)
 							  : NULL;
 			if (nsin) inode_move_stream(o, nsin);
 			open_set_path(o, np);

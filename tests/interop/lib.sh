@@ -242,8 +242,47 @@ smbkit_stop() {
 	return $rc
 }
 
+# A man-in-the-middle between a client and the server, for the attack
+# tiers: smbkit_proxy_start MODE LOG starts tests/interop/mitm_proxy.py in
+# MODE (see its --mode) in front of SMBKIT_PORT, logging to LOG, and sets
+# SMBKIT_PROXY_PORT (where clients connect) and SMBKIT_PROXY_PID; fails if
+# it does not listen within 10 s.  smbkit_proxy_stop stops it (also done
+# by smbkit_cleanup).  One proxy at a time.
+SMBKIT_PROXY_PID=
+SMBKIT_PROXY_PORT=
+smbkit_proxy_start() {
+	local mode=$1 log=$2 port_file="$2.port" py=python3 i
+	[[ -x /usr/bin/python3 ]] && py=/usr/bin/python3
+	smbkit_proxy_stop
+	rm -f "$port_file"
+	"$py" "$SMBKIT_ROOT/tests/interop/mitm_proxy.py" --target "127.0.0.1:$SMBKIT_PORT" --port-file "$port_file" \
+		--log "$log" --mode "$mode" --lifetime 180 </dev/null >"$log.stderr" 2>&1 &
+	SMBKIT_PROXY_PID=$!
+	for ((i = 0; i < 100; i++)); do
+		[[ -s "$port_file" ]] && break
+		kill -0 "$SMBKIT_PROXY_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	SMBKIT_PROXY_PORT=$(cat "$port_file" 2>/dev/null)
+	if [[ -z "$SMBKIT_PROXY_PORT" ]]; then
+		smbkit_log "proxy did not start:"
+		sed 's/^/#   /' "$log.stderr" >&2
+		smbkit_proxy_stop
+		return 1
+	fi
+}
+smbkit_proxy_stop() {
+	if [[ -n "$SMBKIT_PROXY_PID" ]]; then
+		kill -TERM "$SMBKIT_PROXY_PID" 2>/dev/null
+		wait "$SMBKIT_PROXY_PID" 2>/dev/null
+	fi
+	SMBKIT_PROXY_PID=
+	SMBKIT_PROXY_PORT=
+}
+
 smbkit_cleanup() {
 	local rc=$?
+	smbkit_proxy_stop
 	smbkit_stop || rc=1
 	if [[ -n "$SMBKIT_TMP" && -d "$SMBKIT_TMP" && "${SMBKIT_KEEP_TMP:-0}" != 1 ]]; then
 		rm -rf "$SMBKIT_TMP"

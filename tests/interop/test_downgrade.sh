@@ -28,23 +28,13 @@ export SMBKIT_TIER="${SMBKIT_TIER:-downgrade}"
 . "$HERE/lib.sh"
 smbkit_start || exit 1
 
-PY=python3
-[[ -x /usr/bin/python3 ]] && PY=/usr/bin/python3
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/smbkit-downgrade.XXXXXX")
 OUT="$WORK/out"
-PROXY_PID=
 npass=0 nfail=0 nskip=0
 
-stop_proxy() {
-	if [[ -n "$PROXY_PID" ]]; then
-		kill -TERM "$PROXY_PID" 2>/dev/null
-		wait "$PROXY_PID" 2>/dev/null
-		PROXY_PID=
-	fi
-}
 # lib.sh's EXIT trap stops the server; stop the proxy and remove the
 # scratch directory first, handing the script's status on.
-trap 'rc=$?; stop_proxy; rm -rf "$WORK"; (exit $rc); smbkit_cleanup' EXIT
+trap 'rc=$?; smbkit_proxy_stop; rm -rf "$WORK"; (exit $rc); smbkit_cleanup' EXIT
 
 ok() { echo "ok - $1"; npass=$((npass + 1)); }
 not_ok() {
@@ -62,22 +52,8 @@ ncase=0
 start_proxy() {
 	ncase=$((ncase + 1))
 	PROXY_LOG="$WORK/proxy-$ncase.log"
-	local port_file="$WORK/proxy-$ncase.port" i
-	"$PY" "$HERE/mitm_proxy.py" --target "127.0.0.1:$SMBKIT_PORT" --port-file "$port_file" \
-		--log "$PROXY_LOG" --mode "$1" --lifetime 180 </dev/null >>"$WORK/proxy.stderr" 2>&1 &
-	PROXY_PID=$!
-	for ((i = 0; i < 100; i++)); do
-		[[ -s "$port_file" ]] && break
-		kill -0 "$PROXY_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	if [[ ! -s "$port_file" ]]; then
-		smbkit_log "proxy did not start:"
-		sed 's/^/#   /' "$WORK/proxy.stderr" >&2
-		PROXY_PORT=
-		return 1
-	fi
-	PROXY_PORT=$(cat "$port_file")
+	smbkit_proxy_start "$1" "$PROXY_LOG" || { PROXY_PORT=; return 1; }
+	PROXY_PORT=$SMBKIT_PROXY_PORT
 }
 
 # smbc PORT [smbclient options...]: "ls" on the share; output in $OUT.
@@ -120,7 +96,7 @@ passthrough() { # NAME DIALECT_HEX smbclient-options...
 	smbc "$PROXY_PORT" "$@"
 	rc=$?
 	sleep 0.2 # let the proxy log the close
-	stop_proxy
+	smbkit_proxy_stop
 	if listing_ok $rc && proxy_saw "server NEGOTIATE response dialect=$dialect" && ! proxy_saw REWROTE; then
 		ok "$name"
 	else
@@ -153,7 +129,7 @@ preauth_attack() { # NAME MODE
 	smbc "$PROXY_PORT" "${PROTO[@]}"
 	rc=$?
 	sleep 0.2
-	stop_proxy
+	smbkit_proxy_stop
 	if ! proxy_saw REWROTE; then
 		not_ok "$name: the proxy rewrote the NEGOTIATE request"
 	elif listing_ok $rc; then
@@ -194,7 +170,7 @@ downgrade_attack() {
 	smbc "$PROXY_PORT" "$@"
 	rc=$?
 	sleep 0.2
-	stop_proxy
+	smbkit_proxy_stop
 	lines=$(server_lines)
 	if ! proxy_saw REWROTE; then
 		not_ok "$name: the proxy rewrote the NEGOTIATE"

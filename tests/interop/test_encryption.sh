@@ -31,10 +31,7 @@ OUT="$WORK/out"
 POLICY_PID=
 npass=0 nfail=0
 cleanup_work() {
-	if [[ -n "${PROXY_PID:-}" ]]; then
-		kill "$PROXY_PID" 2>/dev/null
-		wait "$PROXY_PID" 2>/dev/null
-	fi
+	smbkit_proxy_stop
 	if [[ -n "$POLICY_PID" ]]; then
 		kill "$POLICY_PID" 2>/dev/null
 		wait "$POLICY_PID" 2>/dev/null
@@ -98,24 +95,14 @@ done
 # decrypted in place, conn.c).  With either cipher mode the tag must fail,
 # the connection drop, and none of the data reach the file: no plaintext is
 # acted on before the whole message is authenticated (MS-SMB2 3.3.5.2.1.1).
-PROXY_PID=
 t_tampered() { # CIPHER NAME
-	local cipher=$1 name=$2 port_file="$WORK/proxy-$2.port" plog="$WORK/proxy-$2.log" i port before
+	local cipher=$1 name=$2 plog="$WORK/proxy-$2.log" before
 	before=$(grep -c 'failed decryption' "$SMBKIT_LOG")
-	/usr/bin/python3 "$HERE/mitm_proxy.py" --target "127.0.0.1:$SMBKIT_PORT" --port-file "$port_file" \
-		--log "$plog" --mode req-flip-encrypted=1000000 --lifetime 120 </dev/null >"$WORK/proxy.stderr" 2>&1 &
-	PROXY_PID=$!
-	for ((i = 0; i < 100; i++)); do
-		[[ -s "$port_file" ]] && break
-		sleep 0.1
-	done
-	port=$(cat "$port_file" 2>/dev/null)
-	[[ -n "$port" ]] && smbc "$port" "$SMBKIT_SHARE_NAME" --client-protection=encrypt -m SMB3_11 \
+	smbkit_proxy_start req-flip-encrypted=1000000 "$plog" || return 1
+	smbc "$SMBKIT_PROXY_PORT" "$SMBKIT_SHARE_NAME" --client-protection=encrypt -m SMB3_11 \
 		--option="client smb3 encryption algorithms=$cipher" -c "put $WORK/big.bin $name"
-	kill "$PROXY_PID" 2>/dev/null
-	wait "$PROXY_PID" 2>/dev/null
-	PROXY_PID=
-	cat "$plog" >>"$OUT" 2>/dev/null
+	smbkit_proxy_stop
+	cat "$plog" >>"$OUT"
 	grep -q 'flipped byte' "$plog" || return 1
 	[[ $(grep -c 'failed decryption' "$SMBKIT_LOG") -gt $before ]] || return 1
 	# The CREATE before it went through: the file exists, empty.
