@@ -70,6 +70,13 @@ struct smbd_conn_priv {
 	struct io_job *big_job;
 	bool big_stream_checked;  /* dispatch_can_stream was asked about big */
 	bool big_answered;        /* big was answered early (an error): drop the rest */
+	/* A large encrypted message is being decrypted on a worker
+	 * (dispatch_large_message): later frames are received but not
+	 * dispatched until it has been (conn_decrypt_finished).  A large frame
+	 * completed meanwhile waits in held, and reading stops. */
+	bool decrypting;
+	uint8_t *held;            /* owned, NULL when none */
+	size_t held_len;
 	/* Offloaded requests not completed yet (loop). */
 	unsigned io_inflight;
 	size_t io_inflight_bytes;
@@ -92,6 +99,7 @@ void conn_put(struct smbd_conn *c)
 	}
 	if (c->cfg) config_put(c->cfg);
 	free(priv(c)->big);
+	free(priv(c)->held);
 	free(c->seq_bitmap);
 	free(c->rbuf);
 	smb_mutex_destroy(&c->send_lock);
@@ -329,6 +337,10 @@ static bool conn_throttled(struct smbd_conn *c)
 	/* The body of a streamed WRITE is always received: its job waits for
 	 * it, and its bytes are counted already. */
 	if (p->big_job) return false;
+	/* Waiting for a decryption: a second large frame has arrived, or the
+	 * frames after it fill rbuf (which never has room otherwise). */
+	if (p->held) return true;
+	if (p->decrypting && !p->big && c->rcap >= RBUF_MAX && c->rcap - c->rlen < 65536) return true;
 	if (p->io_inflight_bytes > IO_INFLIGHT_HIGH_WATER) return true;
 	smb_mutex_lock(&c->send_lock);
 	bool full = p->sendq_bytes > SENDQ_HIGH_WATER;
@@ -438,9 +450,8 @@ void conn_update_events(struct smbd_conn *c)
 	struct smbd_conn_priv *p = priv(c);
 	smb_mutex_lock(&c->send_lock);
 	bool pending = !list_empty(&c->sendq);
-	bool throttle = !p->big_job &&
-			(p->sendq_bytes > SENDQ_HIGH_WATER || p->io_inflight_bytes > IO_INFLIGHT_HIGH_WATER);
 	smb_mutex_unlock(&c->send_lock);
+	bool throttle = conn_throttled(c);
 	uint32_t want = (throttle || p->close_after_flush ? 0 : EPOLLIN | EPOLLRDHUP) | (pending ? EPOLLOUT : 0);
 	if (want == p->epoll_events) return;
 	struct epoll_event ev = { .events = want, .data.ptr = &p->item };
@@ -454,6 +465,8 @@ static void conn_big_try_stream(struct smbd_conn *c)
 	struct smbd_conn_priv *p = priv(c);
 	if (p->big_stream_checked || p->big_have < SMB2_HDR_SIZE + 48) return;
 	p->big_stream_checked = true;
+	/* Nothing is dispatched before an earlier message being decrypted. */
+	if (p->decrypting) return;
 	if (!dispatch_can_stream(c, p->big, p->big_have)) return;
 	struct io_job *job = dispatch_message_streamed(c, p->big, p->big_have, p->big_len);
 	if (job) p->big_job = job;
@@ -485,9 +498,35 @@ static void conn_big_progress(struct smbd_conn *c, size_t added)
 	if (p->big_have == p->big_len && p->big) {
 		uint8_t *m = p->big;
 		p->big = NULL;
-		if (p->big_answered) free(m);   /* answered while it arrived */
-		else dispatch_message_owned(c, m, p->big_len);
+		if (p->big_answered) {
+			free(m);   /* answered while it arrived */
+		} else if (p->decrypting) {
+			p->held = m;
+			p->held_len = p->big_len;
+		} else if (dispatch_large_message(c, m, p->big_len)) {
+			p->decrypting = true;
+		}
 	}
+}
+
+void conn_decrypt_finished(struct smbd_conn *c)
+{
+	struct smbd_conn_priv *p = priv(c);
+	p->decrypting = false;
+	if (!p->dead) {
+		if (p->held && !p->close_after_flush) {
+			uint8_t *m = p->held;
+			p->held = NULL;
+			if (dispatch_large_message(c, m, p->held_len)) p->decrypting = true;
+		}
+		conn_flush(c);
+		if (!p->dead && !p->close_after_flush && !p->decrypting && c->rlen && !conn_throttled(c))
+			conn_process_frames(c);
+	}
+	/* Dead before (then torn down already: a no-op) or now, by the
+	 * message dispatched here. */
+	if (p->dead) conn_teardown(c);
+	else conn_update_events(c);
 }
 
 /* Dispatches the complete frames buffered in rbuf; an incomplete large
@@ -534,6 +573,8 @@ static void conn_process_frames(struct smbd_conn *c)
 			}
 			break;
 		}
+		/* In arrival order: not past a message still being decrypted. */
+		if (p->decrypting) break;
 		dispatch_message(c, c->rbuf + off + 4, mlen);
 		off += 4 + mlen;
 		if (conn_throttled(c)) break;
@@ -626,6 +667,10 @@ void conn_teardown(struct smbd_conn *c)
 		p->big = NULL;
 		io_stream_abort(job);
 	}
+	/* A frame waiting for a decryption that will not be dispatched (the
+	 * decryption's job ends by itself, conn_decrypt_finished). */
+	free(p->held);
+	p->held = NULL;
 	smbd_async_cancel_all(c, NULL, NULL, SMBD_ASYNC_CONN_GONE);
 	/* Sessions close their trees and opens; each is unpublished before its
 	 * files are closed. */

@@ -49,6 +49,7 @@ struct fd_close {
 static struct {
 	struct smb_mutex lock;        /* rank io_pool: queue, counters, stop flag */
 	struct fd_close *closes;      /* guarded by lock: descriptors to close, any order */
+	struct io_task *tasks_head, *tasks_tail; /* guarded by lock: io_pool_run, FIFO */
 	pthread_cond_t work;          /* a job was queued, or stop */
 	pthread_cond_t idle;          /* a job finished (for io_pool_stop) */
 	struct io_job *head, *tail;   /* guarded by lock */
@@ -157,7 +158,7 @@ static bool job_run(struct io_job *job)
 
 /* Lock held: is anything queued (jobs or descriptors to close)?  Idle:
  * nothing queued and nothing running (io_pool_stop waits for that). */
-static bool pool_has_queued(void) { return pool.head || pool.closes; }
+static bool pool_has_queued(void) { return pool.head || pool.closes || pool.tasks_head; }
 static bool pool_idle(void) { return !pool_has_queued() && !pool.running; }
 
 /* Waits (lock held) until work is queued or stop; after a large
@@ -198,12 +199,16 @@ static void *worker_main(void *arg)
 	for (;;) {
 		wait_for_work();
 		/* A descriptor to close first (a few µs to queue, maybe 100 ms
-		 * to run), then a job. */
+		 * to run), then a task (a connection waits for it), then a job. */
 		struct fd_close *fc = pool.closes;
-		struct io_job *job = fc ? NULL : pool.head;
-		if (!fc && !job) break;   /* stop, and nothing left */
+		struct io_task *task = fc ? NULL : pool.tasks_head;
+		struct io_job *job = fc || task ? NULL : pool.head;
+		if (!fc && !task && !job) break;   /* stop, and nothing left */
 		if (fc) {
 			pool.closes = fc->next;
+		} else if (task) {
+			pool.tasks_head = task->next;
+			if (!pool.tasks_head) pool.tasks_tail = NULL;
 		} else {
 			pool.head = job->next;
 			if (!pool.head) pool.tail = NULL;
@@ -215,6 +220,8 @@ static void *worker_main(void *arg)
 		if (fc) {
 			close(fc->fd);
 			free(fc);
+		} else if (task) {
+			task->run(task);   /* the task is gone once it ran */
 		} else {
 			/* The job is gone once it ran (its completion frees it). */
 			moved = job->msg_len;
@@ -260,6 +267,7 @@ int io_pool_start(int nthreads)
 	pthread_cond_init(&pool.idle, NULL);
 	pool.head = pool.tail = NULL;
 	pool.closes = NULL;
+	pool.tasks_head = pool.tasks_tail = NULL;
 	pool.queued = pool.running = 0;
 	pool.stop = false;
 	pool.bytes_since_trim = 0;
@@ -315,6 +323,22 @@ bool io_pool_submit(struct io_job *job)
 {
 	if (!io_pool_enabled()) return false;
 	return pool_enqueue(job);
+}
+
+bool io_pool_run(struct io_task *task)
+{
+	if (!io_pool_enabled()) return false;
+	task->next = NULL;
+	smb_mutex_lock(&pool.lock);
+	bool queued = !pool.stop;
+	if (queued) {
+		if (pool.tasks_tail) pool.tasks_tail->next = task;
+		else pool.tasks_head = task;
+		pool.tasks_tail = task;
+		pthread_cond_signal(&pool.work);
+	}
+	smb_mutex_unlock(&pool.lock);
+	return queued;
 }
 
 void io_pool_close_fd(int fd)

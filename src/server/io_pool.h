@@ -24,6 +24,9 @@
  *    release the references, resume reading when the connection was
  *    throttled.
  * Compound requests, small I/O and named pipes keep the synchronous path.
+ * Before all of this, a large encrypted message (any command) is decrypted
+ * by a worker too (io_pool_run; dispatch.c, dispatch_large_message), and
+ * the loop dispatches the plaintext when it comes back.
  *
  * Lifetime: a job holds references on the connection, session, tree and
  * open, and a pin on the open (open_io_pin): the open's close, whoever
@@ -149,6 +152,16 @@ struct io_job {
 /* Queues the job (taking it).  Returns false when the pool is off or
  * full; the caller then keeps the synchronous path and still owns it. */
 bool io_pool_submit(struct io_job *job);
+/* Other CPU work for a worker (a large encrypted message's decryption,
+ * dispatch.c), embedded in the structure that owns it: run() gets the
+ * task and is responsible for everything after, including its memory. */
+struct io_task {
+	struct io_task *next;             /* pool queue */
+	void (*run)(struct io_task *task);
+};
+/* Queues the task (FIFO with other tasks); false when the pool is off or
+ * stopping, and the caller does the work itself. */
+bool io_pool_run(struct io_task *task);
 /* Closes fd on a worker (takes it; closes it here when the pool is off
  * or stopping).  For a close that frees a large deleted file: on tmpfs
  * that is about 170 ms per GiB of freeing pages, which must not stall a
@@ -212,6 +225,15 @@ static inline struct smbd_open *smb2_io_open(struct smb2_request *req, struct sm
 /* dispatch.c: dispatch of a message whose buffer the callee owns (frees or
  * hands to a job). */
 void dispatch_message_owned(struct smbd_conn *c, uint8_t *msg, size_t len);
+/* dispatch.c: dispatch of a large message (received into its own buffer,
+ * which the callee takes).  True when it is an encrypted message whose
+ * decryption went to a worker: the connection dispatches nothing received
+ * after it until conn_decrypt_finished; false when it was dispatched (or
+ * the connection dropped) here. */
+bool dispatch_large_message(struct smbd_conn *c, uint8_t *msg, size_t len);
+/* conn.c, loop: the message of dispatch_large_message has been dispatched
+ * (or dropped): receiving and dispatching go on. */
+void conn_decrypt_finished(struct smbd_conn *c);
 /* dispatch.c: may the (large) message whose first have bytes are at msg
  * be streamed (see above)? */
 bool dispatch_can_stream(const struct smbd_conn *c, const uint8_t *msg, size_t have);

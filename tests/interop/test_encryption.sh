@@ -196,6 +196,12 @@ sys.exit(1)
 PY
 	}
 	check "impacket: encrypted access to the required share, unencrypted request refused" t_impacket
+	# Large and small encrypted requests sent in one burst: all answered, in
+	# place, while large ones are decrypted off the event loop.
+	t_pipeline() {
+		SMBKIT_PORT=$POLICY_PORT SMBKIT_SHARE=secure timeout 120 /usr/bin/python3 "$HERE/enc_pipeline.py" >"$OUT" 2>&1
+	}
+	check "impacket: a burst of pipelined large and small encrypted requests is answered in full" t_pipeline
 else
 	not_ok "policy server did not start"
 fi
