@@ -106,6 +106,12 @@ void conn_put(struct smbd_conn *c)
 	free(priv(c));
 }
 
+bool conn_is_closing(const struct smbd_conn *c)
+{
+	const struct smbd_conn_priv *p = container_of(c, struct smbd_conn_priv, pub);
+	return conn_is_dead(c) || p->close_after_flush;
+}
+
 struct epoll_item *conn_epoll_item(struct smbd_conn *c) { return &priv(c)->item; }
 bool conn_is_dead(const struct smbd_conn *c)
 {

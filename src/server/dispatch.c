@@ -366,7 +366,7 @@ static void decrypt_job_done(void *arg)
 {
 	struct decrypt_job *job = arg;
 	struct smbd_conn *c = job->conn;
-	if (!conn_is_dead(c)) {
+	if (!conn_is_closing(c)) {
 		dispatch_decrypted(c, job->session, &job->th, job->msg, job->msg + SMB2_TRANSFORM_HDR_SIZE,
 				   job->decrypted);
 	} else {

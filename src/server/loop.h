@@ -76,6 +76,9 @@ void conn_on_writable(struct smbd_conn *c);
 /* Final teardown of a dead connection on its loop thread. */
 void conn_teardown(struct smbd_conn *c);
 bool conn_is_dead(const struct smbd_conn *c);
+/* Loop thread: dead, or dropping once its output is flushed (no more
+ * requests are dispatched on it). */
+bool conn_is_closing(const struct smbd_conn *c);
 struct epoll_item *conn_epoll_item(struct smbd_conn *c);
 /* The events a new connection is registered for (loop_accept); conn.c
  * starts its record of the registered mask from the same value. */
