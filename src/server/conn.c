@@ -337,7 +337,9 @@ void conn_send_encrypted(struct smbd_conn *c, struct smbd_session *s, uint8_t *b
 
 /* ---- offloaded requests (io_pool.h) ---- */
 
-static bool conn_throttled(struct smbd_conn *c)
+/* Should the connection stop reading?  sendq_bytes: read by the caller
+ * under send_lock. */
+static bool conn_throttled_at(struct smbd_conn *c, size_t sendq_bytes)
 {
 	struct smbd_conn_priv *p = priv(c);
 	/* The body of a streamed WRITE is always received: its job waits for
@@ -347,11 +349,15 @@ static bool conn_throttled(struct smbd_conn *c)
 	 * frames after it fill rbuf (which never has room otherwise). */
 	if (p->held) return true;
 	if (p->decrypting && !p->big && c->rcap >= RBUF_MAX && c->rcap - c->rlen < 65536) return true;
-	if (p->io_inflight_bytes > IO_INFLIGHT_HIGH_WATER) return true;
+	return p->io_inflight_bytes > IO_INFLIGHT_HIGH_WATER || sendq_bytes > SENDQ_HIGH_WATER;
+}
+
+static bool conn_throttled(struct smbd_conn *c)
+{
 	smb_mutex_lock(&c->send_lock);
-	bool full = p->sendq_bytes > SENDQ_HIGH_WATER;
+	size_t queued = priv(c)->sendq_bytes;
 	smb_mutex_unlock(&c->send_lock);
-	return full;
+	return conn_throttled_at(c, queued);
 }
 
 static void conn_process_frames(struct smbd_conn *c);
@@ -368,6 +374,19 @@ void conn_io_account(struct smbd_conn *c, size_t bytes, bool start)
 	}
 }
 
+/* Loop thread, after work that ran off the loop: sends what it queued,
+ * dispatches the frames that arrived while the connection was throttled
+ * (they wait in rbuf; nothing would wake the loop for them), then tears
+ * the connection down or updates what it waits for. */
+static void conn_resume(struct smbd_conn *c)
+{
+	struct smbd_conn_priv *p = priv(c);
+	conn_flush(c);
+	if (!p->dead && !p->close_after_flush && c->rlen && !conn_throttled(c)) conn_process_frames(c);
+	if (p->dead) conn_teardown(c);
+	else conn_update_events(c);
+}
+
 /* Loop thread: the worker queued the job's response (or failed to); or
  * (conn_io_discard) a parked streamed WRITE of a dead connection ends. */
 static void io_done_task(void *arg)
@@ -378,12 +397,7 @@ static void io_done_task(void *arg)
 	conn_io_account(c, job->inflight_bytes, false);
 	if (!p->dead) {
 		if (job->send_failed) conn_disconnect(c, "could not build or encrypt a READ/WRITE response");
-		conn_flush(c);
-		/* Frames that arrived while the connection was throttled wait in
-		 * rbuf; nothing would wake the loop for them. */
-		if (!p->dead && !p->close_after_flush && c->rlen && !conn_throttled(c)) conn_process_frames(c);
-		if (p->dead) conn_teardown(c);
-		else conn_update_events(c);
+		conn_resume(c);
 	}
 	if (job->encrypt_with) session_put(job->encrypt_with);
 	close(job->fd);
@@ -456,8 +470,9 @@ void conn_update_events(struct smbd_conn *c)
 	struct smbd_conn_priv *p = priv(c);
 	smb_mutex_lock(&c->send_lock);
 	bool pending = !list_empty(&c->sendq);
+	size_t queued = p->sendq_bytes;
 	smb_mutex_unlock(&c->send_lock);
-	bool throttle = conn_throttled(c);
+	bool throttle = conn_throttled_at(c, queued);
 	uint32_t want = (throttle || p->close_after_flush ? 0 : EPOLLIN | EPOLLRDHUP) | (pending ? EPOLLOUT : 0);
 	if (want == p->epoll_events) return;
 	struct epoll_event ev = { .events = want, .data.ptr = &p->item };
@@ -519,20 +534,16 @@ void conn_decrypt_finished(struct smbd_conn *c)
 {
 	struct smbd_conn_priv *p = priv(c);
 	p->decrypting = false;
-	if (!p->dead) {
-		if (p->held && !p->close_after_flush) {
-			uint8_t *m = p->held;
-			p->held = NULL;
-			if (dispatch_large_message(c, m, p->held_len)) p->decrypting = true;
-		}
-		conn_flush(c);
-		if (!p->dead && !p->close_after_flush && !p->decrypting && c->rlen && !conn_throttled(c))
-			conn_process_frames(c);
+	if (p->dead) {
+		conn_teardown(c);   /* a no-op when it was torn down already */
+		return;
 	}
-	/* Dead before (then torn down already: a no-op) or now, by the
-	 * message dispatched here. */
-	if (p->dead) conn_teardown(c);
-	else conn_update_events(c);
+	if (p->held && !p->close_after_flush) {
+		uint8_t *m = p->held;
+		p->held = NULL;
+		if (dispatch_large_message(c, m, p->held_len)) p->decrypting = true;
+	}
+	conn_resume(c);
 }
 
 /* Dispatches the complete frames buffered in rbuf; an incomplete large

@@ -418,9 +418,8 @@ bool dispatch_large_message(struct smbd_conn *c, uint8_t *msg, size_t len)
 		free(job);
 	}
 	/* No job or the pool refused it (stopping): decrypt here. */
-	bool decrypted = smb3_decrypt_message(c->cipher, s->keys.decrypt, msg, len, msg + SMB2_TRANSFORM_HDR_SIZE) == 0;
-	dispatch_decrypted(c, s, &th, msg, msg + SMB2_TRANSFORM_HDR_SIZE, decrypted);
 	session_put(s);
+	dispatch_message_owned(c, msg, len);
 	return false;
 }
 

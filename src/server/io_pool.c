@@ -42,13 +42,12 @@
 
 /* A descriptor for a worker to close (io_pool_close_fd). */
 struct fd_close {
-	struct fd_close *next;
+	struct io_task task;
 	int fd;
 };
 
 static struct {
 	struct smb_mutex lock;        /* rank io_pool: queue, counters, stop flag */
-	struct fd_close *closes;      /* guarded by lock: descriptors to close, any order */
 	struct io_task *tasks_head, *tasks_tail; /* guarded by lock: io_pool_run, FIFO */
 	pthread_cond_t work;          /* a job was queued, or stop */
 	pthread_cond_t idle;          /* a job finished (for io_pool_stop) */
@@ -156,9 +155,9 @@ static bool job_run(struct io_job *job)
 	return true;
 }
 
-/* Lock held: is anything queued (jobs or descriptors to close)?  Idle:
+/* Lock held: is anything queued (jobs or tasks)?  Idle:
  * nothing queued and nothing running (io_pool_stop waits for that). */
-static bool pool_has_queued(void) { return pool.head || pool.closes || pool.tasks_head; }
+static bool pool_has_queued(void) { return pool.head || pool.tasks_head; }
 static bool pool_idle(void) { return !pool_has_queued() && !pool.running; }
 
 /* Waits (lock held) until work is queued or stop; after a large
@@ -198,15 +197,13 @@ static void *worker_main(void *arg)
 	smb_mutex_lock(&pool.lock);
 	for (;;) {
 		wait_for_work();
-		/* A descriptor to close first (a few µs to queue, maybe 100 ms
-		 * to run), then a task (a connection waits for it), then a job. */
-		struct fd_close *fc = pool.closes;
-		struct io_task *task = fc ? NULL : pool.tasks_head;
-		struct io_job *job = fc || task ? NULL : pool.head;
-		if (!fc && !task && !job) break;   /* stop, and nothing left */
-		if (fc) {
-			pool.closes = fc->next;
-		} else if (task) {
+		/* A task first (a descriptor to close: a few µs to queue, maybe
+		 * 100 ms to run; a decryption a connection waits for), then a
+		 * job. */
+		struct io_task *task = pool.tasks_head;
+		struct io_job *job = task ? NULL : pool.head;
+		if (!task && !job) break;   /* stop, and nothing left */
+		if (task) {
 			pool.tasks_head = task->next;
 			if (!pool.tasks_head) pool.tasks_tail = NULL;
 		} else {
@@ -217,10 +214,7 @@ static void *worker_main(void *arg)
 		pool.running++;
 		smb_mutex_unlock(&pool.lock);
 		size_t moved = 0;
-		if (fc) {
-			close(fc->fd);
-			free(fc);
-		} else if (task) {
+		if (task) {
 			task->run(task);   /* the task is gone once it ran */
 		} else {
 			/* The job is gone once it ran (its completion frees it). */
@@ -266,7 +260,6 @@ int io_pool_start(int nthreads)
 	pthread_condattr_destroy(&ca);
 	pthread_cond_init(&pool.idle, NULL);
 	pool.head = pool.tail = NULL;
-	pool.closes = NULL;
 	pool.tasks_head = pool.tasks_tail = NULL;
 	pool.queued = pool.running = 0;
 	pool.stop = false;
@@ -341,23 +334,22 @@ bool io_pool_run(struct io_task *task)
 	return queued;
 }
 
+static void fd_close_run(struct io_task *task)
+{
+	struct fd_close *fc = container_of(task, struct fd_close, task);
+	close(fc->fd);
+	free(fc);
+}
+
 void io_pool_close_fd(int fd)
 {
 	struct fd_close *fc = io_pool_enabled() ? malloc(sizeof(*fc)) : NULL;
 	if (fc) {
-		fc->fd = fd;
-		smb_mutex_lock(&pool.lock);
-		if (!pool.stop) {
-			fc->next = pool.closes;
-			pool.closes = fc;
-			pthread_cond_signal(&pool.work);
-			fc = NULL;
-			fd = -1;
-		}
-		smb_mutex_unlock(&pool.lock);
+		*fc = (struct fd_close){ .task.run = fd_close_run, .fd = fd };
+		if (io_pool_run(&fc->task)) return;
 		free(fc);
 	}
-	if (fd >= 0) close(fd);
+	close(fd);
 }
 
 /* ---- streamed WRITE (io_pool.h) ---- */
