@@ -652,6 +652,11 @@ void conn_on_readable(struct smbd_conn *c)
 		}
 		c->rlen += (size_t)r;
 		conn_process_frames(c);
+		/* A short read drained the socket: the level-triggered epoll
+		 * reports what arrives next, so another recv here would only
+		 * return EAGAIN, one system call per request-response round
+		 * trip (bench/RESULTS.md, session 16). */
+		if ((size_t)r < room) return;
 	}
 }
 
