@@ -68,6 +68,18 @@ int smb2_sign_in_place(uint16_t algo, const uint8_t key[16], uint8_t *msg, size_
 /* Verifies the signature in msg; returns true if it matches. Constant-time compare. */
 bool smb2_verify_signature(uint16_t algo, const uint8_t key[16], const uint8_t *msg, size_t len);
 
+/* The same signature computed piece by piece, for a message whose body is
+ * still arriving (a signed streamed WRITE, server/io_pool.h).  begin takes
+ * the 64-byte header (its Signature field is taken as zero; for AES-GMAC
+ * the nonce comes from it), update the bytes after it in order.  verify
+ * finishes, compares with sig in constant time and frees the stream; free
+ * drops one that will not be finished.  begin returns NULL on failure. */
+struct smb2_sign_stream;
+struct smb2_sign_stream *smb2_sign_stream_begin(uint16_t algo, const uint8_t key[16], const uint8_t *hdr);
+int smb2_sign_stream_update(struct smb2_sign_stream *st, const uint8_t *p, size_t n);
+bool smb2_sign_stream_verify(struct smb2_sign_stream *st, const uint8_t sig[16]);
+void smb2_sign_stream_free(struct smb2_sign_stream *st);
+
 /* ---- SMB3 encryption (MS-SMB2 3.1.4.3), encrypt.c ----
  * cipher is an SMB2_ENCRYPTION_* id: AES-128-CCM, AES-128-GCM, AES-256-CCM,
  * AES-256-GCM.  All use a 16-byte tag. */

@@ -17,11 +17,14 @@
 #define SIG_OFF 48 /* Signature field in the SMB2 header (MS-SMB2 2.2.1) */
 #define SIG_LEN 16
 
-int smb2_sign_message(uint16_t algo, const uint8_t key[16], const uint8_t *msg, size_t len,
-		      uint8_t sig[16])
+/* A stream is the EVP_MAC_CTX itself, behind a type of its own so that
+ * callers outside crypto/ need no OpenSSL header. */
+static EVP_MAC_CTX *stream_ctx(struct smb2_sign_stream *st) { return (EVP_MAC_CTX *)st; }
+
+struct smb2_sign_stream *smb2_sign_stream_begin(uint16_t algo, const uint8_t key[16], const uint8_t *hdr)
 {
 	const struct crypto_algs *a = crypto_algs();
-	if (!a || !msg || len < SMB2_HDR_SIZE) return -1;
+	if (!a || !hdr) return NULL;
 
 	EVP_MAC *mac;
 	OSSL_PARAM params[3];
@@ -42,12 +45,12 @@ int smb2_sign_message(uint16_t algo, const uint8_t key[16], const uint8_t *msg, 
 		/* Nonce (MS-SMB2 3.1.4.1): MessageId (8 bytes, as in the header),
 		 * then a 32-bit little-endian word whose bit 0 says the sender is the
 		 * server and bit 1 says the message is an SMB2 CANCEL request. */
-		uint32_t hflags = get_le32(msg + 16);
-		uint16_t command = get_le16(msg + 12);
+		uint32_t hflags = get_le32(hdr + 16);
+		uint16_t command = get_le16(hdr + 12);
 		uint32_t word = 0;
 		if (hflags & SMB2_FLAGS_SERVER_TO_REDIR) word |= 1u;
 		if (command == SMB2_CANCEL && !(hflags & SMB2_FLAGS_SERVER_TO_REDIR)) word |= 2u;
-		memcpy(nonce, msg + 24, 8);
+		memcpy(nonce, hdr + 24, 8);
 		put_le32(nonce + 8, word);
 		mac = a->gmac;
 		params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_CIPHER, (char *)"AES-128-GCM", 0);
@@ -56,23 +59,59 @@ int smb2_sign_message(uint16_t algo, const uint8_t key[16], const uint8_t *msg, 
 		break;
 	}
 	default:
-		return -1;
+		return NULL;
 	}
 
 	EVP_MAC_CTX *ctx = EVP_MAC_CTX_new(mac);
-	if (!ctx) return -1;
+	if (!ctx) return NULL;
 	static const uint8_t zero_sig[SIG_LEN];
+	if (EVP_MAC_init(ctx, key, 16, params) != 1 || EVP_MAC_update(ctx, hdr, SIG_OFF) != 1 ||
+	    EVP_MAC_update(ctx, zero_sig, SIG_LEN) != 1) {
+		EVP_MAC_CTX_free(ctx);
+		return NULL;
+	}
+	return (struct smb2_sign_stream *)ctx;
+}
+
+int smb2_sign_stream_update(struct smb2_sign_stream *st, const uint8_t *p, size_t n)
+{
+	if (!st) return -1;
+	return n == 0 || EVP_MAC_update(stream_ctx(st), p, n) == 1 ? 0 : -1;
+}
+
+void smb2_sign_stream_free(struct smb2_sign_stream *st) { EVP_MAC_CTX_free(stream_ctx(st)); }
+
+/* Finishes st into sig and frees it. */
+static int sign_stream_final(struct smb2_sign_stream *st, uint8_t sig[16])
+{
 	uint8_t full[EVP_MAX_MD_SIZE];
 	size_t outlen = 0;
-	int ok = EVP_MAC_init(ctx, key, 16, params) == 1 &&
-		 EVP_MAC_update(ctx, msg, SIG_OFF) == 1 &&
-		 EVP_MAC_update(ctx, zero_sig, SIG_LEN) == 1 &&
-		 (len == SMB2_HDR_SIZE || EVP_MAC_update(ctx, msg + SMB2_HDR_SIZE, len - SMB2_HDR_SIZE) == 1) &&
-		 EVP_MAC_final(ctx, full, &outlen, sizeof(full)) == 1 && outlen >= SIG_LEN;
-	EVP_MAC_CTX_free(ctx);
+	int ok = EVP_MAC_final(stream_ctx(st), full, &outlen, sizeof(full)) == 1 && outlen >= SIG_LEN;
+	smb2_sign_stream_free(st);
 	if (ok) memcpy(sig, full, SIG_LEN);
 	OPENSSL_cleanse(full, sizeof(full));
 	return ok ? 0 : -1;
+}
+
+bool smb2_sign_stream_verify(struct smb2_sign_stream *st, const uint8_t sig[16])
+{
+	uint8_t computed[SIG_LEN];
+	if (!st) return false;
+	if (sign_stream_final(st, computed) != 0) return false;
+	return CRYPTO_memcmp(computed, sig, SIG_LEN) == 0;
+}
+
+int smb2_sign_message(uint16_t algo, const uint8_t key[16], const uint8_t *msg, size_t len,
+		      uint8_t sig[16])
+{
+	if (!msg || len < SMB2_HDR_SIZE) return -1;
+	struct smb2_sign_stream *st = smb2_sign_stream_begin(algo, key, msg);
+	if (!st) return -1;
+	if (smb2_sign_stream_update(st, msg + SMB2_HDR_SIZE, len - SMB2_HDR_SIZE) != 0) {
+		smb2_sign_stream_free(st);
+		return -1;
+	}
+	return sign_stream_final(st, sig);
 }
 
 int smb2_sign_in_place(uint16_t algo, const uint8_t key[16], uint8_t *msg, size_t len)

@@ -410,6 +410,8 @@ static void io_done_task(void *arg)
 	tree_put(job->tree);
 	session_put(job->session);
 	if (job->wipe_msg) explicit_bzero(job->msg, job->msg_len);
+	/* A signed streamed WRITE parked mid-body when its connection died. */
+	smb2_sign_stream_free(job->stream.mac);
 	free(job->msg_base);
 	free(job);
 	conn_put(c);

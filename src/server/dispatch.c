@@ -464,15 +464,16 @@ void dispatch_message_owned(struct smbd_conn *c, uint8_t *msg, size_t len)
 
 bool dispatch_can_stream(const struct smbd_conn *c, const uint8_t *msg, size_t have)
 {
-	/* One plain, unsigned WRITE (its signature would cover the whole
-	 * message), after NEGOTIATE, big enough for the pool, whose fixed part
-	 * has arrived.  Everything else about it is checked as for any
-	 * request: the header by dispatch_plain, DataOffset and Length by the
-	 * worker's decode (a bad one is answered once the body is in). */
+	/* One plain WRITE, after NEGOTIATE, big enough for the pool, whose
+	 * fixed part has arrived.  Everything else about it is checked as for
+	 * any request: the header by dispatch_plain, DataOffset and Length by
+	 * the worker's decode (a bad one is answered once the body is in).  A
+	 * signed one is verified by the worker as its body arrives, and acted
+	 * on only after that (io_pool.h). */
 	if (!io_pool_streams_writes() || c->state == CONN_NEW) return false;
 	if (have < SMB2_HDR_SIZE + 48 || get_le32(msg) != SMB2_PROTOCOL_ID) return false;
 	if (get_le16(msg + 12) != SMB2_WRITE || get_le32(msg + 20) != 0) return false;   /* Command, NextCommand */
-	if (get_le32(msg + 16) & (SMB2_FLAGS_SIGNED | SMB2_FLAGS_SERVER_TO_REDIR)) return false;   /* Flags */
+	if (get_le32(msg + 16) & SMB2_FLAGS_SERVER_TO_REDIR) return false;   /* Flags */
 	return get_le32(msg + SMB2_HDR_SIZE + 4) >= IO_POOL_MIN_BYTES;   /* Length */
 }
 
@@ -817,8 +818,11 @@ static void dispatch_plain(struct smbd_conn *c, const uint8_t *msg, size_t len, 
 			 * below grants again. */
 			c->seq_range -= granted;
 		}
+		/* A streamed message that stays here is refused (its body is not
+		 * in, so its signature cannot be checked: it gets the error
+		 * status without one). */
 		if (ds && status == STATUS_SUCCESS) status = streamed_refusal(&req);
-		if (verify_deferred && !smb2_verify_signature(c->signing_algo, s->keys.signing, m, mlen)) {
+		if (verify_deferred && !ds && !smb2_verify_signature(c->signing_algo, s->keys.signing, m, mlen)) {
 			log_warn("%s: bad signature on %s, request refused", c->peer_str, smb2_command_name(h.command));
 			status = STATUS_ACCESS_DENIED;
 			if (t) tree_put(t);

@@ -83,6 +83,46 @@ static void job_request(struct io_job *job, struct smb2_request *req, bool *have
 	req->encrypted_by = job->encrypted_by;
 }
 
+/* One worker run of a signed streamed WRITE before its signature is known
+ * (io_pool.h): feeds what has arrived to the signature and parks until
+ * the next chunk.  True when it is decided (stream.signature_ok) or the
+ * connection died (stream.status CANCELLED); false when it parked and is
+ * not this worker's any more. */
+static bool stream_verify_step(struct io_job *job)
+{
+	struct io_stream *st = &job->stream;
+	for (;;) {
+		uint64_t word = atomic_load_explicit(&st->word, memory_order_acquire);
+		size_t have = (size_t)(word >> IO_STREAM_SHIFT);
+		if (!st->mac_started) {
+			/* The header arrived before the job was queued (dispatch.c). */
+			st->mac_started = true;
+			st->mac = smb2_sign_stream_begin(job->conn->signing_algo, job->session->keys.signing, job->msg);
+			st->maced = SMB2_HDR_SIZE;
+		}
+		if (word & IO_STREAM_ABORTED) {
+			smb2_sign_stream_free(st->mac);
+			st->mac = NULL;
+			st->status = STATUS_CANCELLED;   /* answered to nobody */
+			return true;
+		}
+		if (st->mac && have > st->maced) {
+			if (smb2_sign_stream_update(st->mac, job->msg + st->maced, have - st->maced) == 0) {
+				st->maced = have;
+			} else {
+				smb2_sign_stream_free(st->mac);
+				st->mac = NULL;
+			}
+		}
+		if (have == job->msg_len) {
+			st->signature_ok = smb2_sign_stream_verify(st->mac, job->msg + 48);   /* Signature, 2.2.1 */
+			st->mac = NULL;
+			return true;
+		}
+		if (io_stream_park(job, word)) return false;
+	}
+}
+
 /* Runs one job: verification, handler, response.  Returns false when a
  * streamed WRITE parked (io_pool.h): the job is the loop's again and may
  * already run on another worker, so the caller must not touch it. */
@@ -95,7 +135,20 @@ static bool job_run(struct io_job *job)
 	uint64_t related_p = 0, related_v = 0;
 	struct smb2_request req;
 	job_request(job, &req, &have_related_fid, &related_p, &related_v);
-	if (job->streamed) {
+	bool verify = job->verify;
+	if (job->streamed && job->verify) {
+		/* A signed WRITE still arriving: the signature first, and only
+		 * once it matches the WRITE below (3.3.5.2.4). */
+		if (!stream_verify_step(job)) return false;
+		verify = false;
+		status = job->stream.status;   /* CANCELLED: the connection died */
+		if (status == STATUS_SUCCESS && !job->stream.signature_ok) {
+			log_warn("%s: bad signature on %s, request refused", c->peer_str,
+				 smb2_command_name(job->rsp_hdr.command));
+			status = STATUS_ACCESS_DENIED;
+		}
+	}
+	if (job->streamed && status == STATUS_SUCCESS) {
 		smbd_impersonate(s);
 		bool finished = smb2_write_stream_step(job, &req);
 		smbd_unimpersonate();
@@ -103,7 +156,7 @@ static bool job_run(struct io_job *job)
 	}
 	/* 3.3.5.2.4: a request whose signature does not verify is refused
 	 * before anything else happens; the dispatcher left only this check. */
-	if (job->verify && !smb2_verify_signature(c->signing_algo, s->keys.signing, job->msg, job->msg_len)) {
+	if (verify && !smb2_verify_signature(c->signing_algo, s->keys.signing, job->msg, job->msg_len)) {
 		log_warn("%s: bad signature on %s, request refused", c->peer_str,
 			 smb2_command_name(job->rsp_hdr.command));
 		status = STATUS_ACCESS_DENIED;

@@ -70,10 +70,14 @@ bool io_pool_streams_writes(void);
  * arrived, and its data is written in chunks while the rest of the body is
  * still being received: each request costs about max(receive, write).
  *
- * Which: a plain (not encrypted) message of one WRITE, not signed, at
- * least BIG_FRAME_MIN long (conn.c) and offloadable (dispatch.c).  A
- * signed or encrypted WRITE cannot be written before its whole message
- * is authenticated, so it keeps the store-then-write path.
+ * Which: a plain (not encrypted) message of one WRITE, at least
+ * BIG_FRAME_MIN long (conn.c) and offloadable (dispatch.c).  A signed one
+ * cannot be acted on before its whole message is authenticated (MS-SMB2
+ * 3.3.5.2.4): its worker runs feed the signature as the body arrives
+ * (io_stream.mac), and only when the signature matches does the WRITE
+ * begin and write everything at once; what is saved is the signature
+ * computation over the whole body after its last byte.  An encrypted
+ * WRITE keeps the store-then-decrypt path (dispatch_large_message).
  *
  * Protocol between the loop that receives the body and the workers: one
  * atomic word holds the bytes received, ABORTED and PARKED, so that a
@@ -121,6 +125,12 @@ struct io_stream {
 	bool failed;
 	/* Worker only (one run at a time; runs are ordered by the queue). */
 	bool begun, writing;
+	/* A signed WRITE (job->verify): the signature over the bytes up to
+	 * maced, NULL once finished or when it could not be computed (then
+	 * the signature does not match).  Freed with the job if unfinished. */
+	struct smb2_sign_stream *mac;
+	size_t maced;
+	bool mac_started, signature_ok;
 	uint32_t status;
 	struct io_write_plan plan;
 };

@@ -33,6 +33,9 @@ Modes:
     req-flip-encrypted=N flip one byte in the middle of the first encrypted
                          (TRANSFORM_HEADER) client message of at least N
                          bytes: its AEAD tag must then fail on the server
+    req-flip-signed=N    flip one byte in the middle of the first signed
+                         (Flags has SMB2_FLAGS_SIGNED) plain client message
+                         of at least N bytes: its signature must then fail
 
 Wire layouts (MS-SMB2):
   2.1       Direct TCP transport: 4-byte header, a zero byte and a 24-bit
@@ -69,6 +72,7 @@ CMD_SESSION_SETUP = 0x0001
 CMD_TREE_CONNECT = 0x0003
 CMD_IOCTL = 0x000B
 FLAG_RESPONSE = 0x00000001
+FLAG_SIGNED = 0x00000008
 FSCTL_VALIDATE_NEGOTIATE_INFO = 0x00140204
 CTX_PREAUTH = 0x0001
 CTX_ENCRYPTION = 0x0002
@@ -270,7 +274,7 @@ class Connection(threading.Thread):
         self.mode, self.arg = mode, arg
         self.req_done = not mode.startswith("req-")
         self.rsp_done = not mode.startswith("rsp-")
-        self.flip_done = mode != "req-flip-encrypted"
+        self.flip_done = mode not in ("req-flip-encrypted", "req-flip-signed")
 
     def run(self):
         cid = self.conn_id
@@ -316,14 +320,23 @@ class Connection(threading.Thread):
                 except OSError:
                     pass
 
+    def flip_target(self, msg):
+        """Is msg the kind of client message the flip modes alter?"""
+        if len(msg) < self.arg:
+            return False
+        if self.mode == "req-flip-encrypted":
+            return msg[:4] == b"\xfdSMB"
+        return (msg[:4] == SMB2_MAGIC and len(msg) >= SMB2_HDR
+                and bool(struct.unpack_from("<I", msg, 16)[0] & FLAG_SIGNED))
+
     def maybe_rewrite(self, msg, direction):
-        if (not self.flip_done and direction == "C->S" and msg[:4] == b"\xfdSMB"
-                and len(msg) >= self.arg):
+        if not self.flip_done and direction == "C->S" and self.flip_target(msg):
             self.flip_done = True
             pos = len(msg) // 2
             b = bytearray(msg)
             b[pos] ^= 0x01
-            log("conn %d: flipped byte %d of a %d-byte encrypted request" % (self.conn_id, pos, len(msg)))
+            log("conn %d: flipped byte %d of a %d-byte %s request" % (
+                self.conn_id, pos, len(msg), "signed" if self.mode == "req-flip-signed" else "encrypted"))
             return bytes(b)
         if len(msg) < SMB2_HDR + 8 or msg[:4] != SMB2_MAGIC:
             return msg
@@ -365,13 +378,15 @@ def main():
     log_file = open(a.log, "a")
     mode, _, raw = a.mode.partition("=")
     if mode not in ("pass", "req-salt", "req-drop-ctx", "req-ciphers",
-                    "req-strip-dialect", "rsp-dialect", "req-flip-encrypted"):
+                    "req-strip-dialect", "rsp-dialect", "req-flip-encrypted",
+                    "req-flip-signed"):
         ap.error("unknown mode %s" % a.mode)
     if mode == "req-strip-dialect" and raw:
         arg = [int(x, 0) for x in raw.split(",")]
     else:
         arg = int(raw, 0) if raw else None
-    if mode in ("req-drop-ctx", "req-strip-dialect", "rsp-dialect", "req-flip-encrypted") and arg is None:
+    if mode in ("req-drop-ctx", "req-strip-dialect", "rsp-dialect", "req-flip-encrypted",
+                "req-flip-signed") and arg is None:
         ap.error("mode %s needs =VALUE" % mode)
     host, _, port = a.target.rpartition(":")
     target = (host, int(port))

@@ -5,7 +5,11 @@
 # dialect 3.0, 3.0.2, 3.1.1 and for each 3.1.1 cipher (AES-128-CCM,
 # AES-128-GCM, AES-256-CCM, AES-256-GCM); the cipher the server picked, as
 # its log reports it; a 3 MB encrypted WRITE with one byte flipped on the
-# way (mitm_proxy.py) dropping the connection without writing anything; a share with "smb encrypt = required" serving an
+# way (mitm_proxy.py) dropping the connection without writing anything;
+# signed 3 MB put/get with AES-128-GMAC, AES-128-CMAC and HMAC-SHA256, and
+# a signed WRITE with one byte flipped refused with ACCESS_DENIED without
+# writing anything; a signed WRITE whose connection dies mid-body writing
+# nothing (impacket, signed_abort.py); a share with "smb encrypt = required" serving an
 # encrypting client and refusing one that cannot encrypt (SMB 2.1) with
 # NT_STATUS_ACCESS_DENIED; "server smb encrypt = required" refusing the
 # login of a client that cannot encrypt; impacket (AES-128-CCM) on the
@@ -111,6 +115,51 @@ t_tampered() { # CIPHER NAME
 for c in AES-128-GCM AES-256-GCM AES-128-CCM; do
 	check "a tampered 3 MB encrypted WRITE ($c) drops the connection and writes nothing" t_tampered "$c" "tamper-$c.bin"
 done
+# The same for signing: a large signed WRITE is verified while its body
+# arrives (io_pool.h) and written only once the whole signature matches.
+# With one byte flipped in its middle the WRITE must be refused with
+# ACCESS_DENIED and nothing of it reach the file, for each signing
+# algorithm (AES-128-GMAC and AES-128-CMAC on 3.1.1, HMAC-SHA256 on 2.1).
+# The untampered put/get with each algorithm comes first.
+signed_args() { # ALGORITHM: SIGNED_ARGS, smbclient options that make it sign with it
+	case $1 in
+	HMAC-SHA256) SIGNED_ARGS=(-m SMB2_10) ;;
+	*) SIGNED_ARGS=(-m SMB3_11 "--option=client smb3 signing algorithms=$1") ;;
+	esac
+}
+last_signing_is() { # LOG ALGORITHM
+	grep 'negotiated dialect' "$1" | tail -n 1 | grep -q "signing $2,"
+}
+t_signed_roundtrip() { # ALGORITHM NAME
+	rm -f "$WORK/back.bin"
+	signed_args "$1"
+	smbc "$SMBKIT_PORT" "$SMBKIT_SHARE_NAME" --client-protection=sign "${SIGNED_ARGS[@]}" \
+		-c "put $WORK/big.bin $2; get $2 $WORK/back.bin; del $2" &&
+		! grep -q NT_STATUS_ "$OUT" && cmp -s "$WORK/big.bin" "$WORK/back.bin" && last_signing_is "$SMBKIT_LOG" "$1"
+}
+t_signed_tampered() { # ALGORITHM NAME
+	local plog="$WORK/proxy-$2.log" before
+	before=$(grep -c 'bad signature on WRITE' "$SMBKIT_LOG")
+	smbkit_proxy_start req-flip-signed=1000000 "$plog" || return 1
+	signed_args "$1"
+	smbc "$SMBKIT_PROXY_PORT" "$SMBKIT_SHARE_NAME" --client-protection=sign "${SIGNED_ARGS[@]}" \
+		-c "put $WORK/big.bin $2"
+	smbkit_proxy_stop
+	cat "$plog" >>"$OUT"
+	grep -q 'flipped byte' "$plog" || return 1
+	grep -q NT_STATUS_ACCESS_DENIED "$OUT" || return 1
+	[[ $(grep -c 'bad signature on WRITE' "$SMBKIT_LOG") -gt $before ]] || return 1
+	# The CREATE before it went through: the file exists, empty.
+	[[ -e "$SMBKIT_SHARE_DIR/$2" && ! -s "$SMBKIT_SHARE_DIR/$2" ]]
+}
+for a in AES-128-GMAC AES-128-CMAC HMAC-SHA256; do
+	check "signed put/get of 3 MB with $a" t_signed_roundtrip "$a" "signed-$a.bin"
+	check "a tampered 3 MB signed WRITE ($a) is refused and writes nothing" t_signed_tampered "$a" "stamper-$a.bin"
+done
+t_signed_abort() { # impacket, SMB 3.0 / AES-128-CMAC: see signed_abort.py
+	SMBKIT_SHARE="$SMBKIT_SHARE_NAME" timeout 120 /usr/bin/python3 "$HERE/signed_abort.py" >"$OUT" 2>&1
+}
+check "a signed WRITE cut off mid-body writes nothing; a whole one is written (impacket, 3.0)" t_signed_abort
 t_pref() { # the server's preference wins over the client's order
 	roundtrip "$SMBKIT_PORT" "$SMBKIT_SHARE_NAME" pref.bin -m SMB3_11 \
 		--option='client smb3 encryption algorithms=AES-256-CCM AES-128-GCM' && last_cipher_is "$SMBKIT_LOG" AES-128-GCM
