@@ -65,6 +65,8 @@ int smb2_sign_message(uint16_t algo, const uint8_t key[16], const uint8_t *msg, 
 		      uint8_t sig[16]);
 /* Signs msg in place: sets SMB2_FLAGS_SIGNED and writes the signature. */
 int smb2_sign_in_place(uint16_t algo, const uint8_t key[16], uint8_t *msg, size_t len);
+/* "AES-128-GMAC", "AES-128-CMAC", "HMAC-SHA256"; NULL if unknown. */
+const char *smb2_signing_name(uint16_t algo);
 /* Verifies the signature in msg; returns true if it matches. Constant-time compare. */
 bool smb2_verify_signature(uint16_t algo, const uint8_t key[16], const uint8_t *msg, size_t len);
 

@@ -17,6 +17,16 @@
 #define SIG_OFF 48 /* Signature field in the SMB2 header (MS-SMB2 2.2.1) */
 #define SIG_LEN 16
 
+const char *smb2_signing_name(uint16_t algo)
+{
+	switch (algo) {
+	case SMB2_SIGNING_HMAC_SHA256: return "HMAC-SHA256";
+	case SMB2_SIGNING_AES_CMAC: return "AES-128-CMAC";
+	case SMB2_SIGNING_AES_GMAC: return "AES-128-GMAC";
+	default: return NULL;
+	}
+}
+
 /* A stream is the EVP_MAC_CTX itself, behind a type of its own so that
  * callers outside crypto/ need no OpenSSL header. */
 static EVP_MAC_CTX *stream_ctx(struct smb2_sign_stream *st) { return (EVP_MAC_CTX *)st; }

@@ -94,9 +94,8 @@ static bool stream_verify_step(struct io_job *job)
 	for (;;) {
 		uint64_t word = atomic_load_explicit(&st->word, memory_order_acquire);
 		size_t have = (size_t)(word >> IO_STREAM_SHIFT);
-		if (!st->mac_started) {
+		if (st->maced == 0) {
 			/* The header arrived before the job was queued (dispatch.c). */
-			st->mac_started = true;
 			st->mac = smb2_sign_stream_begin(job->conn->signing_algo, job->session->keys.signing, job->msg);
 			st->maced = SMB2_HDR_SIZE;
 		}
@@ -135,31 +134,26 @@ static bool job_run(struct io_job *job)
 	uint64_t related_p = 0, related_v = 0;
 	struct smb2_request req;
 	job_request(job, &req, &have_related_fid, &related_p, &related_v);
-	bool verify = job->verify;
+	/* A signed WRITE still arriving: its signature is computed as the
+	 * body comes in (CANCELLED: the connection died first). */
 	if (job->streamed && job->verify) {
-		/* A signed WRITE still arriving: the signature first, and only
-		 * once it matches the WRITE below (3.3.5.2.4). */
 		if (!stream_verify_step(job)) return false;
-		verify = false;
-		status = job->stream.status;   /* CANCELLED: the connection died */
-		if (status == STATUS_SUCCESS && !job->stream.signature_ok) {
-			log_warn("%s: bad signature on %s, request refused", c->peer_str,
-				 smb2_command_name(job->rsp_hdr.command));
-			status = STATUS_ACCESS_DENIED;
-		}
+		status = job->stream.status;
+	}
+	/* 3.3.5.2.4: a request whose signature does not verify is refused
+	 * before anything else happens; the dispatcher left only this check. */
+	if (status == STATUS_SUCCESS && job->verify &&
+	    !(job->streamed ? job->stream.signature_ok
+			    : smb2_verify_signature(c->signing_algo, s->keys.signing, job->msg, job->msg_len))) {
+		log_warn("%s: bad signature on %s, request refused", c->peer_str,
+			 smb2_command_name(job->rsp_hdr.command));
+		status = STATUS_ACCESS_DENIED;
 	}
 	if (job->streamed && status == STATUS_SUCCESS) {
 		smbd_impersonate(s);
 		bool finished = smb2_write_stream_step(job, &req);
 		smbd_unimpersonate();
 		if (!finished) return false;
-	}
-	/* 3.3.5.2.4: a request whose signature does not verify is refused
-	 * before anything else happens; the dispatcher left only this check. */
-	if (verify && !smb2_verify_signature(c->signing_algo, s->keys.signing, job->msg, job->msg_len)) {
-		log_warn("%s: bad signature on %s, request refused", c->peer_str,
-			 smb2_command_name(job->rsp_hdr.command));
-		status = STATUS_ACCESS_DENIED;
 	}
 
 	/* The response buffer is sized for the whole READ up front so the

@@ -126,11 +126,12 @@ struct io_stream {
 	/* Worker only (one run at a time; runs are ordered by the queue). */
 	bool begun, writing;
 	/* A signed WRITE (job->verify): the signature over the bytes up to
-	 * maced, NULL once finished or when it could not be computed (then
-	 * the signature does not match).  Freed with the job if unfinished. */
+	 * maced (0: not started), NULL once finished or when it could not be
+	 * computed (then the signature does not match).  Freed with the job
+	 * if unfinished. */
 	struct smb2_sign_stream *mac;
 	size_t maced;
-	bool mac_started, signature_ok;
+	bool signature_ok;
 	uint32_t status;
 	struct io_write_plan plan;
 };

@@ -215,9 +215,7 @@ uint32_t smb2_negotiate(struct smb2_request *req)
 	smb2_negotiate_rsp_encode(req->out, req->out_hdr_off, &rsp);
 	wbuf_free(&blob);
 	log_debug("%s: negotiated dialect %x, signing %s, cipher %s", c->peer_str, dialect,
-		  c->signing_algo == SMB2_SIGNING_AES_GMAC   ? "AES-128-GMAC"
-		  : c->signing_algo == SMB2_SIGNING_AES_CMAC ? "AES-128-CMAC"
-							     : "HMAC-SHA256",
+		  smb2_signing_name(c->signing_algo),
 		  c->cipher ? smb3_cipher_name(c->cipher) : "none");
 	return STATUS_SUCCESS;
 bad:
